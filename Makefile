@@ -1,0 +1,39 @@
+# tingshuo — two commands on a fresh machine: `make demo` and `make test`.
+# Only Python 3.11 and pip are assumed; everything goes into a local .venv.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PIP     = $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: demo test bench clean help
+
+help:
+	@echo "make demo   set up .venv with the default offline models and run the main jobs (outputs in out/)"
+	@echo "make test   set up .venv with the test tools and run the test suite"
+	@echo "make bench  run the benchmarks in bench/ (needs ../shared/data)"
+	@echo "make clean  remove .venv and out/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.stamp-models: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[models]'
+	@touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[models,dev]'
+	@touch $@ $(VENV)/.stamp-models
+
+demo: $(VENV)/.stamp-models
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+test: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.stamp-dev
+	$(BIN)/python bench/asr.py
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,1 @@
+"""Datasets: manifests in the ecosystem formats."""
