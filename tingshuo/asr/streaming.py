@@ -13,6 +13,7 @@ thread. Times are seconds from the start of the stream.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,8 @@ class StreamEvent:
     text: str = ""
     segments: tuple[Segment, ...] = ()
     language: str | None = None
+    speech_end_s: float | None = None  # finals: where the speech itself ended (before the silence wait)
+    t_endpoint: float = 0.0  # finals: perf_counter stamp when the end of the utterance was detected
 
     def to_dict(self) -> dict:
         d = {"type": self.kind, "start": round(self.start_s, 3),
@@ -121,9 +124,10 @@ class StreamingRecognizer:
         start = self._utt_start if self._utt_start is not None else max(self._buf_start, int(ev.start_s * SAMPLE_RATE) - pad)
         end = min(self._n, int(ev.end_s * SAMPLE_RATE) + pad)
         self._utt_start = None
-        return self._decode(start, end, final=True)
+        return self._decode(start, end, final=True, speech_end_s=ev.end_s)
 
-    def _decode(self, start: int, end: int, final: bool) -> list[StreamEvent]:
+    def _decode(self, start: int, end: int, final: bool, speech_end_s: float | None = None) -> list[StreamEvent]:
+        t_endpoint = time.perf_counter()
         audio = self._buf[start - self._buf_start:end - self._buf_start]
         if audio.size < FRAME_SAMPLES:
             return []
@@ -138,7 +142,8 @@ class StreamingRecognizer:
             self._drop_before(end)
         if not text and not final:
             return []
-        return [StreamEvent(kind, offset, end / SAMPLE_RATE, text, segments if final else (), out.language)]
+        return [StreamEvent(kind, offset, end / SAMPLE_RATE, text, segments if final else (), out.language,
+                            speech_end_s, t_endpoint)]
 
     def _drop_before(self, sample: int) -> None:
         if sample > self._buf_start:

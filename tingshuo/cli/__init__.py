@@ -17,6 +17,7 @@ from ..errors import TingshuoError
 VERBS = {
     "transcribe": "tingshuo.cli.transcribe",
     "models": "tingshuo.cli.models",
+    "chat": "tingshuo.cli.chat",
 }
 
 DESCRIPTION = """\
@@ -28,6 +29,7 @@ EPILOG = """\
 examples:
   tingshuo transcribe talk.mp3 --format srt,json -o out/
   tingshuo transcribe clips/ --language zh --skip-existing
+  tingshuo chat --kb bank --input question.wav -o out/chat
   tingshuo models
 
 Run 'tingshuo COMMAND --help' for the options of a command."""

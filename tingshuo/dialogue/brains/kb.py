@@ -1,0 +1,181 @@
+"""The default brain: answers from a knowledge base, found by multilingual embeddings.
+
+A Mandarin question finds an English-written entry and the other way round (multilingual-e5,
+with each language's mean vector removed so that sentences match by meaning rather than by
+language). The answer is given in the caller's language when the entry has it. Below a
+confidence threshold the brain asks a clarifying question naming the two likeliest topics;
+a question right after a topic is matched first against that topic's follow-ups
+("and how long does that take?"); an entry with ``intent: handoff`` hands the caller to a human.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ...registry import register
+from ..context import Conversation
+from ..kb import Entry, KnowledgeBase, load_kb, text_language
+from .base import ReplyInfo
+
+ANSWER_WEIGHT = 0.3  # how much the answer text counts next to the best-matching question
+THRESHOLD = 0.45  # below this (centred cosine + answer term) the brain asks to clarify
+FOLLOW_UP_THRESHOLD = 0.40  # a follow-up of the last topic is taken from this score ...
+FOLLOW_UP_MARGIN = 0.10  # ... unless a fresh topic beats it by more than this
+MIN_FOR_MEAN = 8  # questions a language needs in a knowledge base to estimate its own mean vector
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    score: float
+    follow_up: int | None = None  # index into entry.follow_ups when the hit is a follow-up
+
+
+class KBIndex:
+    """Embedding index over a knowledge base's questions, answers and follow-ups."""
+
+    def __init__(self, kb: KnowledgeBase, embedder) -> None:
+        self.kb = kb
+        self.embedder = embedder
+        q_text, q_lang, self._q_entry = [], [], []
+        f_text, f_lang, self._f_key = [], [], []
+        for k, e in enumerate(kb.entries):
+            for lang, qs in e.questions.items():
+                for q in qs:
+                    q_text.append(q), q_lang.append(lang), self._q_entry.append(k)
+            for j, fu in enumerate(e.follow_ups):
+                for lang, qs in fu.questions.items():
+                    for q in qs:
+                        f_text.append(q), f_lang.append(lang), self._f_key.append((k, j))
+        raw = embedder.queries(q_text + f_text)
+        langs = np.array(q_lang + f_lang)
+        self._mean = {lg: raw[langs == lg].mean(axis=0) for lg in set(langs) if (langs == lg).sum() >= MIN_FOR_MEAN}
+        for lg in ("en", "zh"):  # a language the knowledge base lacks: use the bundled bilingual one's
+            if lg not in self._mean:
+                self._mean[lg] = _reference_means(embedder)[lg]
+        self._global_mean = raw.mean(axis=0)
+        centred = self._centre(raw, langs)
+        self._q = centred[: len(q_text)]
+        self._f = centred[len(q_text):]
+        self._q_entry = np.array(self._q_entry)
+        # answer vectors per language an entry is written in
+        self._a: dict[str, np.ndarray] = {}
+        for lg in sorted({lg for e in kb.entries for lg in e.answer}):
+            texts = [e.answer_in(lg)[0] for e in kb.entries]
+            a = embedder.passages(texts)
+            a = a - a.mean(axis=0)
+            self._a[lg] = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
+
+    def _centre(self, vectors: np.ndarray, langs) -> np.ndarray:
+        out = np.array([v - self._mean.get(lg, self._global_mean) for v, lg in zip(vectors, langs)])
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    def _query(self, text: str, lang: str) -> np.ndarray:
+        return self._centre(self.embedder.queries([text]), [lang])[0]
+
+    def search(self, text: str, lang: str | None = None, k: int = 3) -> list[Hit]:
+        """Entries ranked by score (best question match plus ``ANSWER_WEIGHT`` × answer match)."""
+        lang = lang or text_language(text)
+        q = self._query(text, lang)
+        sims = self._q @ q
+        n = len(self.kb.entries)
+        best = np.full(n, -1.0)
+        np.maximum.at(best, self._q_entry, sims)
+        answers = self._a.get(lang) if lang in self._a else next(iter(self._a.values()))
+        scores = best + ANSWER_WEIGHT * (answers @ q)
+        order = np.argsort(-scores)[:k]
+        return [Hit(self.kb.entries[i], float(scores[i])) for i in order]
+
+    def follow_up(self, text: str, lang: str | None, entry_id: str) -> Hit | None:
+        """The best follow-up of ``entry_id`` for this question, if it has any."""
+        lang = lang or text_language(text)
+        idx = [i for i, (k, _) in enumerate(self._f_key) if self.kb.entries[k].id == entry_id]
+        if not idx:
+            return None
+        q = self._query(text, lang)
+        sims = self._f[idx] @ q
+        i = idx[int(np.argmax(sims))]
+        k, j = self._f_key[i]
+        return Hit(self.kb.entries[k], float(sims.max()) + ANSWER_WEIGHT * 0.5, j)
+
+
+def _reference_means(embedder) -> dict[str, np.ndarray]:
+    """Mean query vector per language over the bundled bank questions (cached per embedder)."""
+    cached = getattr(embedder, "_tingshuo_reference_means", None)
+    if cached is None:
+        from ..kb import BUILTIN
+
+        kb = load_kb(BUILTIN["bank"])
+        cached = {}
+        for lg in ("en", "zh"):
+            qs = [q for e in kb.entries for q in e.questions.get(lg, ())]
+            cached[lg] = embedder.queries(qs).mean(axis=0)
+        embedder._tingshuo_reference_means = cached
+    return cached
+
+
+@register("brain", "kb")
+class KBBrain:
+    """Knowledge-base responder. ``kb`` is a path, a built-in name ('bank') or a KnowledgeBase."""
+
+    name = "kb"
+
+    def __init__(self, kb: str | KnowledgeBase = "bank", *, threshold: float = THRESHOLD, embedder=None) -> None:
+        from ...search.embed import load_embedder
+
+        self.kb = kb if isinstance(kb, KnowledgeBase) else load_kb(kb)
+        self.threshold = threshold
+        self.index = KBIndex(self.kb, embedder or load_embedder())
+
+    def retrieve(self, text: str, language: str | None = None, k: int = 3) -> list[Hit]:
+        return self.index.search(text, language, k)
+
+    def prompt(self, key: str, language: str | None) -> str:
+        return self.kb.prompt(key, language)
+
+    def decide(self, conversation: Conversation, text: str, language: str | None) -> tuple[str, ReplyInfo]:
+        """The answer text and where it came from, without streaming."""
+        lang = language if language in ("zh", "en") else text_language(text)
+        hits = self.index.search(text, lang)
+        top = hits[0]
+        prev = conversation.last_meta("entry")
+        if prev:
+            fu = self.index.follow_up(text, lang, prev)
+            if fu and fu.score >= FOLLOW_UP_THRESHOLD and fu.score >= top.score - FOLLOW_UP_MARGIN:
+                answer, alang = _pick(fu.entry.follow_ups[fu.follow_up].answer, lang)
+                return answer, ReplyInfo("kb-follow-up", alang, fu.entry.id, fu.score,
+                                         extra={"follow_up": fu.follow_up})
+            if top.score < self.threshold:
+                # A short follow-up with no follow-up entry: read it together with the last question.
+                prev_user = _previous_user_text(conversation)
+                if prev_user:
+                    ctx_hits = self.index.search(prev_user + " " + text, lang)
+                    if ctx_hits[0].score >= self.threshold:
+                        hits, top = ctx_hits, ctx_hits[0]
+        if top.score < self.threshold:
+            a, b = hits[0].entry.title_in(lang), hits[1].entry.title_in(lang) if len(hits) > 1 else ""
+            reply = self.kb.prompt("clarify", lang).format(a=a, b=b)
+            return reply, ReplyInfo("clarify", lang, None, top.score,
+                                    extra={"candidates": [h.entry.id for h in hits[:2]]})
+        answer, alang = top.entry.answer_in(lang)
+        return answer, ReplyInfo("kb", alang, top.entry.id, top.score, handoff=top.entry.intent == "handoff")
+
+    def respond(self, conversation: Conversation, text: str, language: str | None) -> Iterator[str | ReplyInfo]:
+        answer, info = self.decide(conversation, text, language)
+        yield answer
+        yield info
+
+
+def _pick(texts: dict[str, str], language: str) -> tuple[str, str]:
+    if language in texts:
+        return texts[language], language
+    lang, text = next(iter(texts.items()))
+    return text, lang
+
+
+def _previous_user_text(conversation: Conversation) -> str | None:
+    users = [m for m in conversation.messages if m.role == "user"]
+    return users[-2].text if len(users) >= 2 else None

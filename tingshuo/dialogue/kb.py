@@ -1,0 +1,276 @@
+"""Knowledge bases for the customer-service brain: load YAML, CSV or Markdown; validate with line numbers.
+
+YAML (the richest form; see tingshuo/dialogue/data/bank.yaml)::
+
+    entries:
+      - id: card_lost
+        title: {en: a lost card, zh: 银行卡挂失}
+        questions: {en: [I lost my card], zh: [我的银行卡丢了]}
+        answer: {en: Freeze it in the app..., zh: 请立即冻结...}
+        follow_ups:
+          - questions: {en: [How long does that take?]}
+            answer: {en: About seven working days.}
+        intent: handoff            # optional: this entry hands the caller to a human
+
+CSV: a header with ``id``, ``question`` or ``question_<lang>`` (several questions separated by
+``|``), ``answer`` or ``answer_<lang>``, optional ``intent`` and ``title_<lang>``.
+
+Markdown: one ``## id`` heading per entry, then ``Q:``/``问：`` lines and ``A:``/``答：`` lines;
+the language of each line is read from its script.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ManifestError
+
+BUILTIN = {"bank": Path(__file__).parent / "data" / "bank.yaml"}
+
+
+def text_language(text: str) -> str:
+    """'zh' when the text is mostly CJK characters, else 'en'."""
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return "zh" if cjk >= max(1, latin / 4) else "en"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    questions: dict[str, tuple[str, ...]]
+    answer: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    questions: dict[str, tuple[str, ...]]  # language -> questions
+    answer: dict[str, str]  # language -> answer
+    title: dict[str, str] = field(default_factory=dict)
+    follow_ups: tuple[FollowUp, ...] = ()
+    intent: str | None = None
+    line: int = 0
+
+    def answer_in(self, language: str | None) -> tuple[str, str]:
+        """(answer, its language): the caller's language when the entry has it."""
+        return _pick(self.answer, language)
+
+    def title_in(self, language: str | None) -> str:
+        return _pick(self.title, language)[0] if self.title else self.id.replace("_", " ")
+
+
+def _pick(texts: dict[str, str], language: str | None) -> tuple[str, str]:
+    if language in texts:
+        return texts[language], language  # type: ignore[index]
+    lang, text = next(iter(texts.items()))
+    return text, lang
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    name: str
+    entries: tuple[Entry, ...]
+    prompts: dict[str, dict[str, str]] = field(default_factory=dict)  # greeting, clarify, not_heard
+    path: str | None = None
+
+    def prompt(self, key: str, language: str | None) -> str:
+        texts = self.prompts.get(key) or DEFAULT_PROMPTS[key]
+        return _pick(texts, language)[0]
+
+    def entry(self, entry_id: str) -> Entry:
+        return next(e for e in self.entries if e.id == entry_id)
+
+
+DEFAULT_PROMPTS = {
+    "greeting": {"en": "Hello, how can I help you?", "zh": "您好，请问有什么可以帮您？"},
+    "clarify": {"en": "Sorry, I'm not sure I understood. Are you asking about {a}, or {b}?",
+                "zh": "抱歉，我没有完全听明白。您是想咨询{a}，还是{b}？"},
+    "not_heard": {"en": "Sorry, I didn't catch that. Could you say it again?",
+                  "zh": "抱歉，我没有听清楚，请您再说一遍。"},
+    "handoff": {"en": "Sure, I'm transferring you to a human agent now.", "zh": "好的，正在为您转接人工客服。"},
+}
+
+
+def load_kb(source: str | Path) -> KnowledgeBase:
+    """Load a knowledge base from a .yaml/.yml, .csv or .md file, or a built-in name ('bank')."""
+    if str(source) in BUILTIN:
+        source = BUILTIN[str(source)]
+    path = Path(source)
+    if not path.is_file():
+        raise ManifestError(f"Knowledge base {path} not found; give a .yaml, .csv or .md file "
+                            f"(or a built-in: {', '.join(BUILTIN)}).")
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        kb = _load_yaml(path)
+    elif suffix == ".csv":
+        kb = _load_csv(path)
+    elif suffix in (".md", ".markdown"):
+        kb = _load_markdown(path)
+    else:
+        raise ManifestError(f"{path}: unknown knowledge-base format; use .yaml, .csv or .md.")
+    if not kb.entries:
+        raise ManifestError(f"{path}: the knowledge base has no entries; add at least one question and answer.")
+    seen: dict[str, int] = {}
+    for e in kb.entries:
+        if e.id in seen:
+            raise ManifestError(f"{path} line {e.line}: entry id '{e.id}' is used twice (first on line {seen[e.id]}).")
+        seen[e.id] = e.line
+    return kb
+
+
+# ------------------------------------------------------------------------------ YAML
+def _load_yaml(path: Path) -> KnowledgeBase:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ManifestError(f"{path}{where}: not valid YAML ({problem}).") from None
+    if root is None:
+        raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
+    data = yaml.safe_load(text)
+    if isinstance(data, list):  # a bare list of entries
+        data, entry_nodes = {"entries": data}, root.value
+    elif isinstance(data, dict):
+        entry_nodes = next((v.value for k, v in root.value if k.value == "entries"), None)
+    else:
+        raise ManifestError(f"{path} line 1: expected a mapping with an 'entries:' list.")
+    raw_entries = data.get("entries")
+    if not isinstance(raw_entries, list) or entry_nodes is None:
+        raise ManifestError(f"{path}: no 'entries:' list; each entry needs questions and an answer.")
+    entries = []
+    for raw, node in zip(raw_entries, entry_nodes):
+        entries.append(_entry(raw, node.start_mark.line + 1, path))
+    prompts = {k: _by_language(data[k], f"{path}: '{k}'") for k in ("greeting", "clarify", "not_heard", "handoff")
+               if k in data}
+    return KnowledgeBase(str(data.get("name") or path.stem), tuple(entries), prompts, str(path))
+
+
+def _by_language(value, where: str, *, many: bool = False) -> dict:
+    """{lang: text} (or {lang: (texts,)}) from a string, a list, or a mapping by language."""
+    if isinstance(value, str):
+        value = [value] if many else value
+    if isinstance(value, list):
+        groups: dict[str, list[str]] = {}
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise ManifestError(f"{where}: every question must be non-empty text.")
+            groups.setdefault(text_language(item), []).append(item.strip())
+        return {k: tuple(v) for k, v in groups.items()} if many else {k: v[0] for k, v in groups.items()}
+    if isinstance(value, str):
+        return {text_language(value): value.strip()}
+    if isinstance(value, dict) and value:
+        out = {}
+        for lang, v in value.items():
+            if many:
+                items = [v] if isinstance(v, str) else v
+                if not isinstance(items, list) or not all(isinstance(x, str) and x.strip() for x in items):
+                    raise ManifestError(f"{where}: questions in '{lang}' must be a list of non-empty texts.")
+                out[str(lang)] = tuple(x.strip() for x in items)
+            else:
+                if not isinstance(v, str) or not v.strip():
+                    raise ManifestError(f"{where}: the '{lang}' text must be non-empty.")
+                out[str(lang)] = v.strip()
+        return out
+    raise ManifestError(f"{where}: expected text, a list, or texts by language (en:, zh:).")
+
+
+def _entry(raw, line: int, path: Path) -> Entry:
+    where = f"{path} line {line}"
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where}: each entry must be a mapping with questions and an answer.")
+    entry_id = str(raw.get("id") or f"entry{line}")
+    if "questions" not in raw and "question" not in raw:
+        raise ManifestError(f"{where}: entry '{entry_id}' has no questions.")
+    if "answer" not in raw:
+        raise ManifestError(f"{where}: entry '{entry_id}' has no answer.")
+    questions = _by_language(raw.get("questions", raw.get("question")), where, many=True)
+    answer = _by_language(raw["answer"], where)
+    title = _by_language(raw["title"], where) if raw.get("title") else {}
+    follow_ups = []
+    for k, fu in enumerate(raw.get("follow_ups") or []):
+        if not isinstance(fu, dict) or "questions" not in fu or "answer" not in fu:
+            raise ManifestError(f"{where}: follow-up {k + 1} of '{entry_id}' needs questions and an answer.")
+        follow_ups.append(FollowUp(_by_language(fu["questions"], where, many=True), _by_language(fu["answer"], where)))
+    intent = raw.get("intent")
+    if intent is not None and intent not in ("handoff",):
+        raise ManifestError(f"{where}: unknown intent '{intent}' in '{entry_id}'; the known intent is 'handoff'.")
+    return Entry(entry_id, questions, answer, title, tuple(follow_ups), intent, line)
+
+
+# ------------------------------------------------------------------------------ CSV
+def _load_csv(path: Path) -> KnowledgeBase:
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        if not any(c.startswith("question") for c in cols) or not any(c.startswith("answer") for c in cols):
+            raise ManifestError(f"{path} line 1: the header needs question(_<lang>) and answer(_<lang>) columns.")
+        entries = []
+        for n, row in enumerate(reader, 2):
+            where = f"{path} line {n}"
+            questions: dict[str, tuple[str, ...]] = {}
+            answer: dict[str, str] = {}
+            title: dict[str, str] = {}
+            for col, val in row.items():
+                if not col or val is None or not val.strip():
+                    continue
+                base, _, lang = col.partition("_")
+                if base == "question":
+                    for q in val.split("|"):
+                        if q.strip():
+                            ql = lang or text_language(q)
+                            questions[ql] = questions.get(ql, ()) + (q.strip(),)
+                elif base == "answer":
+                    answer[lang or text_language(val)] = val.strip()
+                elif base == "title":
+                    title[lang or text_language(val)] = val.strip()
+            if not questions or not answer:
+                raise ManifestError(f"{where}: a row needs at least one question and one answer.")
+            intent = (row.get("intent") or "").strip() or None
+            if intent not in (None, "handoff"):
+                raise ManifestError(f"{where}: unknown intent '{intent}'; the known intent is 'handoff'.")
+            entries.append(Entry(str(row.get("id") or f"row{n}"), questions, answer, title, (), intent, n))
+    return KnowledgeBase(path.stem, tuple(entries), {}, str(path))
+
+
+# ------------------------------------------------------------------------------ Markdown
+_Q = re.compile(r"^\s*(?:[-*]\s*)?(?:Q|问)\s*[:：]\s*(.+)$", re.I)
+_A = re.compile(r"^\s*(?:[-*]\s*)?(?:A|答)\s*[:：]\s*(.+)$", re.I)
+
+
+def _load_markdown(path: Path) -> KnowledgeBase:
+    entries = []
+    current: dict | None = None
+
+    def close():
+        if current is None:
+            return
+        if not current["q"] or not current["a"]:
+            raise ManifestError(f"{path} line {current['line']}: entry '{current['id']}' needs Q: and A: lines.")
+        entries.append(Entry(current["id"], {k: tuple(v) for k, v in current["q"].items()}, current["a"], {}, (),
+                             current.get("intent"), current["line"]))
+
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("## "):
+            close()
+            heading = line[3:].strip()
+            intent = "handoff" if heading.endswith("[handoff]") else None
+            current = {"id": heading.replace("[handoff]", "").strip() or f"entry{n}", "q": {}, "a": {}, "line": n,
+                       "intent": intent}
+        elif (m := _Q.match(line)) and current is not None:
+            q = m.group(1).strip()
+            current["q"].setdefault(text_language(q), []).append(q)
+        elif (m := _A.match(line)) and current is not None:
+            a = m.group(1).strip()
+            current["a"][text_language(a)] = a
+        elif (_Q.match(line) or _A.match(line)) and current is None:
+            raise ManifestError(f"{path} line {n}: a question or answer before the first '## ' entry heading.")
+    close()
+    return KnowledgeBase(path.stem, tuple(entries), {}, str(path))

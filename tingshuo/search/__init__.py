@@ -1,0 +1,1 @@
+"""Search: text embeddings (and, later, spoken-content search over audio libraries)."""
