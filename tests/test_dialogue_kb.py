@@ -108,3 +108,20 @@ def test_follow_up_uses_context_and_unclear_questions_get_a_clarifying_answer(br
 def test_handoff_is_flagged(brain):
     _, info = brain.decide(Conversation(), "转人工", "zh")
     assert info.handoff and info.entry == "human_agent"
+
+
+def test_llama_brain_answers_with_the_knowledge_base():
+    pytest.importorskip("llama_cpp", reason="needs the optional llm extra (make llm)")
+    from tingshuo import models
+
+    if not models.is_installed("gemma-3-270m"):
+        pytest.skip("needs the optional llm extra (make llm)")
+    from tingshuo.dialogue.brains.llama import LlamaBrain
+
+    brain = LlamaBrain(max_tokens=40)
+    conv = Conversation()
+    conv.add("user", "How do I report a lost card?", "en")
+    out = list(brain.respond(conv, "How do I report a lost card?", "en"))
+    text = "".join(x for x in out if isinstance(x, str))
+    assert text.strip() and "\n" not in text.strip()
+    assert out[-1].entry == "card_lost" and out[-1].source in ("llm", "llm-fallback")

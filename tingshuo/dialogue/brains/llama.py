@@ -66,7 +66,7 @@ class LlamaBrain:
         said = ""
         with self._lock:
             for out in self._llm(prompt, max_tokens=self.max_tokens, temperature=self.temperature, stream=True,
-                                 stop=["\nCaller:", "\n\n", "Caller:"]):
+                                 stop=["\n", "Caller:", "Q:"]):
                 piece = out["choices"][0]["text"]
                 if piece:
                     said += piece
