@@ -156,7 +156,7 @@ class WhisperEngine:
     def _prompt(self, language: str, options: TranscribeOptions) -> list[int]:
         tok = self.tokenizer(language, options.task)
         text = options.initial_prompt
-        if text is None and language == "zh" and options.chinese_script == "simplified":
+        if text is None and language == "zh" and options.chinese_script == "simplified" and options.task == "transcribe":
             text = ZH_PROMPT
         prompt: list[int] = []
         if text:
