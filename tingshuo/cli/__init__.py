@@ -17,6 +17,8 @@ from ..errors import TingshuoError
 VERBS = {
     "transcribe": "tingshuo.cli.transcribe",
     "models": "tingshuo.cli.models",
+    "speak": "tingshuo.cli.speak",
+    "voices": "tingshuo.cli.voices",
 }
 
 DESCRIPTION = """\
@@ -29,6 +31,8 @@ examples:
   tingshuo transcribe talk.mp3 --format srt,json -o out/
   tingshuo transcribe clips/ --language zh --skip-existing
   tingshuo models
+  tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3
+  tingshuo voices
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
