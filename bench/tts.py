@@ -15,7 +15,8 @@ Sentences: the reference transcripts of English and Mandarin read-speech clips i
 Figures: real-time factor (synthesis seconds / audio seconds, engine warm, loading excluded and
 reported as load_s), time to the first audio chunk for two-sentence inputs (ms, median of 10),
 intelligibility as round-trip WER/CER (synthesise -> 16 kHz -> tingshuo's Transcriber, whisper-base,
-language given; normalisation of bench/common.py), DNSMOS P.835 OVRL (speechmos), mean.
+language given; normalisation of bench/common.py, plus for Mandarin both sides' numerals read
+in Chinese by our normaliser, since Whisper writes "2016年" for 二零一六年), DNSMOS P.835 OVRL (speechmos), mean.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ RESULTS = REPO / "bench" / "results"
 
 
 def sentences(lang: str, n: int) -> list[str]:
-    rows = sorted((r for r in dev_rows("read") if r["lang"] == lang), key=lambda r: r["audio"])
+    """Every k-th distinct reference sentence; for Mandarin only those without Latin letters
+    (code-switched ones cannot be scored through an ASR told the language is zh)."""
+    import re
+
+    rows = sorted((r for r in dev_rows("read") if r["lang"] == lang
+                   and not (lang == "zh" and re.search("[A-Za-z]", r["text"]))), key=lambda r: r["audio"])
     texts, seen = [], set()
     for r in rows:
         t = " ".join(r["text"].split())
@@ -169,7 +175,16 @@ def measure(system, lang: str, texts: list[str], transcriber, pairs: list[str]) 
         started = time.perf_counter()
         next(iter(system.chunks(text)))
         first_ms.append((time.perf_counter() - started) * 1000)
-    err = error_rate(lang, texts, hyps)
+    if lang == "zh":  # Whisper writes spoken numbers in digits: read both sides' numerals in Chinese
+        from tingshuo.tts.normalize import normalize_zh
+
+        err = error_rate(lang, [normalize_zh(t) for t in texts], [normalize_zh(h) for h in hyps])
+    else:
+        err = error_rate(lang, texts, hyps)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"tts_hyps_{type(system).__name__}_{lang}.jsonl", "w", encoding="utf-8") as fh:
+        for t, h in zip(texts, hyps):
+            fh.write(json.dumps({"ref": t, "hyp": h}, ensure_ascii=False) + "\n")
     return {"n_sentences": len(texts), "audio_s": round(audio_s, 1), "rtf": round(synth_s / max(audio_s, 1e-9), 4),
             "first_chunk_ms_median": round(statistics.median(first_ms), 1),
             err["metric"]: err["value"], "dnsmos_ovrl": round(float(np.mean(ovrl)), 3) if ovrl else None,

@@ -98,7 +98,12 @@ def _en_time(m: re.Match) -> str:
                          (" oh " + _words(mi) if mi < 10 else " " + _words(mi)))
     if ampm:
         words += " " + " ".join(ampm)
-    return words
+    return words + _kept_stop(m)
+
+
+def _kept_stop(m: re.Match) -> str:
+    """The full stop of "p.m." that also ends the sentence."""
+    return "." if m.group(0).endswith(".") and not m.string[m.end():].strip() else ""
 
 
 def _en_date_iso(m: re.Match) -> str:
@@ -132,7 +137,7 @@ _EN_RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"\b(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?:\s?(?P<ampm>[ap]\.?m\.?)(?=\W|$))?",
                 re.I), _en_time),
     (re.compile(r"\b(?P<h>1[0-2]|[1-9])\s?(?P<ampm>[ap]\.?m\.?)(?=\W|$)", re.I),
-     lambda m: _words(int(m.group("h"))) + " " + " ".join(m.group("ampm").lower().replace(".", ""))),
+     lambda m: _words(int(m.group("h"))) + " " + " ".join(m.group("ampm").lower().replace(".", "")) + _kept_stop(m)),
     (re.compile(r"\b(?P<mon>" + "|".join(MONTHS) + r")\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{4})\b)?"),
      _en_month_day),
     (re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s?%"), lambda m: _en_number(m.group(1)) + " percent"),
