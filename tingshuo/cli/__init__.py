@@ -18,6 +18,8 @@ VERBS = {
     "transcribe": "tingshuo.cli.transcribe",
     "models": "tingshuo.cli.models",
     "chat": "tingshuo.cli.chat",
+    "speak": "tingshuo.cli.speak",
+    "voices": "tingshuo.cli.voices",
 }
 
 DESCRIPTION = """\
@@ -31,6 +33,8 @@ examples:
   tingshuo transcribe clips/ --language zh --skip-existing
   tingshuo chat --kb bank --input question.wav -o out/chat
   tingshuo models
+  tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3
+  tingshuo voices
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
