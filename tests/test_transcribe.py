@@ -54,7 +54,9 @@ def test_segment_and_word_times_are_exact_to_the_file(transcriber, data_dir):
     assert abs(b.duration_s - 21.0) < 0.01
     wa = [w for s in a.segments for w in s.words]
     wb = [w for s in b.segments for w in s.words]
-    assert len(wa) >= 20 and [w.text for w in wa] == [w.text for w in wb]
+    # the same words (Whisper may place a comma differently when the chunk's edges move)
+    bare = lambda ws: [re.sub(r"[^\w']", "", w.text).lower() for w in ws]  # noqa: E731
+    assert len(wa) >= 20 and bare(wa) == bare(wb)
     diffs = [w2.start_s - w1.start_s for w1, w2 in zip(wa, wb)]
     assert abs(float(np.median(diffs)) - 7.0) < 0.15
     starts = [w.start_s for w in wb]

@@ -170,6 +170,8 @@ class WhisperEngine:
 
         tok = self.tokenizer("en", options.task)
         if temperature > 0:
+            # sampled fall-backs are seeded: the same input gives the same transcript on every run
+            ctranslate2.set_random_seed(int(temperature * 1000))
             kw = dict(beam_size=1, num_hypotheses=5, sampling_topk=0, sampling_temperature=temperature)
         else:
             kw = dict(beam_size=beam_size)

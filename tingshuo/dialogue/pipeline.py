@@ -43,6 +43,7 @@ class ChatOptions:
     language: str | None = opt(None, "caller's language (en, zh) or auto to detect each utterance", metavar="LANG")
     end_of_turn_s: float = opt(0.6, "silence (s) that ends the caller's turn")
     barge_in: bool = opt(True, "stop speaking when the caller starts talking")
+    min_speech_s: float = opt(0.15, "speech this long starts a caller turn (and interrupts the assistant)")
     speak: bool = opt(True, "synthesise the answers (off: text only)")
     sample_rate: int = opt(24000, "output audio sample rate (Hz)")
     max_turns: int = opt(8, "turns of history the brain sees")
@@ -52,6 +53,8 @@ class ChatOptions:
     def __post_init__(self) -> None:
         if not 0.1 <= self.end_of_turn_s <= 5.0:
             raise ValueError("end_of_turn_s must be between 0.1 and 5 seconds.")
+        if not 0.05 <= self.min_speech_s <= 1.0:
+            raise ValueError("min_speech_s must be between 0.05 and 1 second.")
         if self.sample_rate not in (8000, 16000, 22050, 24000, 44100, 48000):
             raise ValueError("sample_rate must be one of 8000, 16000, 22050, 24000, 44100, 48000.")
 
@@ -76,12 +79,14 @@ class VoicePipeline:
         self.conversation = Conversation(self.options.max_turns)
         self.recognizer = StreamingRecognizer(
             engine, TranscribeOptions(language=self.options.language),
-            vad_options=VADOptions(min_silence_s=self.options.end_of_turn_s, speech_pad_s=0.2, max_speech_s=28.0),
+            vad_options=VADOptions(min_silence_s=self.options.end_of_turn_s, min_speech_s=self.options.min_speech_s,
+                                   speech_pad_s=0.2, max_speech_s=28.0),
             partial_interval_s=self.options.partial_interval_s)
         self.playback = Playback(self, realtime)
         self.input = Chain([STTProcessor(self.recognizer), TurnTaker(self)], sink=self._emit)
+        self._synthesize = synthesize or default_synthesize
         self.response = Chain([BrainProcessor(self), SentenceSplitter(),
-                               TTSProcessor(self, synthesize or default_synthesize), self.playback], sink=self._emit)
+                               TTSProcessor(self, self._synthesize), self.playback], sink=self._emit)
         self._observers: list[Callable[[Frame], Awaitable[None]]] = []
         self._task: asyncio.Task | None = None
         self.turn = 0
@@ -112,11 +117,19 @@ class VoicePipeline:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        if self.options.speak:
+            await asyncio.to_thread(self._warm_up)
         self.playback.start()
         await self._emit(StartFrame())
         if self.options.greet:
             lang = self.options.language or "en"
             await self.start_turn("", lang, canned="greeting")
+
+    def _warm_up(self) -> None:
+        """Load the voices before the first caller speaks, so the first answer is not slowed by it."""
+        for text, language in (("Hello.", "en"), ("你好。", "zh")):
+            for _ in self._synthesize(text, language, self.options.sample_rate):
+                pass
 
     async def feed(self, samples: np.ndarray, sample_rate: int = 16000) -> None:
         """Caller audio, as it arrives (float32 mono)."""
