@@ -27,3 +27,8 @@ for name in ("en", "zh", "mixed"):
     for s in side["sentences"]:
         print(f"{name:6s} {s['start']:6.2f}-{s['end']:6.2f} s  {'+'.join(s['voices']):16s} {s['text']}")
 PY
+echo
+echo "== chat: a two-turn spoken conversation with the bank knowledge base -> out/chat (reply WAVs + conversation.json)"
+tingshuo speak "I lost my debit card this morning." -o out/chat/questions/q1.wav --sample-rate 16000
+tingshuo speak "还有，你们周六营业吗？" -o out/chat/questions/q2.wav --sample-rate 16000
+tingshuo chat --kb bank -i out/chat/questions/q1.wav -i out/chat/questions/q2.wav -o out/chat --verbose
