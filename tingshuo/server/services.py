@@ -172,6 +172,14 @@ class Services:
         if t._vad is None:
             t._vad = SileroVAD()
         self.brain()
+        from ..tts import synthesize_stream
+
+        for text in ("Ready.", "好。"):  # load the default English and Mandarin voices once, now
+            try:
+                for _ in synthesize_stream(text):
+                    pass
+            except TingshuoError as exc:  # a voice that is not installed: speech requests will say so
+                log.warning("speech not preloaded: %s", exc)
 
     def close(self) -> None:
         self.batcher.close()

@@ -92,6 +92,7 @@ $("asr-upload").addEventListener("click", () => {
 
 let recorder = null;
 $("rec-start").addEventListener("click", async () => {
+  asrAudio.pause();  // playback would leak into the microphone (and echo cancellation would remove both)
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     const chunks = [];
