@@ -105,16 +105,17 @@ def test_chat_text_turn_then_barge_in(server, data_dir):
     speech = _pcm16(data_dir / "jfk.wav")
 
     async def run():
-        async with connect(_ws(server, "/v1/chat"), open_timeout=30, max_size=None) as ws:
+        async with connect(_ws(server, "/v1/chat?sample_rate=16000&input_sample_rate=16000"), open_timeout=30,
+                           max_size=None) as ws:
             ready = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            assert ready["type"] == "ready" and ready["sample_rate_out"] == 24000
+            assert ready["type"] == "ready" and ready["sample_rate_out"] == 16000 and ready["sample_rate_in"] == 16000
             await ws.send(json.dumps({"type": "text", "text": "How do I check my account balance?"}))
             msgs = await _recv_until(ws, lambda m: any(isinstance(x, dict) and x["type"] == "bot_stopped_speaking"
                                                        for x in m), 120)
             answer = [m for m in msgs if isinstance(m, dict) and m["type"] == "bot_text_end"]
             assert answer and "95588" in answer[0]["text"]
             audio = b"".join(m for m in msgs if isinstance(m, bytes))
-            assert len(audio) / 2 / 24000 > 2.0  # the spoken answer, PCM16 at 24 kHz
+            assert len(audio) / 2 / 16000 > 2.0  # the spoken answer, PCM16 at the asked rate
 
             # a long answer, interrupted by the caller speaking over it
             await ws.send(json.dumps({"type": "text", "text": "I lost my bank card."}))

@@ -1,7 +1,7 @@
 """WebSockets: live transcription (``/v1/stream/transcribe``) and voice chat (``/v1/chat``).
 
 Client -> server: binary messages are PCM16 little-endian mono audio (16 kHz unless the
-``sample_rate`` query parameter says otherwise); text messages are JSON commands:
+``sample_rate`` query parameter, for chat ``input_sample_rate``, says otherwise); text messages are JSON commands:
 ``{"type": "end"}`` (no more audio: finish the utterance), and for chat
 ``{"type": "text", "text": "..."}`` (a typed turn) and ``{"type": "interrupt"}``.
 
@@ -98,16 +98,16 @@ class _Session:
 def _query(ws: WebSocket, cls, skip=()) -> object:
     from ...options import from_mapping
 
-    values = {k: v for k, v in ws.query_params.items() if k not in ("api_key", "sample_rate", *skip)}
+    values = {k: v for k, v in ws.query_params.items() if k not in ("api_key", *skip)}
     return from_mapping(cls, values)
 
 
-def _input_rate(ws: WebSocket) -> int:
+def _input_rate(ws: WebSocket, name: str = "sample_rate") -> int:
     from ...errors import InputError
 
-    raw = ws.query_params.get("sample_rate", "16000")
+    raw = ws.query_params.get(name, "16000")
     if not raw.isdigit() or not 8000 <= int(raw) <= 48000:
-        raise InputError(f"sample_rate must be an integer between 8000 and 48000 Hz, not {raw!r}.")
+        raise InputError(f"{name} must be an integer between 8000 and 48000 Hz, not {raw!r}.")
     return int(raw)
 
 
@@ -130,7 +130,7 @@ async def stream_transcribe(ws: WebSocket):
         from ...audio.resample import resample
 
         rate = _input_rate(ws)
-        params = _query(ws, StreamParams)
+        params = _query(ws, StreamParams, skip=("sample_rate",))
         opts = TranscribeOptions(language=params.language, word_timestamps=params.word_timestamps)
         rec = await s.services.run(lambda: StreamingRecognizer(s.services.engine(), opts,
                                                                partial_interval_s=params.partial_interval_s))
@@ -204,8 +204,8 @@ async def chat(ws: WebSocket):
         return
     pipeline = None
     try:
-        rate = _input_rate(ws)
-        options = _query(ws, ChatOptions)
+        rate = _input_rate(ws, "input_sample_rate")  # sample_rate is the answers' rate (ChatOptions)
+        options = _query(ws, ChatOptions, skip=("input_sample_rate",))
         services = s.services
         brain = await services.run(services.brain)
         pipeline = await services.run(lambda: VoicePipeline(brain, options, engine=services.engine(), realtime=True))
