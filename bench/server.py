@@ -20,7 +20,6 @@ time to first byte (streamed WAV, median/p95 of 10 sentences), and each server's
 # no `from __future__ import annotations`: FastAPI reads the peer endpoint's annotations at run time
 import argparse
 import concurrent.futures
-import json
 import os
 import statistics
 import sys

@@ -221,6 +221,3 @@ class Services:
             raise RequestTimeout(f"The request took longer than {self.config.request_timeout_s:g} s and was "
                                  "stopped; send shorter audio or raise --request-timeout-s.") from None
 
-
-def is_user_error(exc: BaseException) -> bool:
-    return isinstance(exc, TingshuoError)
