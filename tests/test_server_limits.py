@@ -102,10 +102,14 @@ def test_slow_request_is_504_and_full_queue_is_429(guarded, data_dir):
     def post(_):
         return httpx.post(url, headers=AUTH, files={"file": ("c.wav", clip)}, timeout=60)
 
-    with concurrent.futures.ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(post, range(6)))
-    codes = sorted(r.status_code for r in results)
-    assert set(codes) <= {429, 504} and 429 in codes, codes
+    for _burst in range(3):  # bursts of 6 against a queue of 1: some must be turned away
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(post, range(6)))
+        codes = sorted(r.status_code for r in results)
+        assert set(codes) <= {429, 504}, codes
+        if 429 in codes:
+            break
+    assert 429 in codes, codes
     busy = [r for r in results if r.status_code == 429][0]
     assert int(busy.headers["retry-after"]) >= 1
     assert busy.json()["error"]["type"] == "Overloaded"
