@@ -90,7 +90,14 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, only: typing.It
         inner, optional = _base_type(hints[f.name])
         default = f.default
         help_text = meta["help"]
-        shown = meta.get("shown") or "auto" if default is None else (",".join(map(str, default)) if isinstance(default, tuple) else default)
+        if meta.get("shown"):
+            shown = meta["shown"]
+        elif default is None:
+            shown = "auto"
+        elif isinstance(default, tuple):
+            shown = ",".join(map(str, default)) or "none"
+        else:
+            shown = default if default != "" else "none"
         if inner is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"{help_text} (default: {'on' if default else 'off'})")
