@@ -20,6 +20,7 @@ VERBS = {
     "chat": "tingshuo.cli.chat",
     "speak": "tingshuo.cli.speak",
     "voices": "tingshuo.cli.voices",
+    "inspect": "tingshuo.cli.inspect",
 }
 
 DESCRIPTION = """\
@@ -35,6 +36,7 @@ examples:
   tingshuo models
   tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3
   tingshuo voices
+  tingshuo inspect train.jsonl -o out/qc --profile tts-training
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
