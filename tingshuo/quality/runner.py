@@ -24,7 +24,7 @@ from .grade import Profile, grade_of, load_profile
 
 VERSION = "1"  # bump when a signal check changes what it measures
 ASR_BEAM = 1  # greedy decoding: the transcript checks need a rough hypothesis, fast
-INDEX_STEP = 2  # every other fingerprint word goes into the index (lookups use them all)
+INDEX_STEP = 1  # every fingerprint word of a loud frame goes into the index
 
 
 @dataclass(frozen=True)
