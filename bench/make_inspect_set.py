@@ -161,9 +161,13 @@ def build(out: Path, per_defect: int, seed: int) -> Path:
                           text=wrong["text"], lang=other_lang))
     for k in range(per_defect):  # exact: the same PCM in another container
         o = originals[k % len(originals)]
-        x = _load(out / o["audio"])
-        later.append({**row(f"dupx_{k:03d}", {"text": o["text"], "lang": o["lang"], "audio": o["source"]}, x,
-                            "duplicate_exact", "flac copy", True, "low", fmt="flac")})
+        import soundfile as sf
+
+        name = f"audio/dupx_{k:03d}.flac"
+        x, rate = sf.read(str(out / o["audio"]), dtype="int16")
+        sf.write(str(out / name), x, rate, subtype="PCM_16")  # the same 16-bit samples, losslessly
+        later.append({"audio": name, "text": o["text"], "lang": o["lang"], "defect": "duplicate_exact",
+                      "strength": "flac copy", "defective": True, "expected_grade": "low", "source": o["source"]})
     from tingshuo.audio.resample import resample
 
     for k in range(per_defect):  # near: re-encoded / resampled / gain / trimmed

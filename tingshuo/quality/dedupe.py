@@ -60,8 +60,12 @@ def _band_matrix() -> np.ndarray:
     return _BANDS
 
 
-def fingerprint(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(words uint32 per frame, loud bool per frame) of a 16 kHz float signal."""
+def fingerprint(samples: np.ndarray, with_weak: bool = False):
+    """(words uint32 per frame, loud bool per frame) of a 16 kHz float signal.
+
+    ``with_weak`` adds a third array: per frame, the bit masks of its two least reliable bits
+    (smallest energy-difference margins), which the index also stores flipped.
+    """
     x = np.asarray(samples, np.float32)
     n = (x.size - N_FFT) // HOP + 1
     if n < 3:
@@ -71,11 +75,15 @@ def fingerprint(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bands = spec @ _band_matrix()
     logb = np.log(bands + 1e-10)
     d = logb[:, :-1] - logb[:, 1:]  # (n, 33) -> 33 differences... use the first 32
-    bits = (d[1:, :32] - d[:-1, :32]) > 0
+    margin = d[1:, :32] - d[:-1, :32]
+    bits = margin > 0
     words = (bits.astype(np.uint64) << np.arange(32, dtype=np.uint64)).sum(axis=1).astype(np.uint32)
     energy = bands.sum(axis=1)[1:]
     loud = energy > max(float(np.percentile(energy, 90)) * 1e-3, 1e-6)
-    return words, loud
+    if not with_weak:
+        return words, loud
+    weak = np.argsort(np.abs(margin), axis=1)[:, :2].astype(np.uint32)
+    return words, loud, (np.uint32(1) << weak)
 
 
 _POP = np.array([bin(i).count("1") for i in range(256)], np.uint8)
@@ -117,13 +125,20 @@ def is_near_duplicate(a: np.ndarray, b: np.ndarray, offset: int) -> tuple[bool, 
     return best <= MAX_BER, best
 
 
-def index_words(words: np.ndarray, loud: np.ndarray, step: int = 1) -> list[tuple[int, int]]:
-    """(word, frame) pairs worth indexing: loud frames, not the all-0/all-1 words of flat spectra."""
+def index_words(words: np.ndarray, loud: np.ndarray, weak: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(word, frame) pairs worth indexing: loud frames, not the all-0/all-1 words of flat spectra.
+
+    With ``weak`` masks each frame also gets its words with the two least reliable bits flipped,
+    so copies whose coding noise flipped those bits still meet in the index.
+    """
     out = []
-    for i in range(0, words.size, step):
+    for i in range(words.size):
         w = int(words[i])
         if loud[i] and w not in (0, 0xFFFFFFFF):
             out.append((w, i))
+            if weak is not None:
+                a, b = int(weak[i, 0]), int(weak[i, 1])
+                out += [(w ^ a, i), (w ^ b, i), (w ^ a ^ b, i)]
     return out
 
 
@@ -132,10 +147,13 @@ def vote_offsets(own: list[tuple[int, int]], hits: list[tuple[str, int, int]]) -
     frames_of: dict[int, list[int]] = {}
     for w, f in own:
         frames_of.setdefault(w, []).append(f)
-    votes: Counter = Counter()
+    pairs = set()  # one vote per (own frame, other frame), however many variants matched
     for key, w, f_other in hits:
         for f in frames_of.get(w, ()):
-            votes[(key, f - f_other)] += 1
+            pairs.add((key, f, f_other))
+    votes: Counter = Counter()
+    for key, f, f_other in pairs:
+        votes[(key, f - f_other)] += 1
     best: dict[str, tuple[int, int]] = {}
     for (key, off), v in votes.items():
         # neighbouring offsets (a trim that is not a whole frame) vote together

@@ -24,7 +24,6 @@ from .grade import Profile, grade_of, load_profile
 
 VERSION = "1"  # bump when a signal check changes what it measures
 ASR_BEAM = 1  # greedy decoding: the transcript checks need a rough hypothesis, fast
-INDEX_STEP = 1  # every fingerprint word of a loud frame goes into the index
 
 
 @dataclass(frozen=True)
@@ -59,17 +58,17 @@ def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def measure_file(path: str, dnsmos_on: bool) -> tuple[dict, str | None, Any, Any]:
-    """(signal metrics, pcm hash, fingerprint words, loud mask) of one file."""
+def measure_file(path: str, dnsmos_on: bool) -> tuple:
+    """(signal metrics, pcm hash, fingerprint words, loud mask, weak-bit masks) of one file."""
     from .checks import ClipAudio, measure_signal
     from .dedupe import fingerprint, pcm_hash
 
     clip = ClipAudio.load(path)
     metrics = measure_signal(clip, dnsmos_on)
     if not clip.ok:
-        return metrics, None, None, None
-    words, loud = fingerprint(clip.samples)
-    return metrics, pcm_hash(clip.samples), words, loud
+        return metrics, None, None, None, None
+    words, loud, weak = fingerprint(clip.samples, with_weak=True)
+    return metrics, pcm_hash(clip.samples), words, loud, weak
 
 
 # ------------------------------------------------------------------------------ the run
@@ -142,8 +141,8 @@ class Inspection:
     def _stored(self, key: str, item: Item, result) -> None:
         from .dedupe import index_words
 
-        metrics, pcm, words, loud = result
-        index = index_words(words, loud, INDEX_STEP) if words is not None else []
+        metrics, pcm, words, loud, weak = result
+        index = index_words(words, loud, weak) if words is not None else []
         self.store.put_signal(key, VERSION, self.options.dnsmos, metrics, pcm, words, loud, index)
         self.stats.signal_computed += 1
         if self.stats.signal_computed % 16 == 0:
@@ -296,9 +295,7 @@ class Inspection:
         words = self.store.fingerprint(key)
         if words is None or words.size == 0:
             return None
-        row = self.store.db.execute("SELECT loud FROM signal WHERE key=?", (key,)).fetchone()
-        loud = np.unpackbits(np.frombuffer(row[0], np.uint8))[: words.size].astype(bool)
-        own = index_words(words, loud, 1)
+        own = self.store.index_of(key)
         hits = [h for h in self.store.word_hits([w for w, _ in own])
                 if h[0] != key and first_pos.get(h[0], item.pos) < item.pos]
         cands = sorted(vote_offsets(own, hits).items(), key=lambda kv: -kv[1][1])[:5]

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS asr (key TEXT PRIMARY KEY, model TEXT, hyp TEXT, lang
                                 error TEXT);
 CREATE TABLE IF NOT EXISTS fpidx (word INTEGER, key TEXT, frame INTEGER);
 CREATE INDEX IF NOT EXISTS fpidx_word ON fpidx(word);
+CREATE INDEX IF NOT EXISTS fpidx_key ON fpidx(key);
 """
 
 
@@ -86,6 +87,9 @@ class Store:
     def fingerprint(self, key: str) -> np.ndarray | None:
         row = self.db.execute("SELECT fp FROM signal WHERE key=?", (key,)).fetchone()
         return np.frombuffer(row[0], "<u4") if row and row[0] is not None else None
+
+    def index_of(self, key: str) -> list[tuple[int, int]]:
+        return [(w + (1 << 31), f) for w, f in self.db.execute("SELECT word, frame FROM fpidx WHERE key=?", (key,))]
 
     def word_hits(self, words: list[int]) -> list[tuple[str, int, int]]:
         out = []
