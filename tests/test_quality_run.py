@@ -86,7 +86,7 @@ def test_every_input_format(tmp_path, data_dir):
     before = {p: p.read_bytes() for p in (tmp_path / "in").rglob("*") if p.is_file()}
     for fmt, path in inputs.items():
         out = tmp_path / f"out-{fmt}"
-        summary, stats = inspect_dataset([str(path)], out, FAST)
+        summary, stats = inspect_dataset([str(path)], out, FAST, report=False)
         assert stats.n_clips == 3, fmt
         lines = [json.loads(x) for x in open(out / "results.jsonl", encoding="utf-8")]
         assert len(lines) == 3 and all(x["grade"] in ("high", "medium", "low") for x in lines)
@@ -122,9 +122,9 @@ def test_resume_after_interrupted_run(tmp_path, mixed):
             raise Crash()
 
     with pytest.raises(Crash):
-        inspect_dataset([str(mixed)], out, FAST, on_clip=crash_after_three)
+        inspect_dataset([str(mixed)], out, FAST, on_clip=crash_after_three, report=False)
     assert not (out / "results.jsonl").exists()
-    summary, stats = inspect_dataset([str(mixed)], out, FAST)
+    summary, stats = inspect_dataset([str(mixed)], out, FAST, report=False)
     n = len(list(mixed.iterdir()))
     assert stats.signal_cached == 3 and stats.signal_computed == n - 3
     assert stats.n_clips == n
@@ -133,7 +133,7 @@ def test_resume_after_interrupted_run(tmp_path, mixed):
     shutil.copytree(mixed, grown)
     shutil.copy(mixed / "cathy_a0005.wav", grown / "new.wav")
     write_wav(grown / "new2.wav", load_audio(mixed / "zh_aishell_S0724W0121.wav").samples[::-1].copy())
-    _, stats2 = inspect_dataset([str(grown)], out, FAST)
+    _, stats2 = inspect_dataset([str(grown)], out, FAST, report=False)
     assert stats2.signal_computed == 1  # new.wav has known content; only new2.wav is new
     assert stats2.n_clips == n + 2
 
@@ -173,7 +173,14 @@ def test_report_renders_and_cli(tmp_path, mixed, capsys):
     p = _Checker()
     p.feed(page)
     assert p.stack == [] and p.tags[0] == "html"
-    assert len(p.imgs) >= 8 and all(s.startswith("data:image/png;base64,") for s in p.imgs)
+    assert p.imgs and all(s.startswith("data:image/png;base64,") for s in p.imgs)
+    import base64
+    import re
+
+    png = base64.b64decode(p.imgs[0].split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
+    plotted = re.search(r"data-metrics='([^']+)'", page).group(1).split(",")
+    assert {"clipped_fraction", "snr_db", "bandwidth_hz", "speech_ratio"} <= set(plotted)
     assert p.audio and all(s.startswith("data:audio/ogg;base64,") for s in p.audio)
     assert "Duplicate groups (1)" in page or "Duplicate groups (2)" in page
     assert "z_clipped.wav" in page

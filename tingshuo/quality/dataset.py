@@ -65,8 +65,11 @@ def _for_output(rec, fmt: str):
 
 
 def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
-                    progress: bool = False, on_clip=None):
-    """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats)."""
+                    progress: bool = False, on_clip=None, report: bool = True):
+    """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
+
+    ``report=False`` skips report.html (the plots take a few seconds).
+    """
     from ..data.manifest import JsonlAppender, ManifestWriter
     from .report import Summary, write_report
 
@@ -105,7 +108,8 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
     summary.groups = run.stats.groups
     stats = run.stats.to_dict()
     stats["manifest_errors"] = [str(e) for e in errors[:20]]
-    write_report(out / "report.html", summary, stats)
+    if report:
+        write_report(out / "report.html", summary, stats)
     (out / "summary.json").write_text(json.dumps({"grades": dict(summary.grades), "reasons": dict(summary.reasons),
                                                   "duplicate_groups": len(summary.groups), **stats},
                                                  ensure_ascii=False, indent=1), encoding="utf-8")
