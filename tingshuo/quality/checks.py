@@ -297,13 +297,30 @@ def silence(clip: ClipAudio) -> dict:
             "end_speech_prob": float(probs[-3:].max()) if probs.size else 0.0}
 
 
-@check("snr", Rule("snr_db", "estimated SNR", " dB"))
+def _lowfreq_ratio(x: np.ndarray, cutoff_hz: float = 80.0) -> float:
+    """Share of the signal's power below ``cutoff_hz`` (speech has almost none: rumble, hum, wind)."""
+    spec = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+    total = float(spec.sum())
+    if total <= 0:
+        return 0.0
+    k = int(cutoff_hz * x.size / SR)
+    return float(spec[:k].sum() / total)
+
+
+@check("snr", Rule("snr_db", "estimated SNR", " dB"),
+       Rule("lowfreq_ratio", "share of power below 80 Hz (rumble/hum)"))
 def snr(clip: ClipAudio) -> dict:
     """Estimated SNR: speech-frame power over the power of the quietest frames (the noise floor).
 
     The floor is the mean of the quietest 10% of 20 ms frames (pauses, or the quietest speech
     when a clip has none); speech power is that of the VAD's speech frames, floor removed.
+    Bursty noise escapes that floor; low-frequency rumble is caught by ``lowfreq_ratio``.
     """
+    lf = {"lowfreq_ratio": _lowfreq_ratio(clip.samples)}
+    return {**_snr(clip), **lf}
+
+
+def _snr(clip: ClipAudio) -> dict:
     power = _frame_power(clip.samples)
     if power.size < 5 or power.max() <= 0:
         return {"snr_db": None, "noise_dbfs": _db(float(power.mean()))}

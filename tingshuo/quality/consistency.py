@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .checks import Rule, check
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
+_ZH_DIGITS = str.maketrans("0123456789", "零一二三四五六七八九")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
@@ -31,15 +32,13 @@ class TextClip:
 
 
 def text_language(text: str) -> str | None:
-    """'zh' when most letters are CJK, 'en' for Latin script, else None."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    """'zh' when CJK characters outnumber Latin-script words ("想听歌曲Because Of You" is zh), 'en' for
+    Latin script, else None."""
+    cjk = len(_CJK.findall(text))
+    latin = sum(1 for w in _WORD.findall(text) if w.isascii() and not w.isdigit())
+    if not cjk and not latin:
         return None
-    cjk = sum(1 for c in letters if _CJK.match(c))
-    if cjk >= 0.5 * len(letters):
-        return "zh"
-    latin = sum(1 for c in letters if c.isascii())
-    return "en" if latin >= 0.5 * len(letters) else None
+    return "zh" if cjk >= latin else "en"
 
 
 def units(text: str, lang: str | None) -> list[str]:
@@ -48,7 +47,7 @@ def units(text: str, lang: str | None) -> list[str]:
     if (lang or text_language(text)) in ("zh", "ja", "yue") or _CJK.search(text):
         from ..asr.text import to_script
 
-        text = to_script(text, "zh", "simplified")
+        text = to_script(text, "zh", "simplified").translate(_ZH_DIGITS)  # 2014 -> 二零一四
         out = []
         for tok in _WORD.findall(text.casefold()):
             out.extend(list(tok) if _CJK.search(tok) else [tok])
@@ -102,8 +101,8 @@ def error_rate(ref_text: str, hyp_text: str, lang: str | None) -> tuple[float, i
     return dist / len(ref), len(ref)
 
 
-@check("asr_consistency", Rule("asr_error_rate", "recogniser error rate vs the transcript"), stage="text",
-       needs=("asr",))
+@check("asr_consistency", Rule("asr_wer", "recogniser word error rate vs the transcript"),
+       Rule("asr_cer", "recogniser character error rate vs the transcript"), stage="text", needs=("asr",))
 def asr_consistency(clip: TextClip) -> dict:
     if clip.hyp is None:
         return {}
@@ -112,7 +111,8 @@ def asr_consistency(clip: TextClip) -> dict:
         return {}
     dist, last = align(ref, hyp)
     cjk = bool(_CJK.search(clip.text))
-    return {"asr_error_rate": min(dist / len(ref), 2.0), "asr_metric": "cer" if cjk else "wer",
+    rate = min(dist / len(ref), 2.0)
+    return {"asr_error_rate": rate, "asr_cer" if cjk else "asr_wer": rate, "asr_metric": "cer" if cjk else "wer",
             "asr_ref_units": len(ref), "asr_hypothesis": clip.hyp}
 
 
@@ -166,9 +166,13 @@ def truncation(clip: TextClip) -> dict:
         d, _ = align(ref[:last], hyp)
         head_err = d / last
     cjk = bool(_CJK.search(clip.text))
-    enough = missing >= (3 if cjk else 2)
-    truncated = int(enough and frac >= 0.15 and head_err <= 0.35)
-    return {"tail_missing_fraction": frac, "truncated": truncated}
+    m = clip.metrics
+    ends_in_speech = (m.get("end_speech_prob") or 0.0) >= 0.5 and (m.get("trailing_silence_s") or 0.0) < 0.1
+    clear = missing >= (3 if cjk else 2) and frac >= 0.15
+    # audio that stops mid-speech needs less: the recogniser tends to guess the cut last word
+    cut = ends_in_speech and missing >= 1 and frac >= 0.1
+    truncated = int((clear or cut) and head_err <= 0.35)
+    return {"tail_missing_fraction": frac, "truncated": truncated, "ends_in_speech": int(ends_in_speech)}
 
 
 TEXT_CHECKS = ("asr_consistency", "speaking_rate", "language", "truncation")

@@ -21,9 +21,9 @@ PLOTTED = [  # metric, label
     ("duration_s", "duration (s)"), ("active_level_dbfs", "active speech level (dBFS)"),
     ("clipped_fraction", "clipped-sample fraction"), ("leading_silence_s", "leading silence (s)"),
     ("trailing_silence_s", "trailing silence (s)"), ("speech_ratio", "speech ratio"),
-    ("snr_db", "estimated SNR (dB)"), ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_bak", "DNSMOS BAK"),
+    ("snr_db", "estimated SNR (dB)"), ("lowfreq_ratio", "share of power below 80 Hz"), ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_bak", "DNSMOS BAK"),
     ("bandwidth_hz", "effective bandwidth (Hz)"), ("dropout_ms", "digital-zero gaps in speech (ms)"),
-    ("asr_error_rate", "recogniser error rate vs transcript"), ("words_per_s", "words per second"),
+    ("asr_wer", "recogniser WER vs transcript"), ("asr_cer", "recogniser CER vs transcript"), ("words_per_s", "words per second"),
     ("chars_per_s", "characters per second"),
 ]
 MAX_VALUES = 200_000  # per metric, for the histograms (a reservoir keeps memory flat)

@@ -22,7 +22,7 @@ import numpy as np
 from .base import ClipResult, Finding, InspectOptions
 from .grade import Profile, grade_of, load_profile
 
-VERSION = "1"  # bump when a signal check changes what it measures
+VERSION = "2"  # bump when a signal check changes what it measures
 ASR_BEAM = 1  # greedy decoding: the transcript checks need a rough hypothesis, fast
 
 
