@@ -36,35 +36,43 @@ def main(out: Path) -> None:
 
     def add(name, x, src, text=None, lang=None, fmt="wav", note=""):
         path = out / f"{name}.{fmt}"
-        if fmt == "wav":
+        if fmt in ("wav", "flac"):  # libsndfile: FLAC holds exactly the WAV's 16-bit samples
             write_wav(path, np.clip(x, -1, 1))
         else:
             path.write_bytes(encode_audio(Audio(np.clip(x, -1, 1), SR), fmt))
-        rows.append({"audio": path.name, "text": refs[src]["text"] if text is None else text,
+        rows.append({"audio": path.name, "text": (refs[src]["text"] if text is None else text) or None,
                      "lang": lang or refs[src]["lang"], "note": note})
 
     a1, a5 = clip("cathy_a0001.wav"), clip("cathy_a0005.wav")
     z1, z2 = clip("zh_funasr_example.wav"), clip("zh_aishell_S0724W0121.wav")
-    add("clean_en_1", a1, "cathy_a0001.wav", note="clean")
-    add("clean_en_2", a5, "cathy_a0005.wav", note="clean")
-    add("clean_zh_1", z1, "zh_funasr_example.wav", note="clean")
-    add("clean_zh_2", z2, "zh_aishell_S0724W0121.wav", note="clean")
-    noise = np.resize(clip("noise_cafe.wav"), a5.size)
-    add("noisy_0db", a5 + noise * np.sqrt(np.mean(a5 ** 2) / np.mean(noise ** 2)), "cathy_a0005.wav", note="noise 0 dB")
-    add("clipped", a1 / np.quantile(np.abs(a1), 0.97), "cathy_a0001.wav", note="3% clipped")
+    o3 = clip("onetwothree_u8_44k.wav")
+    # jfk.wav cut at its pauses gives five different phrases (no transcripts), so that each defect
+    # below has audio of its own and only the planted duplicates are duplicates.
+    from tingshuo.audio.vad import detect_speech
+
+    jfk = clip("jfk.wav")
+    parts = [jfk[int(s * SR):int(e * SR)] for s, e in detect_speech(jfk)]
+    parts = (parts + parts)[:5] if len(parts) < 5 else parts
+    add("clean_en", a1, "cathy_a0001.wav", note="clean")
+    add("clean_zh", z2, "zh_aishell_S0724W0121.wav", note="clean")
+    add("clean_en_44k_u8", o3, "onetwothree_u8_44k.wav", note="clean (8-bit 44.1 kHz original)")
+    noise = np.resize(clip("noise_cafe.wav"), parts[0].size)
+    noisy = parts[0] + noise * np.sqrt(np.mean(parts[0] ** 2) / np.mean(noise ** 2))
+    add("noisy_0db", noisy * (0.9 / np.abs(noisy).max()), "jfk.wav", text="", note="cafe noise at 0 dB SNR")
+    add("clipped", parts[1] / np.quantile(np.abs(parts[1]), 0.97), "jfk.wav", text="", note="3% clipped")
     pad = (rng.standard_normal(5 * SR) * 3e-4).astype(np.float32)
-    add("long_silence", np.concatenate([pad, z2, pad]), "zh_aishell_S0724W0121.wav", note="5 s silence each end")
-    d = z1.copy()
-    d[int(2.0 * SR):int(2.2 * SR)] = 0.0
-    add("dropout", d, "zh_funasr_example.wav", note="200 ms digital zeros")
-    add("telephone", resample(resample(a1, SR, 8000), 8000, SR), "cathy_a0001.wav", note="8 kHz upsampled")
-    add("truncated", z1[: int(z1.size * 0.55)], "zh_funasr_example.wav", note="cut at 55%")
-    add("dup_exact", a5, "cathy_a0005.wav", fmt="flac", note="exact copy (FLAC)")
-    add("dup_mp3", a1[4000:] * 0.6, "cathy_a0001.wav", fmt="mp3", note="trimmed, quieter, MP3")
-    add("swapped_text", z2, "zh_aishell_S0724W0121.wav", text=refs["zh_funasr_example.wav"]["text"],
+    add("long_silence", np.concatenate([pad, a5, pad]), "cathy_a0005.wav", note="5 s silence at each end")
+    d = parts[2].copy()
+    d[d.size // 3:d.size // 3 + int(0.2 * SR)] = 0.0
+    add("dropout", d, "jfk.wav", text="", note="200 ms of digital zeros inside speech")
+    add("telephone", resample(resample(parts[3], SR, 8000), 8000, SR), "jfk.wav", text="", note="8 kHz, upsampled")
+    add("truncated", z1[: int(z1.size * 0.55)], "zh_funasr_example.wav", note="audio cut at 55%, full transcript")
+    add("dup_exact", a1, "cathy_a0001.wav", fmt="flac", note="exact copy of clean_en (FLAC)")
+    add("dup_mp3", a1[4000:] * 0.6, "cathy_a0001.wav", fmt="mp3", note="clean_en trimmed, quieter, MP3")
+    add("swapped_text", parts[4], "jfk.wav", text=refs["cathy_a0005.wav"]["text"], lang="en",
         note="another clip's transcript")
-    add("wrong_language", a5, "cathy_a0005.wav", text="广州市房地产中介协会分析", lang="zh",
-        note="transcript and declared language are Mandarin")
+    add("wrong_language", z1[int(z1.size * 0.55):], "zh_funasr_example.wav", text="Will we ever forget it?",
+        lang="en", note="Mandarin audio (the rest of the truncated clip), English transcript and language")
     add("all_silent", (rng.standard_normal(3 * SR) * 3e-4).astype(np.float32), "noise_cafe.wav", note="no speech")
     corrupt_copy(DATA / "cathy_a0005.wav", out / "corrupt.wav")
     rows.append({"audio": "corrupt.wav", "text": refs["cathy_a0005.wav"]["text"], "lang": "en", "note": "corrupt"})

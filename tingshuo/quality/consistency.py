@@ -149,30 +149,53 @@ def language(clip: TextClip) -> dict:
     return m
 
 
+def prefix_distances(ref: list[str], hyp: list[str]) -> list[int]:
+    """d[i] = edit distance between ref[:i] and the whole hypothesis, for i = 0..len(ref)."""
+    m = len(hyp)
+    prev = list(range(m + 1))
+    out = [prev[m]]
+    for i in range(1, len(ref) + 1):
+        cur = [i] + [0] * m
+        r = ref[i - 1]
+        for j in range(1, m + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != hyp[j - 1]))
+        out.append(cur[m])
+        prev = cur
+    return out
+
+
 @check("truncation", Rule("truncated", "speech cut off before the transcript ends"), stage="text",
        needs=("asr",))
 def truncation(clip: TextClip) -> dict:
-    """The hypothesis matches the transcript's beginning but the audio stops before its end."""
+    """The hypothesis matches a beginning of the transcript well, and the rest of it is missing.
+
+    The covered prefix is the one closest to the whole hypothesis (edit distance); it must match
+    with at most 40% errors, and at least 15% of the transcript (>= 2 words / 3 characters) must be
+    left over — or 10% (>= 1 unit) when the audio stops mid-speech.
+    """
     if clip.hyp is None:
         return {}
     ref, hyp = units(clip.text, clip.lang), units(clip.hyp, clip.lang)
-    if len(ref) < 3:
+    if len(ref) < 3 or not hyp:
         return {}
-    _, last = align(ref, hyp)
-    missing = len(ref) - last
+    d = prefix_distances(ref, hyp)
+    covered = min(range(1, len(ref) + 1), key=lambda i: (d[i], -i))  # the longest closest prefix
+    head_err = d[covered] / covered
+    missing = len(ref) - covered
     frac = missing / len(ref)
-    head_err = 1.0
-    if last:
-        d, _ = align(ref[:last], hyp)
-        head_err = d / last
     cjk = bool(_CJK.search(clip.text))
     m = clip.metrics
     ends_in_speech = (m.get("end_speech_prob") or 0.0) >= 0.5 and (m.get("trailing_silence_s") or 0.0) < 0.1
     clear = missing >= (3 if cjk else 2) and frac >= 0.15
-    # audio that stops mid-speech needs less: the recogniser tends to guess the cut last word
-    cut = ends_in_speech and missing >= 1 and frac >= 0.1
-    truncated = int((clear or cut) and head_err <= 0.35)
-    return {"tail_missing_fraction": frac, "truncated": truncated, "ends_in_speech": int(ends_in_speech)}
+    # Audio that stops mid-speech needs less evidence: the recogniser tends to guess the cut word
+    # ("extremely distant" -> "extremely beautiful"), so count what follows the last exact match.
+    _, last = align(ref, hyp)
+    after_last = len(ref) - last
+    cut = ends_in_speech and last > 0 and after_last >= 1 and after_last / len(ref) >= 0.1 \
+        and d[last] / last <= 0.4
+    truncated = int((clear and head_err <= 0.4) or cut)
+    return {"tail_missing_fraction": max(frac, after_last / len(ref) if ends_in_speech else 0.0),
+            "truncated": truncated, "ends_in_speech": int(ends_in_speech)}
 
 
 TEXT_CHECKS = ("asr_consistency", "speaking_rate", "language", "truncation")

@@ -87,6 +87,7 @@ class Inspection:
         self.on_clip = on_clip  # called after each clip's signal metrics are stored (tests use it)
         self.stats = Stats()
         self._keys: dict[int, str | None] = {}
+        self._root: dict[int, int] = {}  # position of a duplicate -> position of its group's first clip
 
     def _bar(self, total: int, desc: str):
         from tqdm import tqdm
@@ -281,14 +282,17 @@ class Inspection:
     def _duplicate(self, item, key, pcm, first_pos, first_audio, by_pcm, groups,
                    index_words, is_near_duplicate, vote_offsets):
         """('exact'|'near', earlier audio, ber) when an earlier clip of this run has the same audio."""
+        root = self._root
         if key in first_pos:
-            p = first_pos[key]
+            p = root.get(first_pos[key], first_pos[key])
+            root[item.pos] = p
             groups.setdefault(("exact", p), [first_audio[p]]).append(item.audio)
             return "exact", first_audio[p], 0.0
         first_pos[key] = item.pos
         if pcm is not None:
             if pcm in by_pcm:
-                p = by_pcm[pcm]
+                p = root.get(by_pcm[pcm], by_pcm[pcm])
+                root[item.pos] = p
                 groups.setdefault(("exact", p), [first_audio[p]]).append(item.audio)
                 return "exact", first_audio[p], 0.0
             by_pcm[pcm] = item.pos
@@ -303,7 +307,8 @@ class Inspection:
             fp = self.store.fingerprint(other)
             ok, ber = is_near_duplicate(words, fp, offset)
             if ok:
-                p = first_pos[other]
+                p = root.get(first_pos[other], first_pos[other])  # the group's first clip
+                root[item.pos] = p
                 groups.setdefault(("near", p), [first_audio[p]]).append(item.audio)
                 return "near", first_audio[p], round(ber, 3)
         return None
@@ -316,7 +321,7 @@ def _tidy(findings: list[Finding], metrics: dict) -> list[Finding]:
     if any(f.check == "silence" and f.message.startswith("speech ") and f.severity == "drop" for f in findings):
         keep = []
         for f in findings:
-            if f.check == "silence" and f.message.startswith("speech "):
+            if f.check == "silence" and f.message.startswith("speech ") and f.severity == "drop":
                 keep.append(Finding("silence", f.severity, f"no speech found ({f.value:.2f} s of speech)",
                                     f.value, f.threshold))
             elif f.check not in ("silence", "snr", "level"):
