@@ -46,6 +46,7 @@ test: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
+	$(BIN)/python bench/inspect.py
 
 llm: $(VENV)/.stamp-models
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'

@@ -62,3 +62,14 @@ def test_fingerprint_near_duplicates(data_dir):
     assert bit_error_rate(fingerprint(a[4000:])[0], fa)[0] < 0.2
     assert bit_error_rate(fingerprint(b)[0], fa)[0] > 0.35
     assert pcm_hash(a) == pcm_hash(a.copy()) != pcm_hash(a * 0.5)
+
+
+def test_truncation_when_audio_stops_mid_word():
+    ends = {"end_speech_prob": 0.99, "trailing_silence_s": 0.0}
+    text = "The horizon seems extremely distant."
+    guessed = TextClip(text, "en", "The horizon seems extremely beautiful.", "en", 0.99, ends)
+    assert measure_text(guessed)["truncated"] == 1
+    # the same hypothesis on audio that ends in silence is an ordinary recognition error
+    assert measure_text(TextClip(text, "en", guessed.hyp, "en", 0.99, {"trailing_silence_s": 0.6}))["truncated"] == 0
+    zh = TextClip("欢迎大家来体验达摩院推出的语音识别模型", "zh", "欢迎大家来体验,答莫愿中。", "zh", 0.99, ends)
+    assert measure_text(zh)["truncated"] == 1
