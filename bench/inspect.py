@@ -143,7 +143,7 @@ def main() -> None:
     from tingshuo.quality import InspectOptions
 
     labels = build(a.set, a.per_defect, 0)
-    report: dict = {"set": str(labels), "cpu_count": os.cpu_count(),
+    report: dict = {"set": str(labels), "cpu_count": os.cpu_count(), "load_avg_at_start": os.getloadavg(),
                     "note": "2-core VM shared with other jobs; throughput is a lower bound"}
     only = set(a.only.split(",")) if a.only else None
     rows, res, t = run(labels, InspectOptions(asr=False, dnsmos=False, jobs=a.jobs), only)
@@ -155,6 +155,7 @@ def main() -> None:
         report["full"] = {"throughput": t, "per_defect": score(rows, res, sorted(set(DETECTORS) & {r["defect"] for r in rows})),
                           "overall": ours_overall(rows, res), "grades": confusion(rows, res)}
         report["peer_dnsmos_ovrl"] = peer(rows, res)
+    report["load_avg_at_end"] = os.getloadavg()
     print(json.dumps(report, indent=1, ensure_ascii=False))
     write_doc(a.doc, report)
 
@@ -164,7 +165,11 @@ def write_doc(path: Path, rep: dict) -> None:
              "Produced by `python bench/inspect.py` on the labelled set of `bench/make_inspect_set.py` "
              "(clean read-speech dev clips, en + zh, with injected defects). Precision and recall are per defect, "
              "using that defect's own checks, at its clearly-defective strengths, against the clean controls. "
-             f"Machine: {rep['cpu_count']} CPU cores, shared with other jobs (throughput is a lower bound).", ""]
+             f"Machine: {rep['cpu_count']} CPU cores, shared with other jobs (throughput is a lower bound)"
+             + (f"; load average {rep['load_avg_at_start'][0]:.1f} at the start and "
+                f"{rep['load_avg_at_end'][0]:.1f} at the end of the run" if "load_avg_at_end" in rep else "") + ".",
+             "", "Labels: `bench/make_inspect_set.py` (seeded). Per-row labels and results of the full run: "
+             "`--dump FILE`.", ""]
     for run_name in ("signal_only", "full"):
         if run_name not in rep:
             continue

@@ -62,9 +62,16 @@ def measure_file(path: str, dnsmos_on: bool) -> tuple:
     """(signal metrics, pcm hash, fingerprint words, loud mask, weak-bit masks) of one file."""
     from .checks import ClipAudio, measure_signal
     from .dedupe import fingerprint, pcm_hash
+    from ..errors import TingshuoError
 
     clip = ClipAudio.load(path)
-    metrics = measure_signal(clip, dnsmos_on)
+    try:
+        metrics = measure_signal(clip, dnsmos_on)
+    except TingshuoError:
+        raise  # e.g. DNSMOS not installed: the whole run needs to stop and say so
+    except Exception as exc:  # one odd file must not end a long run; it is reported, not graded high
+        return {"readable": 0, "error": f"{path}: could not be analysed ({type(exc).__name__}: {exc})."}, \
+            None, None, None, None
     if not clip.ok:
         return metrics, None, None, None, None
     words, loud, weak = fingerprint(clip.samples, with_weak=True)
