@@ -49,6 +49,8 @@ class Profile:
                 if t is None:
                     continue
                 bad = value < t if direction == "min" else value > t
+                if bad and isinstance(value, int) and value in (0, 1) and direction == "max" and t == 0:
+                    return [Finding(check or metric, level, what, value, t)]  # a yes/no finding
                 if bad:
                     rel = "below" if direction == "min" else "above"
                     return [Finding(check or metric, level,

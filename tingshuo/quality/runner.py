@@ -248,7 +248,14 @@ class Inspection:
                     tm = measure_text(tclip, o.asr)
                     metrics.update(tm)
                     for name in TEXT_CHECKS:
-                        findings += findings_for(name, tm, prof)
+                        for f in findings_for(name, tm, prof):
+                            if name == "language":
+                                said = item.lang or tm.get("text_language")
+                                heard = tm.get("detected_language")
+                                f = Finding(f.check, f.severity, f"language mismatch: declared {said}, transcript "
+                                            f"looks {tm.get('text_language')}" + (f", speech sounds {heard}" if heard else ""),
+                                            f.value, f.threshold)
+                            findings.append(f)
                     if o.asr and asr and asr[3]:
                         findings.append(Finding("asr_consistency", "note", f"recogniser failed: {asr[3]}"))
                 elif readable and not item.text:
