@@ -160,7 +160,10 @@ class Summary:
         else:
             parts.append("<p>No clip has a finding.</p>")
         if stats:
-            parts.append(f"<h2>Run</h2><pre>{e(str(stats))}</pre>")
+            import json
+
+            parts.append("<h2>Run</h2><pre style='white-space:pre-wrap'>"
+                         f"{e(json.dumps(stats, ensure_ascii=False, indent=1, default=str))}</pre>")
         parts.append("</body></html>")
         return "\n".join(parts)
 
