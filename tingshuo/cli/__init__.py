@@ -21,6 +21,7 @@ VERBS = {
     "speak": "tingshuo.cli.speak",
     "voices": "tingshuo.cli.voices",
     "serve": "tingshuo.cli.serve",
+    "inspect": "tingshuo.cli.inspect",
 }
 
 DESCRIPTION = """\
@@ -37,6 +38,7 @@ examples:
   tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3
   tingshuo voices
   tingshuo serve --port 8000
+  tingshuo inspect train.jsonl -o out/qc --profile tts-training
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 

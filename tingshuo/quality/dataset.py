@@ -1,0 +1,117 @@
+"""Inspect datasets on disk and write results.jsonl, keep/review/drop manifests and report.html.
+
+    >>> summary = inspect_dataset(["train.jsonl"], "out/inspect")             # doctest: +SKIP
+
+Manifests come back in the input's own format (JSONL/NeMo -> .jsonl with absolute audio paths,
+Kaldi -> folders with wav.scp and text, LJSpeech -> metadata-style .csv). Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import InputError, TingshuoError
+from .base import InspectOptions
+from .runner import Item, inspect_items
+
+
+def _datasets(inputs: list[str]):
+    from ..data.manifest import Dataset, is_audio_file, open_dataset
+
+    out = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_file() and is_audio_file(p):
+            out.append(Dataset(p, "files", p.parent))
+        else:
+            out.append(open_dataset(p))
+    return out
+
+
+def _iter_items(datasets, errors: list | None = None) -> Iterator[Item]:
+    from ..data.manifest import Record
+
+    pos = 0
+    for ds in datasets:
+        if ds.format == "files":
+            recs = [Record(audio=str(ds.path), id=ds.path.stem)]
+        else:
+            recs = ds.records(on_error=(errors.append if errors is not None else (lambda e: None)))
+        for rec in recs:
+            yield Item(pos, rec.audio, rec.text, rec.lang, rec.id, rec)
+            pos += 1
+
+
+def _manifest_format(datasets) -> str:
+    fmts = {"files": "jsonl", "dir": "jsonl"}
+    kinds = {fmts.get(d.format, d.format) for d in datasets}
+    return kinds.pop() if len(kinds) == 1 else "jsonl"
+
+
+def _for_output(rec, fmt: str):
+    """The record with its audio path made absolute, so the manifest works from the output folder."""
+    if fmt in ("jsonl", "nemo") and rec.raw:
+        raw = dict(rec.raw)
+        field = "audio_filepath" if "audio_filepath" in raw else "audio"
+        raw[field] = os.path.abspath(rec.audio)
+        return replace(rec, raw=raw)
+    if fmt == "kaldi" and rec.raw:
+        return replace(rec, raw={**rec.raw, "path": os.path.abspath(rec.audio)})
+    return rec
+
+
+def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
+                    progress: bool = False, on_clip=None, report: bool = True):
+    """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
+
+    ``report=False`` skips report.html (the plots take a few seconds).
+    """
+    from ..data.manifest import JsonlAppender, ManifestWriter
+    from .report import Summary, write_report
+
+    options = options or InspectOptions()
+    out = Path(out_dir)
+    datasets = _datasets(inputs)
+    for ds in datasets:
+        if ds.format != "files" and out.resolve() == Path(ds.root).resolve():
+            raise InputError(f"Output folder {out} is the input's folder; choose another -o so inputs stay untouched.")
+    out.mkdir(parents=True, exist_ok=True)
+    errors: list[TingshuoError] = []
+    total = sum(1 for _ in _iter_items(datasets, errors))
+    if total == 0:
+        raise InputError(f"No audio to inspect in {', '.join(inputs)}" +
+                         (f" ({errors[0]})." if errors else "; give audio files, folders or manifests."))
+    store = options.store or str(out / "store.sqlite")
+    run, results = inspect_items(lambda: _iter_items(datasets), options, total=total, store_path=store,
+                                 progress=progress, on_clip=on_clip)
+    fmt = _manifest_format(datasets)
+    suffix = {"kaldi": "", "ljspeech": ".csv"}.get(fmt, ".jsonl")
+    writers = {g: ManifestWriter(out / f"{name}{suffix}", fmt)
+               for g, name in (("high", "keep"), ("medium", "review"), ("low", "drop"))}
+    summary = Summary(run.profile)
+    partial = out / "results.jsonl.partial"
+    if partial.exists():
+        partial.unlink()
+    with JsonlAppender(partial) as res_out:
+        for item, r in results:
+            res_out.write(r.to_dict())
+            summary.add(r)
+            if item.record is not None:
+                writers[r.grade].write(_for_output(item.record, fmt))
+    os.replace(partial, out / "results.jsonl")
+    for w in writers.values():
+        w.close()
+    summary.groups = run.stats.groups
+    stats = run.stats.to_dict()
+    stats["manifest_errors"] = [str(e) for e in errors[:20]]
+    if report:
+        write_report(out / "report.html", summary, stats)
+    (out / "summary.json").write_text(json.dumps({"grades": dict(summary.grades), "reasons": dict(summary.reasons),
+                                                  "duplicate_groups": len(summary.groups), **stats},
+                                                 ensure_ascii=False, indent=1), encoding="utf-8")
+    run.store.close()
+    return summary, run.stats
