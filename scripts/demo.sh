@@ -32,3 +32,11 @@ echo "== chat: a two-turn spoken conversation with the bank knowledge base -> ou
 tingshuo speak "I lost my debit card this morning." -o out/chat/questions/q1.wav --sample-rate 16000
 tingshuo speak "还有，你们周六营业吗？" -o out/chat/questions/q2.wav --sample-rate 16000
 tingshuo chat --kb bank -i out/chat/questions/q1.wav -i out/chat/questions/q2.wav -o out/chat --verbose
+echo
+echo "== inspect: a small mixed-quality set (clean clips and injected defects) -> out/inspect/report.html"
+PYTHON=python bash scripts/demo_inspect.sh
+echo
+echo "== serve: the HTTP/WebSocket API and the web page (start it yourself)"
+echo "  tingshuo serve                 # http://127.0.0.1:8000 — page at /, API docs at /docs"
+echo "  curl -F file=@tests/data/jfk.wav -F model=whisper-1 http://127.0.0.1:8000/v1/audio/transcriptions"
+echo "  curl -H 'Content-Type: application/json' -d '{\"model\":\"tts-1\",\"input\":\"Hello there.\",\"voice\":\"alloy\",\"response_format\":\"wav\"}' http://127.0.0.1:8000/v1/audio/speech -o hello.wav"
