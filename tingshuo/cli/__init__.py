@@ -20,6 +20,7 @@ VERBS = {
     "chat": "tingshuo.cli.chat",
     "speak": "tingshuo.cli.speak",
     "voices": "tingshuo.cli.voices",
+    "train": "tingshuo.cli.train",
 }
 
 DESCRIPTION = """\
@@ -35,6 +36,7 @@ examples:
   tingshuo models
   tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3
   tingshuo voices
+  tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
