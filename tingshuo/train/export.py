@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,9 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     dummy_len = torch.tensor([300, 217], dtype=torch.long)
     onnx_path = out / "model.onnx"
     tmp = out / ".model.onnx.tmp"
-    with torch.no_grad():
+    # The TorchScript exporter (dynamo=False) needs no onnxscript and handles these plain modules.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(wrapper, (dummy, dummy_len), str(tmp), input_names=["feats", "feat_lengths"],
                           output_names=["log_probs", "out_lengths"], opset_version=opset, dynamo=False,
                           dynamic_axes={"feats": {0: "batch", 1: "frames"}, "feat_lengths": {0: "batch"},
