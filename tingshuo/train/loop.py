@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import InputError
 from .config import RunConfig, format_config, save_config
 
-CSV_FIELDS = ("step", "epoch", "split", "loss", "ctc", "att", "acc", "grade_acc", "defect_f1", "cer", "wer",
+CSV_FIELDS = ("step", "epoch", "split", "loss", "ctc", "att", "grade", "defect", "acc", "grade_acc", "defect_f1", "cer", "wer",
               "lr", "elapsed_s", "audio_s_per_s")
 
 
