@@ -127,6 +127,7 @@ class RunConfig:
     ckpt_every_steps: int = opt(200, "save a checkpoint every N optimiser steps")
     valid_every_epochs: int = opt(1, "validate every N epochs")
     log_every_steps: int = opt(10, "write a metrics row every N optimiser steps")
+    stop_at: float = opt(0.0, "stop once the validation metric (CER, or grade accuracy) reaches this (0 = never)")
     cmvn_utts: int = opt(500, "utterances used for the global mean/variance statistics")
     model: ASRModelConfig | QualityModelConfig = field(default_factory=ASRModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -306,7 +306,10 @@ class Trainer:
                     sampler.position = 0
                 if (epoch_done and self.epoch % cfg.valid_every_epochs == 0) or reason != "done" \
                         or self.epoch >= cfg.epochs:
-                    self._validate(bar)
+                    value = self._validate(bar)
+                    if cfg.stop_at and value is not None and reason == "done" and (
+                            value >= cfg.stop_at if task.best_higher else value <= cfg.stop_at):
+                        reason = "target"
                 self.save()
                 if reason != "done":
                     break
@@ -334,6 +337,7 @@ class Trainer:
         msg = (f"epoch {self.epoch}: {shown}{' (best)' if better else ''} "
                f"[{self.elapsed_s / 60:.1f} min training, validation {time.perf_counter() - t0:.1f} s]")
         (bar.write(msg, file=sys.stderr) if not bar.disable else print(msg, file=sys.stderr))
+        return value
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
