@@ -164,3 +164,16 @@ def test_tokenizers_round_trip_english_and_mandarin(tmp_path):
     ids = bpe.encode("will we ever forget it")
     assert 0 not in ids and bpe.decode(ids) == "will we ever forget it"
     assert len(ids) < len("will we ever forget it")
+
+
+def test_train_cli_help_and_one_line_errors(tmp_path, capsys):
+    from tingshuo.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "asr", "--help"])
+    assert exc.value.code == 0
+    assert "tingshuo train decode" in capsys.readouterr().out
+    assert main(["train", "export", str(tmp_path / "nope")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: Run directory {tmp_path / 'nope'} does not exist."
+    assert main(["train", "asr", "--out", str(tmp_path / "r"), "--resume", "-q"]) == 1
+    assert "Give both a training and a validation manifest" in capsys.readouterr().err

@@ -61,8 +61,8 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
 
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
     model, tok, cmvn, cfg = load_asr(run_dir, which)
+    out.mkdir(parents=True, exist_ok=True)
     wrapper = _wrapper(model, cmvn)
     n_mels = cfg.model.n_mels
     dummy = torch.randn(2, 300, n_mels) * 2 + torch.tensor(cmvn.mean)
