@@ -177,3 +177,22 @@ def test_train_cli_help_and_one_line_errors(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: Run directory {tmp_path / 'nope'} does not exist."
     assert main(["train", "asr", "--out", str(tmp_path / "r"), "--resume", "-q"]) == 1
     assert "Give both a training and a validation manifest" in capsys.readouterr().err
+
+
+def test_ctc_prefix_beam_search_matches_brute_force():
+    import itertools
+    import math
+
+    from tingshuo.train.models.ctc_attention import collapse_ctc, ctc_prefix_beam_search
+
+    g = torch.Generator().manual_seed(0)
+    lp = torch.log_softmax(torch.randn(4, 3, generator=g) * 2, -1)
+    totals: dict[tuple, float] = {}
+    for path in itertools.product(range(3), repeat=4):  # every alignment
+        p = math.exp(sum(float(lp[t, k]) for t, k in enumerate(path)))
+        key = tuple(collapse_ctc(list(path)))
+        totals[key] = totals.get(key, 0.0) + p
+    nbest = ctc_prefix_beam_search(lp, beam=27)
+    best = max(totals, key=totals.get)
+    assert tuple(nbest[0][0]) == best
+    assert abs(math.exp(nbest[0][1]) - totals[best]) < 1e-6
