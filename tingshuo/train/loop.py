@@ -373,14 +373,16 @@ def plot_curves(run_dir: str | os.PathLike) -> Path | None:
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("loss")
     axes[0].set_yscale("log")
-    axes[0].legend()
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend()
     for key in ("cer", "wer", "grade_acc", "defect_f1"):
         x, y = series("valid", key)
         if x:
             axes[1].plot(x, y, "o-", label=f"valid {key}")
     axes[1].set_xlabel("step")
     axes[1].set_ylim(bottom=0)
-    axes[1].legend()
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend()
     axes[1].grid(alpha=0.3)
     fig.suptitle(Path(run_dir).name)
     fig.tight_layout()
