@@ -29,12 +29,12 @@ $(VENV)/.stamp-models: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[models,dev,server,quality]'
+	$(PIP) install --quiet -e '.[models,dev,server,quality,train]'
 	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@ $(VENV)/.stamp-models
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev
-	$(PIP) install --quiet -e '.[models,dev,server,quality,bench]'
+	$(PIP) install --quiet -e '.[models,dev,server,quality,train,bench]'
 	@touch $@
 
 demo: $(VENV)/.stamp-models

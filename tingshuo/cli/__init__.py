@@ -22,6 +22,7 @@ VERBS = {
     "voices": "tingshuo.cli.voices",
     "serve": "tingshuo.cli.serve",
     "inspect": "tingshuo.cli.inspect",
+    "train": "tingshuo.cli.train",
 }
 
 DESCRIPTION = """\
@@ -39,6 +40,7 @@ examples:
   tingshuo voices
   tingshuo serve --port 8000
   tingshuo inspect train.jsonl -o out/qc --profile tts-training
+  tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
