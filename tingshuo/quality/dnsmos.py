@@ -25,7 +25,9 @@ def _model():
                                     "pip install 'tingshuo[quality]' (or rerun with --no-dnsmos).") from exc
         import os
 
-        base = os.path.dirname(sm.__file__)
+        from .. import models
+
+        base = os.path.dirname(str(models.resolve("dnsmos")))  # the catalog's copy: .../speechmos/dnsmos_models
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
