@@ -14,6 +14,8 @@ Normalisation: see bench/common.py.
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
 import argparse
 import json
 import os
@@ -22,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, dev_rows, emit, error_rate, peak_rss_mb  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"

@@ -22,6 +22,8 @@ will be harder for the recogniser. Timings are wall-clock on this machine; run i
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
 import argparse
 import asyncio
 import json
@@ -32,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import DEV, dev_rows, peak_rss_mb  # noqa: E402

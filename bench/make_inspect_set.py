@@ -12,6 +12,8 @@ strengths are kept to show where detection fades. Deterministic for a seed; a fi
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
 import argparse
 import json
 import sys

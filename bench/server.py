@@ -17,6 +17,8 @@ request latency, errors, and WER (English) / CER (Mandarin) of the answers. Also
 time to first byte (streamed WAV, median/p95 of 10 sentences), and each server's peak RSS.
 """
 
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
 # no `from __future__ import annotations`: FastAPI reads the peer endpoint's annotations at run time
 import argparse
 import concurrent.futures
@@ -27,7 +29,6 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import dev_rows, emit, error_rate  # noqa: E402
 

@@ -18,6 +18,8 @@ Prints one JSON object. Figures:
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
 import argparse
 import json
 import os

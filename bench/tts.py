@@ -21,6 +21,8 @@ in Chinese by our normaliser, since Whisper writes "2016年" for 二零一六年
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
 import argparse
 import json
 import os
@@ -33,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, dev_rows, emit, error_rate, peak_rss_mb  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
