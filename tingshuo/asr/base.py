@@ -38,6 +38,8 @@ class TranscribeOptions:
     log_prob_threshold: float = opt(-1.0, "below this mean log-probability a decode counts as failed", cli=False)
     no_speech_threshold: float = opt(0.6, "no-speech probability above which a failed decode is silence",
                                      cli=False)
+    hotwords: tuple[str, ...] = opt((), "comma-separated words or phrases to favour (names, jargon); "
+                                        "each language gets those written in its script", metavar="WORDS")
     full_window: bool = opt(False, "always encode whole 30 s windows (slower; dynamic windows are the default)",
                             cli=False)
 

@@ -43,6 +43,15 @@ PREPEND_PUNCT = "\"'“¿([{-"
 APPEND_PUNCT = "\"'.。,，!！?？:：”)]}、"
 
 
+CJK_LANGUAGES = ("zh", "yue", "ja", "ko")
+
+
+def hotwords_for(language: str, hotwords: Sequence[str]) -> list[str]:
+    """The hot words written in ``language``'s script: Han/kana/hangul ones for CJK, the rest otherwise."""
+    cjk = language in CJK_LANGUAGES
+    return [w.strip() for w in hotwords if w.strip() and any("\u2e80" <= ch <= "\ud7af" for ch in w) == cjk]
+
+
 def window_frames(n_samples: int, full: bool = False) -> int:
     """Encoder frames for a chunk of ``n_samples``: the chunk plus ``WINDOW_PAD_S`` of silence,
     rounded up to ``WINDOW_STEP_S``, between ``WINDOW_MIN_S`` and 30 s."""
@@ -158,6 +167,9 @@ class WhisperEngine:
         text = options.initial_prompt
         if text is None and language == "zh" and options.chinese_script == "simplified" and options.task == "transcribe":
             text = ZH_PROMPT
+        words = hotwords_for(language, options.hotwords)
+        if words:  # vocabulary primer, as faster-whisper's `hotwords`: after the user's prompt
+            text = ((text or "") + " " + ("、".join(words) + "。" if language in CJK_LANGUAGES else ", ".join(words) + ".")).strip()
         prompt: list[int] = []
         if text:
             prompt = [tok.sot_prev] + tok.encode(" " + text.strip())[-223:]

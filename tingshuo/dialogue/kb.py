@@ -76,6 +76,14 @@ class KnowledgeBase:
     prompts: dict[str, dict[str, str]] = field(default_factory=dict)  # greeting, clarify, not_heard
     path: str | None = None
 
+    def vocabulary(self, limit: int = 40) -> tuple[str, ...]:
+        """The entries' titles in every language: hot words for the recogniser (domain terms)."""
+        seen: dict[str, None] = {}
+        for e in self.entries:
+            for t in e.title.values():
+                seen.setdefault(t.strip(), None)
+        return tuple(t for t in seen if t)[:limit]
+
     def prompt(self, key: str, language: str | None) -> str:
         texts = self.prompts.get(key) or DEFAULT_PROMPTS[key]
         return _pick(texts, language)[0]

@@ -44,6 +44,7 @@ class ChatOptions:
     end_of_turn_s: float = opt(0.6, "silence (s) that ends the caller's turn")
     barge_in: bool = opt(True, "stop speaking when the caller starts talking")
     min_speech_s: float = opt(0.15, "speech this long starts a caller turn (and interrupts the assistant)")
+    asr_beam_size: int = opt(1, "beam width for the caller's speech (1 = greedy: fastest; 5 as in transcribe)")
     speak: bool = opt(True, "synthesise the answers (off: text only)")
     sample_rate: int = opt(24000, "output audio sample rate (Hz)")
     max_turns: int = opt(8, "turns of history the brain sees")
@@ -53,6 +54,8 @@ class ChatOptions:
     def __post_init__(self) -> None:
         if not 0.1 <= self.end_of_turn_s <= 5.0:
             raise ValueError("end_of_turn_s must be between 0.1 and 5 seconds.")
+        if self.asr_beam_size < 1:
+            raise ValueError("asr_beam_size must be at least 1.")
         if not 0.05 <= self.min_speech_s <= 1.0:
             raise ValueError("min_speech_s must be between 0.05 and 1 second.")
         if self.sample_rate not in (8000, 16000, 22050, 24000, 44100, 48000):
@@ -77,8 +80,11 @@ class VoicePipeline:
         self.options = options or ChatOptions()
         self.brain = brain
         self.conversation = Conversation(self.options.max_turns)
+        kb = getattr(brain, "kb", None)
+        hotwords = kb.vocabulary() if kb is not None else ()  # the domain's terms prime the recogniser
         self.recognizer = StreamingRecognizer(
-            engine, TranscribeOptions(language=self.options.language),
+            engine, TranscribeOptions(language=self.options.language, beam_size=self.options.asr_beam_size,
+                                      hotwords=hotwords),
             vad_options=VADOptions(min_silence_s=self.options.end_of_turn_s, min_speech_s=self.options.min_speech_s,
                                    speech_pad_s=0.2, max_speech_s=28.0),
             partial_interval_s=self.options.partial_interval_s)
