@@ -47,6 +47,7 @@ class _Session:
         self.lock = asyncio.Lock()
         self.audio_s = 0.0
         self.open = False
+        self._leftover = bytearray()
 
     async def start(self) -> bool:
         await self.ws.accept()
@@ -68,6 +69,20 @@ class _Session:
             from ...errors import AudioTooLongError
 
             raise AudioTooLongError(f"The stream passed the audio limit of {limit:g} s; open a new session.")
+
+    async def receive(self, rate: int) -> tuple[np.ndarray | None, dict | None] | None:
+        """The next message: (audio samples, None) for PCM16, (None, command) for JSON text; None on disconnect.
+
+        Audio is counted against the session's limit as it arrives.
+        """
+        msg = await self.ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return None
+        if msg.get("bytes") is not None:
+            samples = _pcm(msg["bytes"], self._leftover)
+            self.count(samples, rate)
+            return samples, None
+        return None, _command(msg.get("text") or "")
 
     async def send_json(self, obj: dict) -> None:
         async with self.lock:
@@ -135,19 +150,16 @@ async def stream_transcribe(ws: WebSocket):
         rec = await s.services.run(lambda: StreamingRecognizer(s.services.engine(), opts,
                                                                partial_interval_s=params.partial_interval_s))
         await s.send_json({"type": "ready", "sample_rate": rate})
-        leftover = bytearray()
         while True:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
+            got = await s.receive(rate)
+            if got is None:
                 return
-            if msg.get("bytes") is not None:
-                samples = _pcm(msg["bytes"], leftover)
-                s.count(samples, rate)
+            samples, cmd = got
+            if samples is not None:
                 if rate != 16000:
                     samples = resample(samples, rate, 16000)
                 events = await s.services.run(rec.accept, samples)
             else:
-                cmd = _command(msg.get("text") or "")
                 if cmd.get("type") not in ("end", "stop", "close"):
                     await s.send_json({"type": "error", "error": {"type": "InputError", "message":
                                        "Send PCM16 audio as binary messages and {\"type\": \"end\"} to finish."}})
@@ -155,7 +167,7 @@ async def stream_transcribe(ws: WebSocket):
                 events = await s.services.run(rec.finish)
             for ev in events:
                 await s.send_json(ev.to_dict())
-            if msg.get("bytes") is None:
+            if samples is None:
                 await s.send_json({"type": "done", "duration": round(rec.position_s, 3)})
                 return
     except WebSocketDisconnect:
@@ -229,17 +241,14 @@ async def chat(ws: WebSocket):
         await pipeline.start()
         await s.send_json({"type": "ready", "sample_rate_in": rate, "sample_rate_out": options.sample_rate,
                            "knowledge_base": getattr(getattr(brain, "kb", None), "name", None)})
-        leftover = bytearray()
         while True:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
+            got = await s.receive(rate)
+            if got is None:
                 return
-            if msg.get("bytes") is not None:
-                samples = _pcm(msg["bytes"], leftover)
-                s.count(samples, rate)
+            samples, cmd = got
+            if samples is not None:
                 await pipeline.feed(samples, rate)
                 continue
-            cmd = _command(msg.get("text") or "")
             kind = cmd.get("type")
             if kind == "text" and str(cmd.get("text", "")).strip():
                 await pipeline.say(str(cmd["text"]).strip(), cmd.get("language"))
