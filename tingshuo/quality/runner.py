@@ -297,18 +297,19 @@ class Inspection:
                    index_words, is_near_duplicate, vote_offsets):
         """('exact'|'near', earlier audio, ber) when an earlier clip of this run has the same audio."""
         root = self._root
-        if key in first_pos:
-            p = root.get(first_pos[key], first_pos[key])
+
+        def exact(pos):  # same file content or same decoded PCM as the clip at ``pos``
+            p = root.get(pos, pos)
             root[item.pos] = p
             groups.setdefault(("exact", p), [first_audio[p]]).append(item.audio)
             return "exact", first_audio[p], 0.0
+
+        if key in first_pos:
+            return exact(first_pos[key])
         first_pos[key] = item.pos
         if pcm is not None:
             if pcm in by_pcm:
-                p = root.get(by_pcm[pcm], by_pcm[pcm])
-                root[item.pos] = p
-                groups.setdefault(("exact", p), [first_audio[p]]).append(item.audio)
-                return "exact", first_audio[p], 0.0
+                return exact(by_pcm[pcm])
             by_pcm[pcm] = item.pos
         words = self.store.fingerprint(key)
         if words is None or words.size == 0:
