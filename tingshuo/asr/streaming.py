@@ -8,12 +8,19 @@
 
 ``accept`` does the recognition work in the caller's thread; async callers run it in a worker
 thread. Times are seconds from the start of the stream.
+
+Speculative finals: once a pause inside an utterance has lasted the speech padding, the utterance
+as it would be cut there is decoded in a background thread while the endpoint silence is still
+being waited out. If the pause does end the utterance, the final is that decode (the same audio,
+so the same text), ready or nearly so when the endpoint fires; if the caller goes on speaking,
+it is dropped. This takes the recogniser's time out of the caller's wait for an answer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,11 +61,12 @@ class StreamingRecognizer:
 
     ``partial_interval_s`` sets how often the utterance so far is decoded again (greedy) for a
     partial result; 0 turns partials off. Finals use the full ``options`` (beam search).
+    ``speculate`` decodes a final ahead during the end-of-turn silence (see the module's notes).
     """
 
     def __init__(self, engine=None, options: TranscribeOptions | None = None, *,
                  vad_options: VADOptions = STREAM_VAD, partial_interval_s: float = 0.8, model: str | None = None,
-                 vad: SileroVAD | None = None) -> None:
+                 vad: SileroVAD | None = None, speculate: bool = True) -> None:
         if engine is None:
             from .pipeline import load_engine
 
@@ -69,6 +77,9 @@ class StreamingRecognizer:
         self.vad_options = vad_options
         self.partial_interval_s = partial_interval_s
         self.vad = vad or SileroVAD()
+        self.speculate = speculate
+        self._pool: ThreadPoolExecutor | None = None
+        self.speculated = 0  # finals that came from a decode made ahead (for telemetry and tests)
         self.reset()
 
     def reset(self) -> None:
@@ -79,6 +90,13 @@ class StreamingRecognizer:
         self._n = 0
         self._utt_start: int | None = None  # stream sample where the current utterance starts
         self._last_partial = 0
+        self._spec: tuple[int, int, Future] | None = None  # (start, end, decode) made ahead of a final
+
+    def close(self) -> None:
+        """Let the background decoding thread go (the recogniser can still be used afterwards)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     @property
     def position_s(self) -> float:
@@ -96,6 +114,8 @@ class StreamingRecognizer:
         events: list[StreamEvent] = []
         for ev in self._seg.push(self.vad.probabilities(samples)):
             events.extend(self._on_vad(ev))
+        if self.speculate:
+            self._speculate()
         if (self._utt_start is not None and self.partial_interval_s > 0
                 and self._n - self._last_partial >= self.partial_interval_s * SAMPLE_RATE):
             self._last_partial = self._n
@@ -126,14 +146,39 @@ class StreamingRecognizer:
         self._utt_start = None
         return self._decode(start, end, final=True, speech_end_s=ev.end_s)
 
+    def _speculate(self) -> None:
+        """In a pause of the current utterance, decode it as it would end there (once per pause)."""
+        pause = self._seg.pause_start_s
+        if self._utt_start is None or pause is None:
+            self._spec = None  # no utterance, or the caller went on speaking: a decode made ahead is stale
+            return
+        end = int(pause * SAMPLE_RATE) + int(self.vad_options.speech_pad_s * SAMPLE_RATE)  # as _on_vad cuts it
+        if self._n < end or (self._spec is not None and self._spec[:2] == (self._utt_start, end)):
+            return
+        audio = self._buf[self._utt_start - self._buf_start:end - self._buf_start].copy()
+        if audio.size < FRAME_SAMPLES:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="tingshuo-speculate")
+        self._spec = (self._utt_start, end, self._pool.submit(self._run, audio, self.options))
+
+    def _run(self, audio: np.ndarray, opts: TranscribeOptions):
+        # Each utterance gets its own language guess: callers switch between Mandarin and English.
+        return self.engine.transcribe_batch([audio], opts, [self.options.language])[0]
+
     def _decode(self, start: int, end: int, final: bool, speech_end_s: float | None = None) -> list[StreamEvent]:
         t_endpoint = time.perf_counter()
         audio = self._buf[start - self._buf_start:end - self._buf_start]
+        spec = None
+        if final:
+            spec, self._spec = self._spec, None
         if audio.size < FRAME_SAMPLES:
             return []
-        opts = self.options if final else self._partial_opts
-        # Each utterance gets its own language guess: callers switch between Mandarin and English.
-        out = self.engine.transcribe_batch([audio], opts, [self.options.language])[0]
+        if spec is not None and spec[:2] == (start, end) and not spec[2].cancelled():
+            out = spec[2].result()
+            self.speculated += 1
+        else:
+            out = self._run(audio, self.options if final else self._partial_opts)
         offset = start / SAMPLE_RATE
         segments = tuple(s.shifted(offset) for s in out.segments)
         text = join_segment_texts(segments)

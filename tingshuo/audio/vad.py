@@ -151,6 +151,11 @@ class VADSegmenter:
         return self._i * self.frame_s
 
     @property
+    def pause_start_s(self) -> float | None:
+        """Inside a region, where the silence that may end it began (None while speech goes on)."""
+        return None if self._start is None or self._silence_from is None else self._silence_from * self.frame_s
+
+    @property
     def pending_start_s(self) -> float | None:
         """Start of a region that has begun but not ended (confirmed or not), else None."""
         return None if self._start is None else self._start * self.frame_s

@@ -158,7 +158,7 @@ class TurnMetrics(Frame):
 
     turn: int
     end_of_turn_wait_ms: float | None = None  # silence the VAD waited for before ending the turn
-    asr_ms: float | None = None  # end of that wait -> final transcript
+    asr_ms: float | None = None  # end of that wait -> final transcript (~0 when decoded during the wait)
     brain_first_token_ms: float | None = None  # transcript -> first answer text
     tts_first_chunk_ms: float | None = None  # first answer sentence -> its first audio
     voice_to_voice_ms: float | None = None  # end of user speech -> first bot audio, minus the silence wait

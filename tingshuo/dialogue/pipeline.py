@@ -49,6 +49,8 @@ class ChatOptions:
     sample_rate: int = opt(24000, "output audio sample rate (Hz)")
     max_turns: int = opt(8, "turns of history the brain sees")
     partial_interval_s: float = opt(0.0, "seconds between partial transcripts (0: finals only)")
+    speculative_asr: bool = opt(True, "recognise the caller's turn during the end-of-turn silence, so the answer "
+                                      "starts sooner (costs a wasted decode when the caller goes on talking)")
     greet: bool = opt(False, "say the knowledge base's greeting first")
 
     def __post_init__(self) -> None:
@@ -87,7 +89,7 @@ class VoicePipeline:
                                       hotwords=hotwords),
             vad_options=VADOptions(min_silence_s=self.options.end_of_turn_s, min_speech_s=self.options.min_speech_s,
                                    speech_pad_s=0.2, max_speech_s=28.0),
-            partial_interval_s=self.options.partial_interval_s)
+            partial_interval_s=self.options.partial_interval_s, speculate=self.options.speculative_asr)
         self.playback = Playback(self, realtime)
         self.input = Chain([STTProcessor(self.recognizer), TurnTaker(self)], sink=self._emit)
         self._synthesize = synthesize or default_synthesize
@@ -169,6 +171,7 @@ class VoicePipeline:
         if self._task is not None and not self._task.done():
             self._task.cancel()
         await self.playback.close()
+        self.recognizer.close()
         await self._emit(EndFrame())
 
     # ------------------------------------------------------------------ turns

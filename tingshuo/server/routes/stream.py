@@ -147,7 +147,8 @@ async def stream_transcribe(ws: WebSocket):
         rate = _input_rate(ws)
         params = _query(ws, StreamParams, skip=("sample_rate",))
         opts = TranscribeOptions(language=params.language, word_timestamps=params.word_timestamps)
-        rec = await s.services.run(lambda: StreamingRecognizer(s.services.engine(), opts,
+        # No decoding ahead here: every decode of this socket goes through the server's admission.
+        rec = await s.services.run(lambda: StreamingRecognizer(s.services.engine(), opts, speculate=False,
                                                                partial_interval_s=params.partial_interval_s))
         await s.send_json({"type": "ready", "sample_rate": rate})
         while True:
