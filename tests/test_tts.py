@@ -134,6 +134,17 @@ def test_mandarin_stream_and_character_times():
     assert "".join(w.text for w in words) == "今天天气很好"
 
 
+@needs_zh
+def test_mandarin_phones_carry_word_marks_and_sandhi():
+    """The voice is fed as its corpus was labelled: #1 between words, 3-3 tone sandhi."""
+    from tingshuo.tts.voices import engine_for, get_voice
+
+    norm, phones = engine_for(get_voice("zh-baker")).phones("我想给儿子汇款")
+    assert norm == "我想给儿子汇款"
+    assert phones[:7] == ["sil", "^", "uo2", "#1", "x", "iang2", "#1"]  # 我想给: wo3 xiang3 gei3 -> wo2 xiang2 gei3
+    assert phones.count("#1") == 4 and phones[-1] == "sil"
+
+
 @needs_en
 @needs_asr
 def test_english_round_trip_through_asr(transcriber):

@@ -118,3 +118,30 @@ def test_script_runs_and_language():
 def test_clauses_keep_their_marks():
     assert split_clauses("Hello, world; this is it.") == [("Hello", ","), ("world", ";"), ("this is it", ".")]
     assert split_clauses("你好，世界。") == [("你好", "，"), ("世界", "。")]
+
+
+# ------------------------------------------------------------------ Mandarin prosody (zh-baker)
+def test_third_tone_sandhi_inside_words_and_across_single_syllables():
+    from tingshuo.tts.zh_prosody import sandhi_for_words, third_tone_sandhi
+
+    assert third_tone_sandhi(["ni3", "hao3"], [2]) == ["ni2", "hao3"]
+    assert third_tone_sandhi(["wo3", "hen3", "hao3"], [1, 1, 1]) == ["wo2", "hen2", "hao3"]
+    assert third_tone_sandhi(["ma1", "ma5"], [2]) == ["ma1", "ma5"]  # no third tone, nothing changes
+    # punctuation stops it: 好 keeps its tone before the comma
+    assert sandhi_for_words(["hao3", "ni3", "hao3"], ["好", "，", "你好"]) == ["hao3", "ni2", "hao3"]
+    # counts that disagree (a merged reading) leave the syllables as they are
+    assert sandhi_for_words(["ni3"], ["你好"]) == ["ni3"]
+
+
+def test_word_marks_go_between_chinese_words_only():
+    from tingshuo.tts.zh_prosody import mark_words
+
+    assert mark_words("我想给儿子汇款。", ["我", "想", "给", "儿子", "汇款", "。"]) == "我#1想#1给#1儿子#1汇款。"
+    assert mark_words("用App付款", ["用", "App", "付款"]) == "用App付款"
+
+
+def test_words_are_segmented_by_jieba():
+    pytest.importorskip("jieba", reason="needs the models extra: pip install 'tingshuo[models]'")
+    from tingshuo.tts.zh_prosody import words
+
+    assert words("我想给在美国的儿子汇款") == ["我", "想", "给", "在", "美国", "的", "儿子", "汇款"]

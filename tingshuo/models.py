@@ -147,6 +147,12 @@ _add(ModelSpec(
     setup="tingshuo voices --install zh-baker (builds it once in a throw-away venv; make demo/test run it)",
 ))
 _add(ModelSpec(
+    name="jieba-dict", kind="lexicon", engine="jieba",
+    languages=("zh",), size_mb=5.0, licence="MIT", pip=("jieba",),
+    description="jieba's Mandarin word-frequency dictionary and HMM: word boundaries for zh-baker's prosody",
+    directory="jieba:finalseg", extra="models",
+))
+_add(ModelSpec(
     name="espeak-ng", kind="tts", engine="espeak",
     languages=("multilingual", "en", "zh"), size_mb=10.1, licence="GPL-3.0-or-later (loaded dynamically)",
     pip=("espeakng-loader",),
