@@ -35,3 +35,26 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
+    """A YAML file's top-level mapping (empty file: {}); one-sentence ``InputError`` otherwise.
+
+    ``what`` names the file in messages ("Config file", "Profile").
+    """
+    import yaml
+
+    from .errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} {p} not found.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{what} {p} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{what} {p} is not UTF-8 text; save it as UTF-8.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{what} {p} must hold a mapping of options.")
+    return data

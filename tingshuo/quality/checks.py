@@ -140,7 +140,7 @@ class ClipAudio:
     def vad_probs(self) -> np.ndarray:
         """Silero speech probability per 32 ms frame."""
         if "probs" not in self._cache:
-            from ..audio.vad import FRAME_SAMPLES, SileroVAD
+            from ..audio.vad import FRAME_SAMPLES
 
             vad = _vad()
             vad.reset()

@@ -70,7 +70,7 @@ def _fmt(v: Any) -> str:
 
 def load_profile(name_or_path: str | Profile) -> Profile:
     """A shipped profile by name (asr-training, tts-training) or a YAML file with the same keys."""
-    import yaml
+    from ..util import read_yaml_mapping
 
     if isinstance(name_or_path, Profile):
         return name_or_path
@@ -82,10 +82,7 @@ def load_profile(name_or_path: str | Profile) -> Profile:
                              "or give a YAML file.")
     if not p.is_file():
         raise InputError(f"Profile file {p} not found; copy one from {PROFILE_DIR} and edit it.")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"Profile {p} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+    data = read_yaml_mapping(p, "Profile")
     th = data.get("thresholds")
     if not isinstance(th, dict):
         raise InputError(f"Profile {p} needs a 'thresholds:' mapping (see {PROFILE_DIR / 'asr-training.yaml'}).")

@@ -17,8 +17,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
-
 from .base import ClipResult, Finding, InspectOptions
 from .grade import Profile, grade_of, load_profile
 

@@ -170,19 +170,12 @@ def config_from_mapping(values: Mapping[str, Any]) -> RunConfig:
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> RunConfig:
     """Read a YAML config (or start from defaults) and apply ``overrides`` (None values ignored)."""
-    import yaml
+    from ..util import read_yaml_mapping
 
     values: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"Config file {p} not found.")
-        try:
-            values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(f"Config file {p} is not valid YAML ({exc}).") from None
-        if not isinstance(values, dict):
-            raise InputError(f"Config file {p} must hold a mapping of options.")
+        values = read_yaml_mapping(p, "Config file")
         base = p.parent
         for key in ("train", "valid"):  # paths in a config are relative to the config
             if values.get(key) and not os.path.isabs(str(values[key])):
