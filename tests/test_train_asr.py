@@ -109,6 +109,32 @@ def test_resume_after_sigterm_reproduces_the_loss_curve(tiny_manifest, tmp_path,
     assert a == b
 
 
+def test_weights_of_the_last_epochs_are_averaged(tiny_manifest, tmp_path, monkeypatch):
+    """average_last=2: averaged.pt holds the mean of the last two epochs' weights, and is validated."""
+    from tingshuo.train.loop import Trainer
+
+    torch.set_num_threads(1)
+    snapshots = []
+    real = Trainer._accumulate_average
+
+    def recording(self):
+        snapshots.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+        real(self)
+
+    monkeypatch.setattr(Trainer, "_accumulate_average", recording)
+    out = tmp_path / "avg"
+    train_asr(tiny_config(tiny_manifest, out, epochs=4, average_last=2, valid_every_epochs=1), progress=False)
+    assert len(snapshots) == 2 and (out / "averaged.pt").exists()
+    averaged = torch.load(out / "averaged.pt", weights_only=False)["model"]
+    last = torch.load(out / "last.pt", weights_only=False)["model"]
+    for k, v in averaged.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, (snapshots[0][k] + snapshots[1][k]) / 2, atol=1e-6), k
+    assert any(not torch.equal(averaged[k], last[k]) for k in averaged)  # last.pt keeps the trained weights
+    valid_rows = [r for r in csv.DictReader(open(out / "metrics.csv")) if r["split"] == "valid"]
+    assert len(valid_rows) == 5  # four epochs and the average
+
+
 def test_existing_run_is_not_overwritten(overfit_run, tiny_manifest):
     from tingshuo.errors import InputError
 

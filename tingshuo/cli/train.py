@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
                         formatter_class=HelpFormatter, epilog=EXAMPLES)
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--out", "-o", metavar="DIR", help="export folder (default: RUN_DIR/export)")
-    e.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which checkpoint (default: best)")
+    e.add_argument("--checkpoint", default="best", choices=("best", "last", "averaged"), help="which checkpoint (default: best)")
     e.set_defaults(run=run, what="export")
     d = tsub.add_parser("decode", help="decode a manifest with a trained run and score it",
                         formatter_class=HelpFormatter, epilog=EXAMPLES)
@@ -59,7 +59,7 @@ def add_parser(sub) -> None:
                    help="greedy CTC, attention beam search, or CTC n-best rescored by attention (default: greedy)")
     d.add_argument("--beam", type=int, default=10, help="beam width (default: 10)")
     d.add_argument("--ctc-weight", type=float, default=0.5, help="CTC weight when rescoring (default: 0.5)")
-    d.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which checkpoint (default: best)")
+    d.add_argument("--checkpoint", default="best", choices=("best", "last", "averaged"), help="which checkpoint (default: best)")
     d.add_argument("--hyps", metavar="JSONL", help="where the hypotheses go (default: RUN_DIR/hyps-METHOD.jsonl)")
     d.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     d.set_defaults(run=run, what="decode")

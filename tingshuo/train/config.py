@@ -127,6 +127,8 @@ class RunConfig:
     ckpt_every_steps: int = opt(200, "save a checkpoint every N optimiser steps")
     valid_every_epochs: int = opt(1, "validate every N epochs")
     log_every_steps: int = opt(10, "write a metrics row every N optimiser steps")
+    average_last: int = opt(0, "average the weights of the last N epochs (averaged.pt; it becomes best.pt when it "
+                               "validates better; 0 = off)")
     stop_at: float = opt(0.0, "stop once the validation metric (CER, or grade accuracy) reaches this (0 = never)")
     cmvn_utts: int = opt(500, "utterances used for the global mean/variance statistics")
     model: ASRModelConfig | QualityModelConfig = field(default_factory=ASRModelConfig)

@@ -9,7 +9,7 @@ model, the training sampler, ``make_batch(indices, rng)``, ``loss(batch)`` and `
 Run folder::
 
     config.yaml  tokenizer.json  cmvn.json  metrics.csv  learning_curves.png
-    last.pt (resume from here)  best.pt (best validation)  events.* (TensorBoard)
+    last.pt (resume from here)  best.pt (best validation)  averaged.pt (with average_last)  events.* (TensorBoard)
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ class Trainer:
         self.best_epoch = -1
         self._stop_signal: int | None = None
         self.running: dict[str, float] = {}  # sums since the last metrics row (saved: exact resume)
+        self.avg: dict | None = None  # running mean of the weights over the last ``average_last`` epochs
+        self.avg_n = 0
         self._tb = None
 
     # ------------------------------------------------------------------ state
@@ -126,6 +128,7 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "augment": self.rng.bit_generator.state},
             "config": self.cfg.to_dict(), "meta": self.task.meta(),
+            "avg": {"n": self.avg_n, "state": self.avg} if self.avg is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -140,6 +143,8 @@ class Trainer:
         self.elapsed_s = float(state["elapsed_s"])
         self.running = dict(state.get("running", {}))
         self.best, self.best_epoch = state["best"], int(state["best_epoch"])
+        avg = state.get("avg")
+        self.avg, self.avg_n = (avg["state"], int(avg["n"])) if avg else (None, 0)
         rng = state["rng"]
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
@@ -304,6 +309,8 @@ class Trainer:
                 if epoch_done:
                     self.epoch += 1
                     sampler.position = 0
+                    if cfg.average_last and self.epoch > cfg.epochs - cfg.average_last:
+                        self._accumulate_average()
                 if (epoch_done and self.epoch % cfg.valid_every_epochs == 0) or reason != "done" \
                         or self.epoch >= cfg.epochs:
                     value = self._validate(bar)
@@ -313,9 +320,40 @@ class Trainer:
                 self.save()
                 if reason != "done":
                     break
+            if reason == "done" and self.avg_n > 1 and self.epoch >= cfg.epochs:
+                self._validate_average(bar)
         finally:
             bar.close()
         return reason
+
+    def _accumulate_average(self) -> None:
+        """Fold this epoch's weights into the running mean (integer buffers: the latest value)."""
+        import torch
+
+        self.avg_n += 1
+        with torch.no_grad():
+            current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.avg is None or self.avg_n == 1:
+                self.avg = current
+                return
+            for k, v in current.items():
+                if v.is_floating_point():
+                    self.avg[k] += (v - self.avg[k]) / self.avg_n
+                else:
+                    self.avg[k] = v
+
+    def _validate_average(self, bar) -> None:
+        """Score the averaged weights; save them as averaged.pt, and as best.pt when they beat it."""
+        import torch
+
+        last = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(self.avg)
+        msg = f"averaged the weights of the last {self.avg_n} epochs:"
+        (bar.write(msg, file=sys.stderr) if not bar.disable else print(msg, file=sys.stderr))
+        self._validate(bar)
+        self.save("averaged.pt")
+        with torch.no_grad():
+            self.model.load_state_dict(last)
 
     def _validate(self, bar) -> None:
         import torch
