@@ -8,12 +8,15 @@ What it measures, on the same audio for both systems:
     paraphrases of the knowledge base's questions, none copied from it, and 6 follow-ups that only
     make sense after the previous turn). Per-stage latency per turn (ASR, brain first text, TTS
     first audio, voice-to-voice = end of the caller's speech to the first answer audio, without
-    the end-of-turn silence wait, which is a setting: --end-of-turn-s, 0.6 s by default), answer
+    the end-of-turn silence wait, which is a setting: --end-of-turn-s, 0.6 s by default; turns are
+    fed at real-time pace, as from a phone line, so work done during that wait counts), answer
     accuracy (the knowledge-base answer the turn is about), barge-in stop latency (the caller
     talks over a long answer), and what happens on off-topic speech (real dev clips).
   * peer, the naive cascade people stitch together: faster-whisper transcribes the turn, the same
     brain answers, and the whole answer is synthesised before any of it plays. Same brain and
     voices, so the difference is the streaming design, not the models.
+  * ours without speculative ASR (ChatOptions(speculative_asr=False)): what recognising the turn
+    during the end-of-turn silence buys.
 
 The caller turns are synthesised by tingshuo's own voices (en-joe, zh-baker); real recorded
 questions about banking were not available offline. That makes the speech clean: real callers
@@ -105,6 +108,8 @@ def main() -> int:
 
     ours = [run_ours(brain, engine, kb, lang, turns, audio) for lang, turns in convs]
     ours_turns = [t for conv in ours for t in conv]
+    plain_turns = [t for lang, turns in convs
+                   for t in run_ours(brain, engine, kb, lang, turns, audio, speculative_asr=False)]
     peer_turns = [t for lang, turns in convs for t in run_peer(brain, kb, lang, turns, audio)]
     barge = [barge_in_trial(brain, engine) for _ in range(BARGE_IN_TRIALS)]
     off_topic = run_off_topic(brain, engine)
@@ -119,6 +124,9 @@ def main() -> int:
             "barge_in_detected_to_stop_ms": stats([b["detected_to_stop_ms"] for b in barge if b and b["detected_to_stop_ms"] is not None]),
             "barge_in_trials": len(barge), "barge_in_missed": sum(b is None for b in barge),
             "off_topic": off_topic, "peak_rss_mb": peak_rss_mb()},
+        "ours_without_speculative_asr": summarise(plain_turns) | {
+            "what": "the same pipeline with ChatOptions(speculative_asr=False): the caller's turn is "
+                    "recognised only after the end-of-turn silence"},
         "peer_naive_cascade": summarise(peer_turns) | {
             "what": "faster-whisper transcribe -> same KB brain -> whole answer synthesised before playing"},
         "turns": [{"ours": o, "peer": p} for o, p in zip(ours_turns, peer_turns)],
@@ -172,10 +180,10 @@ def _acc(turns, lang):
     return round(sum(t["correct"] for t in sel) / max(1, len(sel)), 3)
 
 
-def make_pipeline(brain, engine, realtime=False):
+def make_pipeline(brain, engine, realtime=False, **options):
     from tingshuo.dialogue.pipeline import ChatOptions, VoicePipeline
 
-    p = VoicePipeline(brain, ChatOptions(), engine=engine, realtime=realtime)
+    p = VoicePipeline(brain, ChatOptions(**options), engine=engine, realtime=realtime)
     frames: list = []
 
     async def keep(frame):
@@ -185,17 +193,19 @@ def make_pipeline(brain, engine, realtime=False):
     return p, frames
 
 
-async def feed(p, samples: np.ndarray, tail_s: float = 1.4, realtime: bool = False) -> None:
+async def feed(p, samples: np.ndarray, tail_s: float = 1.4, realtime: bool = True) -> None:
+    """The caller's turn and then silence, in 100-ms pieces, at the pace a phone line delivers them."""
     samples = np.concatenate([samples, np.zeros(int(tail_s * 16000), np.float32)])
-    for i in range(0, samples.size, 1600):
-        await p.feed(samples[i:i + 1600])
+    t0 = time.perf_counter()
+    for n, i in enumerate(range(0, samples.size, 1600)):
         if realtime:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(max(0.0, t0 + (n + 1) * 0.1 - time.perf_counter()))
+        await p.feed(samples[i:i + 1600])
 
 
-def run_ours(brain, engine, kb, lang, turns, audio) -> list[dict]:
+def run_ours(brain, engine, kb, lang, turns, audio, **options) -> list[dict]:
     async def go():
-        p, frames = make_pipeline(brain, engine)
+        p, frames = make_pipeline(brain, engine, **options)
         await p.start()
         for text, _, _ in turns:
             await feed(p, audio[text])
@@ -220,7 +230,7 @@ def run_ours(brain, engine, kb, lang, turns, audio) -> list[dict]:
             row.update({k2: getattr(m, k2) for k2 in ("voice_to_voice_ms", "asr_ms", "brain_first_token_ms",
                                                       "tts_first_chunk_ms")})
         out.append(row)
-    print(f"ours {lang}: " + " | ".join(f"{'ok' if r['correct'] else 'WRONG'} {r['heard']}" for r in out),
+    print(f"ours{options or ''} {lang}: " + " | ".join(f"{'ok' if r['correct'] else 'WRONG'} {r['heard']}" for r in out),
           file=sys.stderr)
     return out
 
