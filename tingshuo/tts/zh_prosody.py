@@ -30,7 +30,16 @@ def _jieba():
         import jieba
     except ImportError:
         return None
+    from ..models import cache_root
+
     jieba.setLogLevel(logging.WARNING)
+    # jieba caches its parsed dictionary in the system temp folder by default; keep it with our models.
+    cache = cache_root() / "jieba"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        jieba.dt.tmp_dir = str(cache)
+    except OSError:  # a read-only cache: jieba then just rebuilds the dictionary each start (~1 s)
+        pass
     jieba.initialize()
     return jieba
 
