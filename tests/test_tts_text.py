@@ -145,3 +145,14 @@ def test_words_are_segmented_by_jieba():
     from tingshuo.tts.zh_prosody import words
 
     assert words("我想给在美国的儿子汇款") == ["我", "想", "给", "在", "美国", "的", "儿子", "汇款"]
+
+
+def test_without_jieba_there_are_no_word_marks_and_sandhi_spans_the_run(monkeypatch):
+    from tingshuo.tts import zh_prosody
+
+    monkeypatch.setattr(zh_prosody, "_jieba", lambda: None)
+    segmented = zh_prosody.words("我很好，你呢")
+    assert segmented == ["我很好", "，", "你呢"]
+    assert zh_prosody.mark_words("我很好，你呢", segmented) == "我很好，你呢"
+    assert zh_prosody.sandhi_for_words(["wo3", "hen3", "hao3", "ni3", "ne5"], segmented) == \
+        ["wo2", "hen2", "hao3", "ni3", "ne5"]

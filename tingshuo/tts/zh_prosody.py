@@ -19,9 +19,9 @@ import functools
 import logging
 import re
 
-HAN = re.compile(r"[\u4e00-\u9fff]")
+from .text import HAN_RE as HAN, _HAN
 
-log = logging.getLogger("tingshuo.tts")
+_HAN_RUNS = re.compile(f"[{_HAN}]+|[^{_HAN}]+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,10 +45,11 @@ def _jieba():
 
 
 def words(text: str) -> list[str]:
-    """The text cut into words (jieba) or, without jieba, into single characters and runs of other text."""
+    """The text cut into words (jieba) or, without jieba, into runs of Chinese and of other text
+    (no word boundaries known: no #1 marks, sandhi over each whole run)."""
     jb = _jieba()
     if jb is None:
-        return re.findall(r"[\u4e00-\u9fff]|[^\u4e00-\u9fff]+", text)
+        return _HAN_RUNS.findall(text)
     return [w for w in jb.lcut(text, HMM=True) if w]
 
 
