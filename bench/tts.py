@@ -64,6 +64,16 @@ def _sentences(lang: str, n: int) -> dict[str, str]:
     return {t: seen[t] for t in texts[::step][:n]}
 
 
+def round_trip_error(lang: str, texts: list[str], hyps: list[str]) -> dict:
+    """WER/CER of bench/common.py; for Mandarin both sides' numerals read in Chinese first
+    (Whisper writes spoken numbers in digits)."""
+    if lang == "zh":
+        from tingshuo.tts.normalize import normalize_zh
+
+        return error_rate(lang, [normalize_zh(t) for t in texts], [normalize_zh(h) for h in hyps])
+    return error_rate(lang, texts, hyps)
+
+
 def recordings_reference(lang: str, n: int, transcriber) -> dict:
     """The judge on the people's own recordings of the same sentences: the floor a voice is held to."""
     from tingshuo.audio.io import load_audio
@@ -71,12 +81,7 @@ def recordings_reference(lang: str, n: int, transcriber) -> dict:
     refs = _sentences(lang, n)
     hyps = [transcriber.transcribe(load_audio(path).samples, language=lang).text for path in refs.values()]
     texts = list(refs)
-    if lang == "zh":
-        from tingshuo.tts.normalize import normalize_zh
-
-        err = error_rate(lang, [normalize_zh(t) for t in texts], [normalize_zh(h) for h in hyps])
-    else:
-        err = error_rate(lang, texts, hyps)
+    err = round_trip_error(lang, texts, hyps)
     return {"n_sentences": len(texts), err["metric"]: err["value"],
             "what": "the dev recordings these sentences transcribe, through the same recogniser"}
 
@@ -200,12 +205,7 @@ def measure(system, lang: str, texts: list[str], transcriber, pairs: list[str]) 
         started = time.perf_counter()
         next(iter(system.chunks(text)))
         first_ms.append((time.perf_counter() - started) * 1000)
-    if lang == "zh":  # Whisper writes spoken numbers in digits: read both sides' numerals in Chinese
-        from tingshuo.tts.normalize import normalize_zh
-
-        err = error_rate(lang, [normalize_zh(t) for t in texts], [normalize_zh(h) for h in hyps])
-    else:
-        err = error_rate(lang, texts, hyps)
+    err = round_trip_error(lang, texts, hyps)
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / f"tts_hyps_{type(system).__name__}_{lang}.jsonl", "w", encoding="utf-8") as fh:
         for t, h in zip(texts, hyps):
