@@ -127,6 +127,9 @@ def find_checkpoint(run_dir: str | os.PathLike, which: str = "best") -> Path:
     for name in ([f"{which}.pt"] + (["last.pt"] if which == "best" else [])):
         if (run_dir / name).exists():
             return run_dir / name
+    if which == "averaged":
+        raise InputError(f"{run_dir} holds no averaged.pt; train with average_last set (e.g. average_last: 20 "
+                         "in the config), or use --checkpoint best.")
     raise InputError(f"{run_dir} holds no checkpoint ({which}.pt); train first with 'tingshuo train asr'.")
 
 
