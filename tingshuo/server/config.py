@@ -24,7 +24,7 @@ class ServerConfig:
     batch_size: int = opt(16, "ASR requests decoded together in one dynamic batch")
     batch_window_ms: float = opt(10.0, "how long the ASR batcher waits to collect requests into a batch",
                                  metavar="MS")
-    request_timeout_s: float = opt(300.0, "longest a request may run before it gets 504", metavar="SECONDS")
+    request_timeout_s: float = opt(300.0, "longest a request's recognition may run before it gets 504", metavar="SECONDS")
     model: str | None = opt(None, "speech recognition model (catalog name or directory)", metavar="NAME",
                             shown="the catalog default")
     kb: str = opt("bank", "knowledge base for /v1/chat (.yaml, .csv, .md, or 'bank')", metavar="FILE")

@@ -72,17 +72,16 @@ def _load(path: str, max_audio_s: float):
 async def _run_asr(request: Request, file: UploadFile, options, route: str):
     services = _services(request)
     async with services.admitted():
-        async def work():
-            async with saved_upload(services, file) as (path, _label):
-                audio = await services.run(_load, path, services.config.max_audio_s)
-            if audio.n_samples == 0:
-                from ...errors import AudioDecodeError
+        # The upload is checked first (size, format, length: bounded by the limits), so bad input gets
+        # its own 4xx on a busy server; the deadline covers the recognition.
+        async with saved_upload(services, file) as (path, _label):
+            audio = await services.run(_load, path, services.config.max_audio_s)
+        if audio.n_samples == 0:
+            from ...errors import AudioDecodeError
 
-                raise AudioDecodeError(f"{file.filename}: the file holds no audio samples.")
-            return await services.transcribe(audio, options), audio.duration_s
-
-        transcript, duration_s = await services.with_timeout(work())
-    services.metrics.audio(route, duration_s)
+            raise AudioDecodeError(f"{file.filename}: the file holds no audio samples.")
+        transcript = await services.with_timeout(services.transcribe(audio, options))
+    services.metrics.audio(route, audio.duration_s)
     return transcript
 
 
