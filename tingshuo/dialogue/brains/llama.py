@@ -59,7 +59,7 @@ class LlamaBrain:
         lang = language if language in ("zh", "en") else text_language(text)
         hits = self.kb_brain.retrieve(text, lang, k=2)
         knowledge = "\n".join(f"Q: {h.entry.questions.get(lang, next(iter(h.entry.questions.values())))[0]}\n"
-                              f"A: {h.entry.answer_in(lang)[0]}" for h in hits)
+                              f"A: {self.kb_brain.knowledge(conversation, h.entry, text, lang)}" for h in hits)
         history = "".join(f"{'Caller' if m.role == 'user' else 'Agent'}: {m.text}\n" for m in conversation.window()[:-1])
         prompt = PROMPT.format(name=self.kb_brain.kb.name, knowledge=knowledge, history=history, question=text,
                                language={"zh": "中文"}.get(lang, "English"))

@@ -59,7 +59,8 @@ class OpenAIChatBrain:
 
     def _messages(self, conversation: Conversation, text: str, language: str) -> tuple[list[dict], list]:
         hits = self.kb_brain.retrieve(text, language, k=3)
-        knowledge = "\n".join(f"- ({h.entry.id}) {h.entry.answer_in(language)[0]}" for h in hits)
+        knowledge = "\n".join(f"- ({h.entry.id}) {self.kb_brain.knowledge(conversation, h.entry, text, language)}"
+                              for h in hits)
         system = SYSTEM_PROMPT.format(name=self.kb_brain.kb.name, language={"zh": "Mandarin Chinese"}.get(
             language, "English"), knowledge=knowledge)
         msgs = [{"role": "system", "content": system}]
