@@ -93,12 +93,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N conversations (0: all)")
     ap.add_argument("--out", default="bench/results/dialogue.json")
+    ap.add_argument("--asr-beam-size", type=int, default=None,
+                    help="beam width for the caller's speech in ours (default: ChatOptions' default)")
     args = ap.parse_args()
+    mine = {} if args.asr_beam_size is None else {"asr_beam_size": args.asr_beam_size}
     convs = CONVERSATIONS[:args.limit] if args.limit else CONVERSATIONS
 
     from tingshuo.asr.pipeline import load_engine
     from tingshuo.dialogue.brains.kb import KBBrain
     from tingshuo.dialogue.kb import load_kb
+    from tingshuo.dialogue.pipeline import ChatOptions
 
     kb = load_kb("bank")
     brain = KBBrain("bank")
@@ -106,10 +110,10 @@ def main() -> int:
     audio = {text: speak16k(text, VOICES[lang]) for lang, turns in convs for text, _, _ in turns}
     print(f"{len(audio)} caller turns synthesised", file=sys.stderr)
 
-    ours = [run_ours(brain, engine, kb, lang, turns, audio) for lang, turns in convs]
+    ours = [run_ours(brain, engine, kb, lang, turns, audio, **mine) for lang, turns in convs]
     ours_turns = [t for conv in ours for t in conv]
     plain_turns = [t for lang, turns in convs
-                   for t in run_ours(brain, engine, kb, lang, turns, audio, speculative_asr=False)]
+                   for t in run_ours(brain, engine, kb, lang, turns, audio, speculative_asr=False, **mine)]
     peer_turns = [t for lang, turns in convs for t in run_peer(brain, kb, lang, turns, audio)]
     barge = [barge_in_trial(brain, engine) for _ in range(BARGE_IN_TRIALS)]
     off_topic = run_off_topic(brain, engine)
@@ -120,6 +124,7 @@ def main() -> int:
                  "follow_ups": sum(t["follow_up"] is not None for t in ours_turns),
                  "caller_voices": VOICES, "note": "caller turns synthesised by tingshuo's voices"},
         "ours": summarise(ours_turns) | {
+            "asr_beam_size": mine.get("asr_beam_size", ChatOptions().asr_beam_size),
             "barge_in_onset_to_stop_ms": stats([b["onset_to_stop_ms"] for b in barge if b]),
             "barge_in_detected_to_stop_ms": stats([b["detected_to_stop_ms"] for b in barge if b and b["detected_to_stop_ms"] is not None]),
             "barge_in_trials": len(barge), "barge_in_missed": sum(b is None for b in barge),
@@ -146,13 +151,11 @@ def speak16k(text: str, voice: str) -> np.ndarray:
     return a.samples.astype(np.float32)
 
 
-def expected_answer(kb, entry: str, follow_up: int | None, lang: str) -> str:
-    e = kb.entry(entry)
-    if follow_up is None:
-        return e.answer_in(lang)[0]
-    from tingshuo.dialogue.kb import _pick
-
-    return _pick(e.follow_ups[follow_up].answer, lang)[0]
+def answered(meta: dict, entry: str, follow_up: int | None, lang: str) -> bool:
+    """Whether the reply (its record: source, entry, follow_up, language) is the expected
+    knowledge-base answer, in the caller's language."""
+    return (meta.get("source") in ("kb", "kb-follow-up") and meta.get("entry") == entry
+            and meta.get("follow_up") == follow_up and meta.get("language") == lang)
 
 
 def stats(values: list[float]) -> dict:
@@ -225,7 +228,7 @@ def run_ours(brain, engine, kb, lang, turns, audio, **options) -> list[dict]:
         m = metrics.get(k + 1)
         row = {"lang": lang, "question": text, "heard": heard[k].text if k < len(heard) else "",
                "answer": answer, "expected": entry, "follow_up": fu,
-               "correct": answer.strip() == expected_answer(kb, entry, fu, lang).strip()}
+               "correct": k < len(said) and answered(said[k].meta, entry, fu, lang)}
         if m is not None:
             row.update({k2: getattr(m, k2) for k2 in ("voice_to_voice_ms", "asr_ms", "brain_first_token_ms",
                                                       "tts_first_chunk_ms")})
@@ -271,7 +274,7 @@ def run_peer(brain, kb, lang, turns, audio) -> list[dict]:
         speak(answer, options={"sample_rate": 24000})
         t3 = time.perf_counter()
         out.append({"lang": lang, "question": text, "heard": heard, "answer": answer, "expected": entry,
-                    "follow_up": fu, "correct": answer.strip() == expected_answer(kb, entry, fu, lang).strip(),
+                    "follow_up": fu, "correct": answered(reply_info.to_dict() if reply_info else {}, entry, fu, lang),
                     "voice_to_voice_ms": (t3 - t0) * 1000, "asr_ms": (t1 - t0) * 1000,
                     "brain_first_token_ms": (t2 - t1) * 1000, "tts_first_chunk_ms": (t3 - t2) * 1000})
     return out

@@ -44,7 +44,8 @@ class ChatOptions:
     end_of_turn_s: float = opt(0.6, "silence (s) that ends the caller's turn")
     barge_in: bool = opt(True, "stop speaking when the caller starts talking")
     min_speech_s: float = opt(0.15, "speech this long starts a caller turn (and interrupts the assistant)")
-    asr_beam_size: int = opt(1, "beam width for the caller's speech (1 = greedy: fastest; 5 as in transcribe)")
+    asr_beam_size: int = opt(5, "beam width for the caller's speech (5: as in transcribe, most accurate; "
+                                "1 = greedy: fastest)")
     speak: bool = opt(True, "synthesise the answers (off: text only)")
     sample_rate: int = opt(24000, "output audio sample rate (Hz)")
     max_turns: int = opt(8, "turns of history the brain sees")
