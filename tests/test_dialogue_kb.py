@@ -202,3 +202,10 @@ def test_an_llm_is_given_the_answers_with_their_slots_filled(brain):
     messages, hits = llm._messages(conv, "Can I wire money to my brother in Singapore?", "en")
     assert hits[0].entry.id == "transfer_international"
     assert "send money to Singapore" in messages[0]["content"] and "{country}" not in messages[0]["content"]
+
+
+def test_traditional_characters_are_matched_as_simplified(brain):
+    (answer, info), = _talk(brain, ["我的錢包丟了，銀行卡也在裡面"], "zh")
+    assert info.entry == "card_lost"
+    (answer, info), = _talk(brain, ["我想給在美國的兒子匯款"], "zh")
+    assert info.entry == "transfer_international" and "向美国汇款" in answer

@@ -33,6 +33,7 @@ the language of each line is read from its script.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,9 +78,11 @@ class Slot:
         if found is None or not self.default:
             return text
         start, end = found[1]
+        text = simplified(text)  # the span is in the simplified text (the same for text without CJK)
         return text[:start] + self.display(None, language) + text[end:]
 
     def _match(self, text: str) -> tuple[int, tuple[int, int]] | None:
+        text = simplified(text)
         best: tuple[int, tuple[int, int]] | None = None  # (value index, span)
         for i, value in enumerate(self.values):
             for forms in value.values():
@@ -97,12 +100,23 @@ class Slot:
 
 
 def _mentions(text: str, form: str) -> tuple[int, int] | None:
-    """Where ``form`` occurs in ``text``: as a whole word for Latin script, as a substring for CJK."""
+    """Where ``form`` occurs in ``text``: as a whole word for Latin script, as a substring for CJK
+    (matched as simplified characters)."""
     if not form.isascii():
-        i = text.find(form)
+        i = text.find(simplified(form))
         return None if i < 0 else (i, i + len(form))
     m = re.search(r"(?<![A-Za-z0-9])" + re.escape(form) + r"(?![A-Za-z0-9])", text, re.I)
     return None if m is None else m.span()
+
+
+@functools.lru_cache(maxsize=4096)
+def simplified(text: str) -> str:
+    """Chinese characters as simplified (OpenCC t2s); text without any is returned as is."""
+    if not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return text
+    from ..asr.text import to_script
+
+    return to_script(text, "zh", "simplified")
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -11,6 +11,9 @@ Slots: a value an entry declares (a country for international transfers) that th
 adds ``SLOT_BONUS`` to that entry's score ("wire money to my daughter in Canada" is about sending
 money abroad even though no question says Canada), fills ``{slot}`` in its answers, and is
 remembered for the rest of the conversation; a slot with ``ask:`` is asked for until it is named.
+
+Chinese in traditional characters (typed, or from a recogniser set to traditional) is matched
+as simplified, on both sides, so "我的錢包丟了" finds the entry written "我的钱包丢了".
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 
 from ...registry import register
 from ..context import Conversation
-from ..kb import Entry, KnowledgeBase, fill, load_kb, text_language
+from ..kb import Entry, KnowledgeBase, fill, load_kb, simplified, text_language
 from .base import ReplyInfo
 
 ANSWER_WEIGHT = 0.3  # how much the answer text counts next to the best-matching question
@@ -51,11 +54,11 @@ class KBIndex:
         for k, e in enumerate(kb.entries):
             for lang, qs in e.questions.items():
                 for q in qs:
-                    q_text.append(q), q_lang.append(lang), self._q_entry.append(k)
+                    q_text.append(simplified(q)), q_lang.append(lang), self._q_entry.append(k)
             for j, fu in enumerate(e.follow_ups):
                 for lang, qs in fu.questions.items():
                     for q in qs:
-                        f_text.append(q), f_lang.append(lang), self._f_key.append((k, j))
+                        f_text.append(simplified(q)), f_lang.append(lang), self._f_key.append((k, j))
         raw = embedder.queries(q_text + f_text)
         langs = np.array(q_lang + f_lang)
         self._mean = {lg: raw[langs == lg].mean(axis=0) for lg in set(langs) if (langs == lg).sum() >= MIN_FOR_MEAN}
@@ -70,7 +73,7 @@ class KBIndex:
         # answer vectors per language an entry is written in
         self._a: dict[str, np.ndarray] = {}
         for lg in sorted({lg for e in kb.entries for lg in e.answer}):
-            texts = [_filled(e.answer_in(lg)[0], e, {}, lg) for e in kb.entries]
+            texts = [simplified(_filled(e.answer_in(lg)[0], e, {}, lg)) for e in kb.entries]
             a = embedder.passages(texts)
             a = a - a.mean(axis=0)
             self._a[lg] = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
@@ -84,6 +87,7 @@ class KBIndex:
 
     def search(self, text: str, lang: str | None = None, k: int = 3) -> list[Hit]:
         """Entries ranked by score (best question match plus ``ANSWER_WEIGHT`` × answer match)."""
+        text = simplified(text)
         lang = lang or text_language(text)
         q = self._query(text, lang)
         answers = self._a.get(lang) if lang in self._a else next(iter(self._a.values()))
@@ -110,6 +114,7 @@ class KBIndex:
 
     def follow_up(self, text: str, lang: str | None, entry_id: str) -> Hit | None:
         """The best follow-up of ``entry_id`` for this question, if it has any."""
+        text = simplified(text)
         lang = lang or text_language(text)
         idx = [i for i, (k, _) in enumerate(self._f_key) if self.kb.entries[k].id == entry_id]
         if not idx:
@@ -157,6 +162,7 @@ class KBBrain:
 
     def decide(self, conversation: Conversation, text: str, language: str | None) -> tuple[str, ReplyInfo]:
         """The answer text and where it came from, without streaming."""
+        text = simplified(text)
         lang = language if language in ("zh", "en") else text_language(text)
         hits = self.index.search(text, lang)
         top = hits[0]
@@ -204,7 +210,7 @@ class KBBrain:
     def knowledge(self, conversation: Conversation, entry: Entry, text: str, language: str) -> str:
         """The entry's answer as context for a language model, its slots filled from the conversation."""
         answer, alang = entry.answer_in(language)
-        return _filled(answer, entry, _named_slots(conversation, entry, text), alang)
+        return _filled(answer, entry, _named_slots(conversation, entry, simplified(text)), alang)
 
     def respond(self, conversation: Conversation, text: str, language: str | None) -> Iterator[str | ReplyInfo]:
         answer, info = self.decide(conversation, text, language)
