@@ -147,7 +147,6 @@ def build(out: Path, per_defect: int, seed: int) -> Path:
             a, b = _speech_span(x)
             cut = a + int((b - a) * keep)
             labels.append(row(f"trunc{keep}_{k:03d}", src, x[:cut], "truncation", keep, True, "low"))
-    same_lang = {"en": [r for r in originals if r["lang"] == "en"], "zh": [r for r in originals if r["lang"] == "zh"]}
     for k in range(per_defect):
         src = next(take)
         others = [r for r in pool if r["lang"] == src["lang"] and r is not src]

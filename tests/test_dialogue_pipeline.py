@@ -51,6 +51,50 @@ def of(frames, kind):
     return [f for _, f in frames if isinstance(f, kind)]
 
 
+@pytest.mark.parametrize("first_clause", [True, False])
+def test_a_long_first_sentence_is_spoken_from_its_first_clause(kb_brain, transcriber, first_clause):
+    async def run():
+        p, frames = make_pipeline(kb_brain, transcriber, first_clause=first_clause)
+        await p.start()
+        await p.say("How do I check my account balance?")
+        await p.wait_idle()
+        await p.close()
+        return p, frames
+
+    p, frames = asyncio.run(run())
+    answer = kb_brain.kb.entry("balance").answer["en"]
+    sentences = [s.text for s in of(frames, F.BotSentence) if s.text]
+    if first_clause:
+        assert sentences[0] == "You can check your balance in the mobile app on the home page,"
+        assert " ".join(sentences) == answer
+    else:
+        assert sentences == [answer]
+    assert p.conversation.messages[-1].text == answer  # the record is the whole answer either way
+
+
+def test_first_clause_of_a_streamed_answer():
+    from tingshuo.dialogue.processors import SentenceSplitter
+
+    pushed = []
+
+    async def run():
+        s = SentenceSplitter()
+        s.push = lambda f: _keep(pushed, f)
+        for piece in ("You can check it in the app ", "on the home page, or", " at any ATM. ", "它也可以，"):
+            await s.handle(F.BotTextChunk(piece, 1, "en"))
+            if piece.startswith("on"):
+                assert [f.text for f in pushed] == ["You can check it in the app on the home page,"]
+        await s.handle(F.BotTextEnd(1, "", {}))
+
+    asyncio.run(run())
+    assert [f.text for f in pushed] == ["You can check it in the app on the home page,", "or at any ATM.",
+                                        "它也可以，"]
+
+
+async def _keep(out, frame):
+    out.append(frame)
+
+
 def test_typed_turns_multi_turn_memory_and_streamed_sentences(kb_brain, transcriber):
     async def run():
         p, frames = make_pipeline(kb_brain, transcriber)

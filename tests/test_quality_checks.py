@@ -77,7 +77,6 @@ def test_bandwidth_finds_upsampled_telephone_audio(speech):
 def test_dropouts_inside_speech(speech):
     x = speech.copy()
     c = clip_of(x)
-    (s, e) = c.regions[0][0], c.regions[-1][1]
     mid = int((c.regions[0][0] + 0.4 * (c.regions[0][1] - c.regions[0][0])) * SR)
     x[mid:mid + int(0.15 * SR)] = 0.0
     r = run_check("dropouts", clip_of(x))

@@ -58,7 +58,6 @@ def test_inspect_clips_grades_and_duplicates(mixed):
 def _write_formats(root: Path, data_dir: Path) -> dict[str, Path]:
     rows = [json.loads(x) for x in open(data_dir / "manifest.jsonl", encoding="utf-8")]
     rows = [r for r in rows if r["audio"] in CLEAN]
-    out = {}
     audio = root / "audio"
     audio.mkdir(parents=True)
     for r in rows:

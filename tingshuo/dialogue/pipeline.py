@@ -53,6 +53,8 @@ class ChatOptions:
     speculative_asr: bool = opt(True, "recognise the caller's turn during the end-of-turn silence, so the answer "
                                       "starts sooner (costs a wasted decode when the caller goes on talking)")
     greet: bool = opt(False, "say the knowledge base's greeting first")
+    first_clause: bool = opt(True, "speak a long first sentence's first clause on its own, so the answer starts "
+                                   "sooner (off: whole sentences only)")
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.end_of_turn_s <= 5.0:
@@ -94,7 +96,7 @@ class VoicePipeline:
         self.playback = Playback(self, realtime)
         self.input = Chain([STTProcessor(self.recognizer), TurnTaker(self)], sink=self._emit)
         self._synthesize = synthesize or default_synthesize
-        self.response = Chain([BrainProcessor(self), SentenceSplitter(),
+        self.response = Chain([BrainProcessor(self), SentenceSplitter(self.options.first_clause),
                                TTSProcessor(self, self._synthesize), self.playback], sink=self._emit)
         self._observers: list[Callable[[Frame], Awaitable[None]]] = []
         self._task: asyncio.Task | None = None

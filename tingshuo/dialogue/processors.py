@@ -184,24 +184,60 @@ def sentence_end(buf: str) -> int | None:
     return best
 
 
-class SentenceSplitter(Processor):
-    """BotTextChunk stream -> BotSentence frames, so speech can start after the first sentence."""
+_CJK_CLAUSE = re.compile(r"[，：]")
+_LATIN_CLAUSE = re.compile(r"[,:](?=\s)")
 
-    def __init__(self) -> None:
+
+def first_clause_end(buf: str, min_chars: tuple[int, int] = (6, 20)) -> int | None:
+    """Index just past the first clause of ``buf``'s first sentence, when both that clause and the
+    rest of the sentence are long enough to be worth speaking apart (``min_chars``: CJK, Latin).
+
+    >>> first_clause_end("You can check it in the app on the home page, or at any ATM near you.")
+    45
+    >>> first_clause_end("Yes, of course.") is None
+    True
+    """
+    end = sentence_end(buf)
+    head = buf[:end] if end is not None else buf
+    for m in sorted([*_CJK_CLAUSE.finditer(head), *_LATIN_CLAUSE.finditer(head)], key=lambda m: m.end()):
+        clause, rest = head[:m.end()].strip(), head[m.end():].strip()
+        need = min_chars[0] if _is_cjk(clause) else min_chars[1]
+        if len(clause) >= need and (end is None or len(rest) >= need):
+            return m.end()
+    return None
+
+
+class SentenceSplitter(Processor):
+    """BotTextChunk stream -> BotSentence frames, so speech can start after the first sentence.
+
+    With ``first_clause``, a long first sentence is cut after its first clause ("You can check your
+    balance in the app on the home page," / "at any ATM, or ..."): a voice makes a sentence whole
+    before any of it plays, so the caller hears the answer start sooner; later sentences are made
+    while earlier ones play and stay whole.
+    """
+
+    def __init__(self, first_clause: bool = True) -> None:
         super().__init__()
+        self.first_clause = first_clause
         self._buf = ""
         self._turn = 0
+        self._first = True  # nothing of this turn's answer has been pushed yet
         self._lang: str | None = None
 
     async def handle(self, frame: Frame) -> bool:
         if isinstance(frame, BotTextChunk):
             if frame.turn != self._turn:
-                self._buf, self._turn = "", frame.turn
+                self._buf, self._turn, self._first = "", frame.turn, True
             self._buf += frame.text
             self._lang = frame.language
+            if self._first and self.first_clause and (cut := first_clause_end(self._buf)) is not None:
+                clause, self._buf = self._buf[:cut].strip(), self._buf[cut:]
+                self._first = False
+                await self.push(BotSentence(clause, frame.turn, text_language(clause)))
             while (end := sentence_end(self._buf)) is not None and end < len(self._buf.rstrip()):
                 sentence, self._buf = self._buf[:end].strip(), self._buf[end:]
                 if sentence:
+                    self._first = False
                     await self.push(BotSentence(sentence, frame.turn, text_language(sentence)))
             return False  # the raw text goes on too, for transports that show it as it comes
         if isinstance(frame, BotTextEnd):
