@@ -101,20 +101,18 @@ def main() -> int:
 
     from tingshuo.asr.pipeline import load_engine
     from tingshuo.dialogue.brains.kb import KBBrain
-    from tingshuo.dialogue.kb import load_kb
     from tingshuo.dialogue.pipeline import ChatOptions
 
-    kb = load_kb("bank")
     brain = KBBrain("bank")
     engine = load_engine("whisper-base")
     audio = {text: speak16k(text, VOICES[lang]) for lang, turns in convs for text, _, _ in turns}
     print(f"{len(audio)} caller turns synthesised", file=sys.stderr)
 
-    ours = [run_ours(brain, engine, kb, lang, turns, audio, **mine) for lang, turns in convs]
+    ours = [run_ours(brain, engine, lang, turns, audio, **mine) for lang, turns in convs]
     ours_turns = [t for conv in ours for t in conv]
     plain_turns = [t for lang, turns in convs
-                   for t in run_ours(brain, engine, kb, lang, turns, audio, speculative_asr=False, **mine)]
-    peer_turns = [t for lang, turns in convs for t in run_peer(brain, kb, lang, turns, audio)]
+                   for t in run_ours(brain, engine, lang, turns, audio, speculative_asr=False, **mine)]
+    peer_turns = [t for lang, turns in convs for t in run_peer(brain, lang, turns, audio)]
     barge = [barge_in_trial(brain, engine) for _ in range(BARGE_IN_TRIALS)]
     off_topic = run_off_topic(brain, engine)
 
@@ -206,7 +204,7 @@ async def feed(p, samples: np.ndarray, tail_s: float = 1.4, realtime: bool = Tru
         await p.feed(samples[i:i + 1600])
 
 
-def run_ours(brain, engine, kb, lang, turns, audio, **options) -> list[dict]:
+def run_ours(brain, engine, lang, turns, audio, **options) -> list[dict]:
     async def go():
         p, frames = make_pipeline(brain, engine, **options)
         await p.start()
@@ -241,7 +239,7 @@ def run_ours(brain, engine, kb, lang, turns, audio, **options) -> list[dict]:
 _fw = None
 
 
-def run_peer(brain, kb, lang, turns, audio) -> list[dict]:
+def run_peer(brain, lang, turns, audio) -> list[dict]:
     """faster-whisper on the whole turn, the brain's whole answer, then the whole answer synthesised."""
     global _fw
     from faster_whisper import WhisperModel

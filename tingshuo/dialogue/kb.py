@@ -103,7 +103,8 @@ def _mentions(text: str, form: str) -> tuple[int, int] | None:
     """Where ``form`` occurs in ``text``: as a whole word for Latin script, as a substring for CJK
     (matched as simplified characters)."""
     if not form.isascii():
-        i = text.find(simplified(form))
+        form = simplified(form)
+        i = text.find(form)
         return None if i < 0 else (i, i + len(form))
     m = re.search(r"(?<![A-Za-z0-9])" + re.escape(form) + r"(?![A-Za-z0-9])", text, re.I)
     return None if m is None else m.span()
