@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import InputError, TingshuoError
 
@@ -17,23 +14,20 @@ examples:
   tingshuo transcribe clips/ --language zh -o out/ --skip-existing
   tingshuo transcribe train.jsonl --format json --manifest-out asr.jsonl
   tingshuo transcribe call.wav --word-timestamps --format json -o -   # JSON to stdout
+  tingshuo transcribe corpus/ -o out/ --skip-existing --ray            # on Ray ($RAY_ADDRESS or local)
+  tingshuo transcribe corpus/ -o out/ --ray-address head:6379 --ray-actors 4:64 --ray-cpus-per-actor 2
 
 Inputs may be audio or video files (WAV, FLAC, MP3, OGG/Opus, M4A/AAC, AIFF, MP4, MKV, WebM, ...),
 folders (searched recursively), JSONL manifests (ours or NeMo), Kaldi data dirs or LJSpeech
-metadata.csv. Outputs mirror the input folder's layout; a file that fails is reported and skipped."""
-
-
-@dataclass(frozen=True)
-class Item:
-    audio: str
-    out_stem: Path  # output path without suffix, relative to --output-dir
-    language: str | None
-    duration_s: float | None
+metadata.csv. Outputs mirror the input folder's layout; a file that fails is reported and skipped.
+With --ray the recognition runs on a Ray cluster's actors and this process writes the same outputs;
+inputs must be readable at the same path on every node (docs/scale.md)."""
 
 
 def add_parser(sub) -> None:
     from ..asr.base import TranscribeOptions
     from ..options import add_arguments
+    from ..scale.options import add_ray_arguments
     from . import HelpFormatter
 
     p = sub.add_parser("transcribe", help="speech to text with timestamps and subtitles",
@@ -54,155 +48,82 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the recogniser (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file lines")
     add_arguments(p, TranscribeOptions)
+    add_ray_arguments(p)
     p.set_defaults(run=run)
-
-
-def expand_inputs(inputs: list[str], errors: list[tuple[str, TingshuoError]]) -> list[Item]:
-    """Turn the command-line inputs into a list of audio items with their output stems."""
-    from ..asr.text import normalize_language
-    from ..data.manifest import is_audio_file, open_dataset
-
-    items: list[Item] = []
-    for raw in inputs:
-        p = Path(raw)
-        try:
-            if p.is_file() and (is_audio_file(p) or p.suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson")):
-                items.append(Item(str(p), Path(p.stem), None, None))
-                continue
-            if not p.exists():
-                raise InputError(f"{raw}: file or folder not found.")
-            ds = open_dataset(p)
-            root = ds.root.resolve()
-
-            def bad_line(exc, _raw=raw):
-                errors.append((_raw, exc))
-
-            for rec in ds.records(on_error=bad_line):
-                try:
-                    rel = Path(rec.audio).resolve().relative_to(root)
-                except ValueError:
-                    rel = Path(Path(rec.audio).name)
-                items.append(Item(rec.audio, rel.with_suffix(""), normalize_language(rec.lang), rec.duration_s))
-        except TingshuoError as exc:
-            errors.append((raw, exc))
-    # Two inputs must never write the same output file.
-    seen: dict[Path, int] = {}
-    unique = []
-    for it in items:
-        stem = it.out_stem
-        if stem in seen:
-            seen[stem] += 1
-            stem = stem.with_name(f"{stem.name}-{seen[it.out_stem]}")
-        seen.setdefault(stem, 1)
-        unique.append(Item(it.audio, stem, it.language, it.duration_s))
-    return unique
-
-
-def _duration(item: Item) -> float:
-    if item.duration_s:
-        return item.duration_s
-    try:
-        import soundfile
-
-        return float(soundfile.info(item.audio).duration)
-    except Exception:
-        try:
-            from ..audio.io import probe
-
-            return probe(item.audio).duration_s or 0.0
-        except TingshuoError:
-            return 0.0
 
 
 def run(args) -> int:
     from ..asr.base import TranscribeOptions
-    from ..asr.formats import parse_formats, render
-    from ..asr.pipeline import Transcriber
-    from ..data.manifest import JsonlAppender
+    from ..asr.batch import TranscriptSink, expand_inputs
+    from ..asr.formats import parse_formats
     from ..options import from_namespace
-    from ..util import atomic_write_text, same_file
+    from ..scale.options import ray_options
+    from .progress import BatchProgress
 
     options = from_namespace(TranscribeOptions, args)
+    ray = ray_options(args)
     formats = parse_formats(args.format)
-    to_stdout = args.output_dir == "-"
-    out_dir = Path(args.output_dir)
     errors: list[tuple[str, TingshuoError]] = []
     items = expand_inputs(args.inputs, errors)
     for src, exc in errors:
         print(f"error: {exc}", file=sys.stderr)
-    appender = JsonlAppender(args.manifest_out) if args.manifest_out else None
-    skipped = 0
-    if args.skip_existing:
-        done = appender.done_keys() if appender else set()
-        keep = []
-        for it in items:
-            outputs_exist = not to_stdout and all((out_dir / f"{it.out_stem}.{f}").exists() for f in formats)
-            if outputs_exist and (appender is None or it.audio in done):
-                skipped += 1
-            else:
-                keep.append(it)
-        items = keep
-    inputs = {os.path.abspath(it.audio) for it in items}
+    sink = TranscriptSink(args.output_dir, formats, manifest_out=args.manifest_out)
+    items, skipped = sink.pending(items, args.skip_existing)  # before anything is shipped anywhere
     if not items:
+        sink.close()
         if skipped:
             print(f"nothing to do: all {skipped} inputs already have outputs.", file=sys.stderr)
             return 1 if errors else 0
         raise InputError("No audio to transcribe: the inputs hold no audio files.") if not errors else InputError(
             "None of the inputs could be read.")
 
-    show = not args.quiet and sys.stderr.isatty()
-    total_s = sum(_duration(it) for it in items) if len(items) <= 20000 else None
-    transcriber = Transcriber(args.model, options, cpu_threads=args.threads)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
+    paths = [it.audio for it in items]
+    languages = [it.language for it in items]
+    stats = None
+    if ray.active:
+        from ..scale.executor import RunStats
+        from ..scale.transcribe import transcribe_many
 
-        bar = tqdm(total=round(total_s, 1) if total_s else None, unit="s", unit_scale=False, disable=not show,
-                   desc="transcribing", dynamic_ncols=True,
-                   bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s audio "
-                              "[{elapsed}<{remaining}, {rate_fmt}]")
+        stats = RunStats()
+        results = transcribe_many(paths, args.model, options, ray=ray, languages=languages, stats=stats)
+    else:
+        from ..asr.pipeline import Transcriber
+
+        transcriber = Transcriber(args.model, options, cpu_threads=args.threads)
+        results = transcriber.transcribe_many(paths, options, languages=languages)
+    progress = BatchProgress(len(items), desc="transcribing", quiet=args.quiet)
     started = time.perf_counter()
     n_ok, audio_s = 0, 0.0
     failed = len(errors)
     try:
-        for i, result in transcriber.transcribe_many([it.audio for it in items], options,
-                                                     languages=[it.language for it in items]):
+        for i, result in results:
             item = items[i]
             if isinstance(result, Exception):
-                failed += 1
-                msg = f"error: {result}"
-                (bar.write(msg, file=sys.stderr) if bar and show else print(msg, file=sys.stderr))
+                if sink.fail(i, item):
+                    failed += 1
+                    progress.done(failed=True)
+                    progress.note(f"error: {result}", always=True)
                 continue
-            for fmt in formats:
-                text = render(result, fmt)
-                if to_stdout:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
-                    continue
-                target = out_dir / f"{item.out_stem}.{fmt}"
-                if os.path.abspath(target) in inputs or (target.exists() and same_file(target, item.audio)):
-                    raise InputError(f"Refusing to overwrite input {target}; choose another --output-dir.")
-                atomic_write_text(target, text)
-            if appender:
-                appender.write({"audio": item.audio, "text": result.text, "lang": result.language,
-                                "duration_s": round(result.duration_s, 3)})
+            if not sink.write(i, item, result):
+                continue
             n_ok += 1
             audio_s += result.duration_s
-            if bar is not None:
-                bar.update(round(result.duration_s, 1))
-                if show:
-                    line = result.text.replace("\n", " ")
-                    bar.write(f"{item.audio} [{result.language}] {line[:100]}", file=sys.stderr)
+            progress.done(result.duration_s)
+            line = result.text.replace("\n", " ")
+            progress.note(f"{item.audio} [{result.language}] {line[:100]}")
     finally:
-        if bar is not None:
-            bar.close()
-        if appender:
-            appender.close()
+        progress.close()
+        sink.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stops the decoder thread, or disconnects from Ray
     wall = time.perf_counter() - started
     if not args.quiet:
         speed = f", {audio_s / wall:.1f}x real time" if wall > 0 and audio_s else ""
-        where = "" if to_stdout else f"; outputs in {out_dir}"
+        where = "" if sink.to_stdout else f"; outputs in {args.output_dir}"
         extra = "".join([f", {failed} failed" if failed else "", f", {skipped} skipped" if skipped else ""])
         print(f"transcribed {n_ok} file{'s' if n_ok != 1 else ''} ({audio_s:.1f} s of audio) in {wall:.1f} s"
               f"{speed}{extra}{where}", file=sys.stderr)
+        if stats is not None:
+            print(f"on Ray: {stats.describe()}", file=sys.stderr)
     return 1 if failed else 0
