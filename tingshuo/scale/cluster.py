@@ -12,9 +12,10 @@ joins such a cluster by address must say so itself: ``RAY_AUTH_MODE=token`` plus
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from ..errors import InputError, ModelNotInstalled
 from .options import RayOptions
@@ -45,19 +46,40 @@ class ClusterInfo:
     max_node_cpus: float
     memory_bytes: float  # Ray's schedulable memory of all alive nodes
     startup_s: float
+    # Drops this driver's connection (and with it every actor and task it owns) and joins again;
+    # None when the connection belongs to the caller.
+    reconnect: Callable[[], "ClusterInfo"] | None = field(default=None, compare=False, repr=False)
 
 
 def _quiet_ray_logs() -> None:
     # Ray Data's progress lines would fight with our bar; real problems still surface as errors.
-    for name in ("ray", "ray.data", "ray._private", "ray.util"):
+    for name in ("ray", "ray._private", "ray.util"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # a failed pass is handled and reported by us
 
 
-def cluster_info(ray: Any, address: str | None, started_here: bool, startup_s: float) -> ClusterInfo:
+def _no_auto_init() -> None:
+    """Stop Ray from calling ``ray.init()`` by itself in this process.
+
+    After a stalled pass is dropped (``ray.shutdown()``), Ray Data's executor thread can still call
+    ``ray.wait``, and Ray's auto-init would then start a new local Ray that nobody stops. A process
+    that used ``connect`` must call ``ray.init()`` itself afterwards.
+    """
+    try:
+        from ray._private import auto_init_hook
+
+        auto_init_hook.enable_auto_connect = False
+    except (ImportError, AttributeError):  # another Ray version: nothing to switch off
+        pass
+
+
+def cluster_info(ray: Any, address: str | None, started_here: bool, startup_s: float,
+                 reconnect: Callable[[], ClusterInfo] | None = None) -> ClusterInfo:
     alive = [n for n in ray.nodes() if n.get("Alive")]
     cpus = [float(n.get("Resources", {}).get("CPU", 0.0)) for n in alive]
     mem = sum(float(n.get("Resources", {}).get("memory", 0.0)) for n in alive)
-    return ClusterInfo(address, started_here, len(alive), sum(cpus), max(cpus, default=0.0), mem, startup_s)
+    return ClusterInfo(address, started_here, len(alive), sum(cpus), max(cpus, default=0.0), mem, startup_s,
+                       reconnect)
 
 
 @contextmanager
@@ -74,18 +96,27 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         yield cluster_info(ray, options.resolved_address(), False, 0.0)
         return
     _quiet_ray_logs()
+    _no_auto_init()
     address = options.resolved_address()
-    t0 = time.perf_counter()
+
+    def init() -> ClusterInfo:
+        t0 = time.perf_counter()
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+            else:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.ERROR)
+        except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError, ValueError ...
+            raise _connect_error(exc, address) from None
+        return cluster_info(ray, address, not address, time.perf_counter() - t0, reconnect)
+
+    def reconnect() -> ClusterInfo:
+        ray.shutdown()
+        return init()
+
     try:
-        if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-        else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.ERROR)
-    except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError, ValueError ...
-        raise _connect_error(exc, address) from None
-    try:
-        yield cluster_info(ray, address, not address, time.perf_counter() - t0)
+        yield init()
     finally:
         ray.shutdown()
 
@@ -96,6 +127,8 @@ def _connect_error(exc: Exception, address: str | None) -> Exception:
         return InputError(f"The Ray cluster at {address or 'this machine'} requires token authentication "
                           f"({text}): {AUTH_HELP}.")
     if address:
-        return InputError(f"Could not join the Ray cluster at {address} ({text}); start one with "
-                          "`ray start --head`, or check --ray-address / $RAY_ADDRESS.")
+        auth = "" if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" else (
+            "; if the cluster uses token authentication (Ray 2.59+ turns it on by default), " + AUTH_HELP)
+        return InputError(f"Could not join the Ray cluster at {address} ({text}): check --ray-address / "
+                          f"$RAY_ADDRESS and that `ray status` works there{auth}.")
     return InputError(f"Could not start a local Ray ({text}); give --ray-address to use a running cluster.")

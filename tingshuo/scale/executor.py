@@ -157,10 +157,6 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
     fit = max(1, int((info.cpus - reserve + 1e-9) // cpus))
     lo = min(lo, fit)  # a minimum that cannot be placed would only wait
     hi = max(hi, lo)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.max_errored_blocks = -1  # a batch that kept killing its actor is retried by the driver, not fatal
-    ctx.execution_options.preserve_order = False  # the driver restores order where it matters
     # Start as many actors as there is work for (up to MAX) rather than MIN and wait for the autoscaler.
     initial = max(lo, min(hi, n_batches or lo))
     compute = ray.data.ActorPoolStrategy(min_size=lo, max_size=hi, initial_size=initial,
@@ -174,6 +170,14 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
                                 memory=int(memory_gb * GB), max_restarts=-1, max_task_retries=options.task_retries,
                                 zero_copy_batch=True)
     return mapped, (lo, hi)
+
+
+def _configure(ray: Any) -> None:
+    """Ray Data settings for the datasets made from now on (a Dataset copies them when created)."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.max_errored_blocks = -1  # a batch that kept killing its actor is redone by the driver, not fatal
+    ctx.execution_options.preserve_order = False  # the driver restores order where it matters
 
 
 def run_items(rows: Sequence[Mapping[str, Any]], job: Job, options: RayOptions, info: ClusterInfo,
@@ -195,6 +199,7 @@ def run_items(rows: Sequence[Mapping[str, Any]], job: Job, options: RayOptions, 
             stats.redone += len(todo)
         batch_size = options.items_per_batch if attempt == 1 else 1  # a later pass isolates what killed a worker
         n_batches = max(1, math.ceil(len(todo) / batch_size))
+        _configure(ray)
         ds = ray.data.from_items(todo, override_num_blocks=n_batches)
         out, stats.actors_wanted = plan(ds, job, options, info, batch_size=batch_size, n_batches=n_batches)
         stats.passes = attempt
@@ -218,7 +223,13 @@ def run_items(rows: Sequence[Mapping[str, Any]], job: Job, options: RayOptions, 
                     else:
                         yield Outcome(index, pickle.loads(batch["payload"][k]), None, node, pid)
         except _Stalled as exc:
-            raise EngineError(str(exc)) from None
+            # A pass that stopped making progress (Ray Data can wait forever after some failures) is
+            # dropped with everything it owns, and the rest gets a fresh pass; one that never
+            # produced anything is a configuration problem, reported as such.
+            if got == 0 or info.reconnect is None or attempt == options.max_attempts:
+                raise EngineError(str(exc)) from None
+            stats.pass_errors.append(f"no result for {options.stall_timeout_s:g} s")
+            info = info.reconnect()
         except TingshuoError:
             raise
         except Exception as exc:  # Ray Data gave up on this pass (actor deaths, a lost node ...)

@@ -1,0 +1,216 @@
+"""--ray on real Ray clusters on this machine: the same bytes as a local run, and nothing lost when an
+actor, a node or the driver dies. Clusters are torn down by recorded pids; no Ray process may remain.
+
+One two-node cluster (1 CPU per node, token authentication on) is shared by the module; the first
+test starts its own local Ray through the CLI, as a laptop user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tingshuo.testing import models_installed
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow,
+              pytest.mark.skipif(not models_installed(), reason="needs the models extra")]
+pytest.importorskip("ray.data", reason="needs Ray: pip install 'tingshuo[ray]' (make test installs it)")
+
+from tingshuo.testing.ray import LocalCluster, alive, ray_processes  # noqa: E402
+
+MODEL = "whisper-tiny.en"
+CLIPS = ("cathy_a0001.wav", "cathy_a0005.wav", "onetwothree_u8_44k.wav", "silence_48k.wav")
+N_CLIPS = 24
+
+
+def cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "tingshuo", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300, **kw)
+
+
+@pytest.fixture(scope="module")
+def ray_before():
+    return ray_processes()
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_before):
+    c = LocalCluster(nodes=2, cpus_per_node=1).start()
+    try:
+        yield c
+    finally:
+        leftovers = c.shutdown()
+        time.sleep(0.5)
+        remaining = ray_processes() - ray_before
+        assert not leftovers, f"Ray processes outlived the cluster's shutdown: {sorted(leftovers)}"
+        assert not remaining, f"Ray processes left behind: {sorted(remaining)}"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, data_dir):
+    """N_CLIPS short real clips (copies of four bundled ones) in one folder; clip name -> source name."""
+    folder = tmp_path_factory.mktemp("clips")
+    names = {}
+    for k in range(N_CLIPS):
+        src = CLIPS[k % len(CLIPS)]
+        shutil.copy(data_dir / src, folder / f"clip{k:02d}.wav")
+        names[f"clip{k:02d}"] = src
+    return folder, names
+
+
+@pytest.fixture(scope="module")
+def expected(data_dir):
+    """The local run's JSON for each source clip (its ``source`` field left out: it names the path)."""
+    from tingshuo.asr.formats import render
+    from tingshuo.asr.pipeline import Transcriber
+
+    t = Transcriber(MODEL)
+    return {name: _without_source(render(t.transcribe(data_dir / name), "json")) for name in CLIPS}
+
+
+def _without_source(text: str) -> dict:
+    d = json.loads(text)
+    d.pop("source")
+    return d
+
+
+def _check_all(results: dict, clips) -> None:
+    folder, names = clips
+    assert sorted(results) == list(range(N_CLIPS))
+    for i, t in results.items():
+        assert not isinstance(t, Exception), t
+        assert t.source == str(folder / f"clip{i:02d}.wav")
+
+
+def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_before):
+    """--ray with no address starts a local Ray: every output file and manifest line, and the error
+    for a broken file, are byte for byte those of the plain run."""
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nonsense")
+    token = tmp_path / "token"
+    token.write_text("local-test-token-" + "0" * 40)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))  # keeps ~/.ray untouched
+    common = [data_dir, broken, "-m", MODEL, "-f", "all"]
+    plain = cli("transcribe", *common, "-o", tmp_path / "plain", "--manifest-out", tmp_path / "plain" / "m.jsonl",
+                env=env)
+    ray = cli("transcribe", *common, "-o", tmp_path / "ray", "--manifest-out", tmp_path / "ray" / "m.jsonl",
+              "--ray", env=env)
+    assert plain.returncode == ray.returncode == 1, ray.stderr  # the broken file
+    errors = lambda r: sorted(x for x in r.stderr.splitlines() if x.startswith("error:"))  # noqa: E731
+    assert errors(plain) == errors(ray) and len(errors(ray)) == 1 and "broken.wav" in errors(ray)[0]
+    assert "Traceback" not in ray.stderr and "on Ray:" in ray.stderr
+    files = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*") if p.is_file())
+    assert len(files) == 10 * 5 + 1
+    assert files == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes(), rel
+    time.sleep(1.0)
+    assert not (ray_processes() - ray_before), "the CLI's local Ray outlived it"
+
+
+def test_two_nodes_share_the_work_and_losing_one_loses_nothing(cluster, clips, expected):
+    from tingshuo.asr.formats import render
+    from tingshuo.scale import RayOptions, RunStats, transcribe_many
+
+    folder, names = clips
+    extra = cluster.add_node()
+    extra_id = extra.node_id
+    stats = RunStats()
+    opts = RayOptions(address=cluster.address, items_per_batch=1, stall_timeout_s=45)
+    results, removed_after = {}, None
+    paths = [folder / f"clip{k:02d}.wav" for k in range(N_CLIPS)]
+    for i, t in transcribe_many(paths, MODEL, ray=opts, stats=stats):
+        assert i not in results, f"input {i} delivered twice"
+        results[i] = t
+        if removed_after is None and (stats.per_node.get(extra_id) or len(results) >= 12):
+            cluster.remove_node(extra)  # its raylet, workers and actor die with whatever they held
+            removed_after = len(results)
+    assert removed_after is not None and removed_after < N_CLIPS
+    _check_all(results, clips)
+    for i, t in results.items():
+        assert _without_source(render(t, "json")) == expected[names[f"clip{i:02d}"]], i
+    assert len(stats.per_node) >= 2, f"only one node did work: {dict(stats.per_node)}"
+    assert stats.per_node[extra_id] >= 1
+
+
+def test_killing_an_actor_mid_run_loses_nothing(cluster, clips, expected):
+    from tingshuo.asr.base import TranscribeOptions
+    from tingshuo.asr.formats import render
+    from tingshuo.scale import RayOptions, RunStats, connect, run_items
+    from tingshuo.scale.transcribe import job, rows_for
+
+    folder, names = clips
+    opts = RayOptions(address=cluster.address, items_per_batch=1)
+    rows = rows_for([str(folder / f"clip{k:02d}.wav") for k in range(N_CLIPS)])
+    stats = RunStats()
+    killed, results, pids_after = None, {}, set()
+    with connect(opts) as info:
+        for out in run_items(rows, job(MODEL, TranscribeOptions(), opts), opts, info, stats):
+            assert out.index not in results
+            results[out.index] = out.error or out.value
+            if killed is None and len(results) == 2:
+                killed = out.pid
+                os.kill(killed, signal.SIGKILL)
+            elif killed is not None:
+                pids_after.add(out.pid)
+    _check_all(results, clips)
+    for i, t in results.items():
+        assert _without_source(render(t, "json")) == expected[names[f"clip{i:02d}"]], i
+    assert killed and not alive(killed)
+    # results the actor finished before it died may still arrive; then the others (or its restart) go on
+    assert pids_after - {killed}, "no actor produced anything after the kill"
+
+
+def test_a_killed_driver_resumes_with_only_the_rest(cluster, clips, tmp_path, expected):
+    folder, names = clips
+    out = tmp_path / "out"
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    args = ["transcribe", folder, "-m", MODEL, "-f", "json", "-o", out, "--ray-address", cluster.address,
+            "--ray-batch", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "tingshuo", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while len(list(out.glob("*.json"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    done_before = len(list(out.glob("*.json")))
+    assert 3 <= done_before < N_CLIPS, f"{done_before} outputs before the kill"
+    again = cli(*args, "--skip-existing", env=env)
+    assert again.returncode == 0, again.stderr
+    summary = [x for x in again.stderr.splitlines() if x.startswith("transcribed")][0]
+    n_done, n_skipped = int(summary.split()[1]), int(summary.split(", ")[-1].split()[0]) if "skipped" in summary else 0
+    assert n_skipped >= done_before and n_done + n_skipped == N_CLIPS and n_done < N_CLIPS, summary
+    for k in range(N_CLIPS):
+        got = _without_source((out / f"clip{k:02d}.json").read_text())
+        assert got == expected[names[f"clip{k:02d}"]], k
+
+
+def test_executor_reports_errors_per_item_and_stops_on_a_stall(cluster):
+    from tingshuo.errors import EngineError, InputError
+    from tingshuo.scale import Job, RayOptions, connect, run_items
+
+    opts = RayOptions(address=cluster.address, items_per_batch=2)
+    rows = [{"index": i, "path": f"bad:{i}" if i % 5 == 0 else f"p{i}"} for i in range(20)]
+    echo = Job("tingshuo.testing.ray:EchoWorker", {}, memory_gb=0.1)
+    with connect(opts) as info:
+        outs = {o.index: o for o in run_items(rows, echo, opts, info)}
+        assert sorted(outs) == list(range(20))
+        assert all(isinstance(outs[i].error, InputError) for i in range(0, 20, 5))
+        assert outs[3].value["path"] == "p3" and outs[3].error is None
+        slow = Job("tingshuo.testing.ray:EchoWorker", {"delay_s": 60.0}, memory_gb=0.1)
+        t0 = time.monotonic()
+        with pytest.raises(EngineError, match="No result from the Ray cluster for 2 s"):
+            list(run_items(rows[:2], slow, RayOptions(address=cluster.address, stall_timeout_s=2), info))
+        assert time.monotonic() - t0 < 30
