@@ -13,7 +13,8 @@ the recognition happened::
 
 Per-input files are written atomically the moment a result arrives. The two ordered streams — the
 ``--manifest-out`` lines and text sent to stdout — come out in input order whatever order the
-results arrive in (a small reorder buffer), so they are identical for every executor.
+results arrive in (a reorder buffer of at most ``REORDER_WINDOW`` inputs), so they are identical
+for every executor.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from typing import Iterable, TextIO
 
 from ..errors import InputError, TingshuoError
 from ..types import Transcript
+
+# Manifest lines and stdout text wait for earlier inputs, but at most this many: an input that
+# takes far longer than the rest (a re-pass after a lost node) is written when it arrives, so a
+# crash never costs the lines of more than this many finished inputs.
+REORDER_WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -155,24 +161,25 @@ class TranscriptSink:
 
     def _ordered(self, index: int, text: str, row: dict | None) -> None:
         self._written.add(index)
+        if index < self._next:  # it fell out of the reorder window: out of order, but never held forever
+            self._emit(text, row)
+            return
         self._pending[index] = (text, row)
-        while self._next in self._pending:
-            text, row = self._pending.pop(self._next)
-            if text:
-                self.stdout.write(text)
-                self.stdout.flush()
-            if row is not None:
-                self.appender.write(row)
+        while self._next in self._pending or len(self._pending) > REORDER_WINDOW:
+            self._next = self._next if self._next in self._pending else min(self._pending)
+            self._emit(*self._pending.pop(self._next))
             self._next += 1
+
+    def _emit(self, text: str, row: dict | None) -> None:
+        if text:
+            self.stdout.write(text)
+            self.stdout.flush()
+        if row is not None:
+            self.appender.write(row)
 
     def close(self) -> None:
         """Flush what is held back for order (items that never finished are left out) and close."""
         for index in sorted(self._pending):
-            text, row = self._pending.pop(index)
-            if text:
-                self.stdout.write(text)
-                self.stdout.flush()
-            if row is not None:
-                self.appender.write(row)
+            self._emit(*self._pending.pop(index))
         if self.appender:
             self.appender.close()
