@@ -46,6 +46,7 @@ class ClusterInfo:
     max_node_cpus: float
     memory_bytes: float  # Ray's schedulable memory of all alive nodes
     startup_s: float
+    max_node_memory_bytes: float = 0.0
     # Drops this driver's connection (and with it every actor and task it owns) and joins again;
     # None when the connection belongs to the caller.
     reconnect: Callable[[], "ClusterInfo"] | None = field(default=None, compare=False, repr=False)
@@ -77,9 +78,9 @@ def cluster_info(ray: Any, address: str | None, started_here: bool, startup_s: f
                  reconnect: Callable[[], ClusterInfo] | None = None) -> ClusterInfo:
     alive = [n for n in ray.nodes() if n.get("Alive")]
     cpus = [float(n.get("Resources", {}).get("CPU", 0.0)) for n in alive]
-    mem = sum(float(n.get("Resources", {}).get("memory", 0.0)) for n in alive)
-    return ClusterInfo(address, started_here, len(alive), sum(cpus), max(cpus, default=0.0), mem, startup_s,
-                       reconnect)
+    mems = [float(n.get("Resources", {}).get("memory", 0.0)) for n in alive]
+    return ClusterInfo(address, started_here, len(alive), sum(cpus), max(cpus, default=0.0), sum(mems), startup_s,
+                       max(mems, default=0.0), reconnect)
 
 
 @contextmanager

@@ -68,6 +68,7 @@ class RunStats:
     """What the driver saw, for the summary line and the benchmark."""
 
     actors_wanted: tuple[int, int] = (0, 0)
+    connect_s: float = 0.0  # joining the cluster (or starting the local Ray)
     passes: int = 0
     redone: int = 0  # inputs sent again in a later pass
     lost: int = 0  # inputs reported failed because no pass finished them
@@ -80,6 +81,8 @@ class RunStats:
         nodes = len(self.per_node)
         parts = [f"{len(self.pids)} actor process{'es' if len(self.pids) != 1 else ''} on {nodes} "
                  f"node{'s' if nodes != 1 else ''}"]
+        if self.first_result_s is not None:
+            parts.append(f"Ray ready in {self.connect_s:.1f} s, first result {self.first_result_s:.1f} s later")
         if self.redone:
             parts.append(f"{self.redone} input{'s' if self.redone != 1 else ''} redone after a worker or node was lost")
         if self.lost:
@@ -149,6 +152,10 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
         raise InputError(f"--ray-cpus-per-actor {cpus:g} is more than any node has ({info.max_node_cpus:g} CPUs): "
                          "no actor could ever start; lower it.")
     memory_gb = options.memory_gb_per_actor or job.memory_gb
+    if info.max_node_memory_bytes and memory_gb * GB > info.max_node_memory_bytes:
+        raise InputError(f"Each actor asks for {memory_gb:g} GB but no node offers Ray more than "
+                         f"{info.max_node_memory_bytes / GB:.1f} GB: no actor could ever start; lower "
+                         "--ray-memory-per-actor or use nodes with more memory.")
     reserve = options.reserve_cpus if reserve_cpus is None else max(reserve_cpus, options.reserve_cpus)
     if info.cpus - reserve < cpus:
         raise InputError(f"The Ray cluster has {info.cpus:g} CPUs: with {reserve:g} kept free "
@@ -186,6 +193,7 @@ def run_items(rows: Sequence[Mapping[str, Any]], job: Job, options: RayOptions, 
     :class:`Outcome` per row, in arrival order. Rows no pass could finish come last, as errors."""
     ray = import_ray()
     stats = stats if stats is not None else RunStats()
+    stats.connect_s = info.startup_s
     by_index = {int(r["index"]): dict(r) for r in rows}
     if len(by_index) != len(rows):
         raise ValueError("row indices must be unique")

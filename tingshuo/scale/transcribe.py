@@ -53,7 +53,20 @@ class TranscribeWorker:
         return out
 
 
+def check_model(model: str | None) -> None:
+    """Fail on the driver, in one sentence, for a model name that every actor would fail on."""
+    from .. import models
+    from ..errors import InputError
+
+    if model and (os.sep in model or os.path.isdir(model)):
+        return  # a model folder: it must exist on every node, which only the actors can tell
+    spec = models.get(model) if model else models.default("asr")
+    if spec.kind != "asr":
+        raise InputError(f"Model '{spec.name}' is a {spec.kind} model, not a speech recogniser.")
+
+
 def job(model: str | None, options: TranscribeOptions, ray: RayOptions) -> Job:
+    check_model(model)
     return Job(WORKER, {"model": model, "options": options, "threads": ray.threads},
                memory_gb=MEMORY_GB.get(model or "", DEFAULT_MEMORY_GB), name="transcribe")
 
