@@ -74,7 +74,10 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             total = 0.0
-            for pid in self.roots | descendants(self.roots):
+            # the run's process tree, and every Ray actor on the machine (a node's daemons may not
+            # descend from the process that started them)
+            actors = {p for p in ray_processes() if "MapWorker" in _cmd(p)}
+            for pid in self.roots | descendants(self.roots) | actors:
                 try:
                     status = Path(f"/proc/{pid}/status").read_text()
                     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -99,7 +102,7 @@ def run_cli(name: str, rows: list[dict], model: str, out: Path, extra: list[str]
     manifest.write_text("".join(json.dumps({"audio": r["path"], "lang": r["lang"], "duration_s": r["duration_s"]})
                                 + "\n" for r in rows))
     cmd = ["nice", "-n", "10", sys.executable, "-m", "tingshuo", "transcribe", str(manifest), "-m", model,
-           "-f", "json", "-o", str(out), "-q", *extra]
+           "-f", "json", "-o", str(out), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first, killed = None, None
@@ -192,6 +195,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="default: whisper-base (whisper-tiny.en with --quick)")
     ap.add_argument("--driver-items", type=int, default=3000)
     ap.add_argument("--limit", type=int, default=None, help="at most this many clips of the split")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat plain/ray-1/ray-2 this many times, interleaved (a shared machine's load drifts)")
     ap.add_argument("--only", default="plain,ray-1,ray-2,nodes-2,kill-actor,driver")
     args = ap.parse_args()
     model = args.model or ("whisper-tiny.en" if args.quick else "whisper-base")
@@ -210,14 +215,26 @@ def main() -> None:
               "note": "shared machine: other jobs ran at the same time; compare runs within this run only",
               "runs": []}
     try:
-        if "plain" in only:
-            result["runs"].append(run_cli("plain", rows, model, tmp / "plain", [], env))
-        if "ray-1" in only:
-            result["runs"].append(run_cli("ray-1", rows, model, tmp / "ray-1",
-                                          ["--ray", "--ray-actors", "1:1", "--ray-cpus-per-actor", "2"], env))
-        if "ray-2" in only:
-            result["runs"].append(run_cli("ray-2", rows, model, tmp / "ray-2",
-                                          ["--ray", "--ray-actors", "2:2", "--ray-cpus-per-actor", "1"], env))
+        local = {"plain": [], "ray-1": ["--ray", "--ray-actors", "1:1", "--ray-cpus-per-actor", "2"],
+                 "ray-2": ["--ray", "--ray-actors", "2:2", "--ray-cpus-per-actor", "1"]}
+        rounds: dict[str, list[dict]] = {}
+        for k in range(args.rounds):
+            for name, flags in local.items():
+                if name in only:
+                    out = tmp / name  # each round overwrites; the last one is compared with plain's
+                    shutil.rmtree(out, ignore_errors=True)
+                    rounds.setdefault(name, []).append(run_cli(name, rows, model, out, flags, env))
+        for name, runs in rounds.items():
+            ranked = sorted(runs, key=lambda r: r["steady_clips_per_s"] or 0)
+            median = dict(ranked[len(ranked) // 2])
+            if len(runs) > 1:
+                median["rounds_steady_clips_per_s"] = [r["steady_clips_per_s"] for r in runs]
+                median["rounds_startup_s"] = [r["startup_s"] for r in runs]
+                if name != "plain" and "plain" in rounds:  # each round against the plain run just before it
+                    ratios = sorted(r["steady_clips_per_s"] / p["steady_clips_per_s"]
+                                    for r, p in zip(runs, rounds["plain"]))
+                    median["paired_steady_vs_plain"] = [round(x, 3) for x in ratios]
+            result["runs"].append(median)
         if only & {"nodes-2", "kill-actor", "driver"}:
             t0 = time.perf_counter()
             with LocalCluster(nodes=2, cpus_per_node=1) as cluster:

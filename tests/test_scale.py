@@ -214,3 +214,24 @@ def test_executor_reports_errors_per_item_and_stops_on_a_stall(cluster):
         with pytest.raises(EngineError, match="No result from the Ray cluster for 2 s"):
             list(run_items(rows[:2], slow, RayOptions(address=cluster.address, stall_timeout_s=2), info))
         assert time.monotonic() - t0 < 30
+
+
+def test_transcribe_dataset_maps_a_ray_dataset_of_paths(cluster, clips, expected):
+    import ray
+
+    from tingshuo.scale import RayOptions, transcribe_dataset
+
+    folder, names = clips
+    paths = [str(folder / f"clip{k:02d}.wav") for k in range(4)] + [str(folder / "missing.wav")]
+    ray.init(address=cluster.address)
+    try:
+        ds = ray.data.from_items([{"path": p} for p in paths])
+        rows = {r["path"]: r for r in transcribe_dataset(ds, "whisper-tiny.en", ray=RayOptions()).take_all()}
+    finally:
+        ray.shutdown()
+    assert sorted(rows) == sorted(paths)
+    for k in range(4):
+        row = rows[paths[k]]
+        assert row["error"] == "" and _without_source(row["json"]) == expected[names[f"clip{k:02d}"]]
+        assert row["text"] == expected[names[f"clip{k:02d}"]]["text"]
+    assert "missing.wav" in rows[paths[4]]["error"] and rows[paths[4]]["text"] == ""
