@@ -212,3 +212,15 @@ class EchoWorker:
             time.sleep(self.delay_s * len(rows))
         return [InputError(f"{r['path']}: bad on purpose.") if str(r["path"]).startswith("bad:")
                 else {"path": r["path"], "pid": os.getpid()} for r in rows]
+
+
+def measure_name(path: str, scale: int = 1) -> dict:
+    """A plain per-item function for the Ray map executor's tests: ``len(path) * scale``; a path
+    starting with ``crash:`` raises (a bug), one starting with ``bad:`` is an ``InputError``."""
+    from ..errors import InputError
+
+    if path.startswith("crash:"):
+        raise ZeroDivisionError("boom")
+    if path.startswith("bad:"):
+        raise InputError(f"{path}: bad on purpose.")
+    return {"path": path, "value": len(path) * scale, "pid": os.getpid()}
