@@ -22,7 +22,7 @@ class BatchProgress:
 
             self.bar = tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True, file=sys.stderr,
                             bar_format="{desc} {n}/{total} " + unit + "s |{bar}| [{elapsed}<{remaining}, "
-                                       "{rate_fmt}{postfix}]")
+                                       "{rate_noinv_fmt}{postfix}]")
             self._postfix()
 
     def _postfix(self) -> None:
