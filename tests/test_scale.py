@@ -225,6 +225,22 @@ def test_executor_and_function_map_report_errors_per_item_and_stop_on_a_stall(cl
         assert time.monotonic() - t0 < 30
 
 
+def test_a_poison_input_fails_alone_and_its_batch_mates_finish(cluster):
+    from tingshuo.errors import EngineError
+    from tingshuo.scale import Job, RayOptions, RunStats, connect, run_items
+
+    opts = RayOptions(address=cluster.address, items_per_batch=2, task_retries=0, max_attempts=2)
+    rows = [{"index": i, "path": "die:x" if i == 2 else f"p{i}"} for i in range(6)]
+    stats = RunStats()
+    with connect(opts) as info:
+        outs = {o.index: o for o in run_items(rows, Job("tingshuo.testing.ray:EchoWorker", {}, memory_gb=0.1),
+                                               opts, info, stats)}
+    assert sorted(outs) == list(range(6))
+    assert isinstance(outs[2].error, EngineError) and "not processed after 2 passes" in str(outs[2].error)
+    assert all(outs[i].error is None and outs[i].value["path"] == f"p{i}" for i in (0, 1, 3, 4, 5))
+    assert stats.redone >= 2 and stats.lost == 1  # input 3 shared the poison batch and was redone
+
+
 def test_transcribe_dataset_maps_a_ray_dataset_of_paths(cluster, clips, expected):
     import ray
 

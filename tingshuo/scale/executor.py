@@ -142,7 +142,8 @@ def _error(kind: str, message: str) -> TingshuoError:
 
 
 def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_size: int | None = None,
-         reserve_cpus: float | None = None, n_batches: int | None = None) -> tuple[Any, tuple[int, int]]:
+         reserve_cpus: float | None = None, n_batches: int | None = None,
+         in_flight: int = 2) -> tuple[Any, tuple[int, int]]:
     """``ds`` (rows with an ``index`` column and the worker's inputs) mapped by an actor pool sized
     for the cluster, and that pool's (min, max) actors. Checks up front what would otherwise hang:
     an actor larger than any node, or a pool with no room left for the other stages."""
@@ -167,7 +168,7 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
     # Start as many actors as there is work for (up to MAX) rather than MIN and wait for the autoscaler.
     initial = max(lo, min(hi, n_batches or lo))
     compute = ray.data.ActorPoolStrategy(min_size=lo, max_size=hi, initial_size=initial,
-                                         max_tasks_in_flight_per_actor=2)
+                                         max_tasks_in_flight_per_actor=in_flight)
     with warnings.catch_warnings():
         # Ray 2.60 offers no named parameter for max_task_retries (its default, -1, would retry a batch
         # that kills every actor forever); the pinned minor version keeps this working.
@@ -209,7 +210,10 @@ def run_items(rows: Sequence[Mapping[str, Any]], job: Job, options: RayOptions, 
         n_batches = max(1, math.ceil(len(todo) / batch_size))
         _configure(ray)
         ds = ray.data.from_items(todo, override_num_blocks=n_batches)
-        out, stats.actors_wanted = plan(ds, job, options, info, batch_size=batch_size, n_batches=n_batches)
+        # Later passes isolate: one input per batch and one batch per actor at a time, so an input
+        # that kills its actor takes nothing else with it.
+        out, stats.actors_wanted = plan(ds, job, options, info, batch_size=batch_size, n_batches=n_batches,
+                                        in_flight=2 if attempt == 1 else 1)
         stats.passes = attempt
         got = 0
         try:

@@ -200,7 +200,8 @@ class LocalCluster:
 
 class EchoWorker:
     """A per-item worker without a model: returns each row's ``path`` (after ``delay_s``), or an
-    ``InputError`` for paths that start with ``bad:``. For tests and the driver-cost benchmark."""
+    ``InputError`` for paths that start with ``bad:``; a path starting with ``die:`` kills the actor
+    process (a poison input). For tests and the driver-cost benchmark."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
@@ -208,6 +209,8 @@ class EchoWorker:
     def __call__(self, rows: list[dict]) -> list:
         from ..errors import InputError
 
+        if any(str(r["path"]).startswith("die:") for r in rows):
+            os._exit(1)  # as a native crash or the OOM killer would
         if self.delay_s:
             time.sleep(self.delay_s * len(rows))
         return [InputError(f"{r['path']}: bad on purpose.") if str(r["path"]).startswith("bad:")
