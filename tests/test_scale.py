@@ -197,7 +197,7 @@ def test_a_killed_driver_resumes_with_only_the_rest(cluster, clips, tmp_path, ex
         assert got == expected[names[f"clip{k:02d}"]], k
 
 
-def test_executor_and_function_map_report_errors_per_item_and_stop_on_a_stall(cluster):
+def test_executor_and_function_map_report_errors_per_item_and_stop_on_a_stall(cluster, data_dir):
     from tingshuo.errors import EngineError, InputError
     from tingshuo.scale import Job, RayOptions, connect, run_items
 
@@ -212,10 +212,12 @@ def test_executor_and_function_map_report_errors_per_item_and_stop_on_a_stall(cl
     from tingshuo.scale.functions import RayMapExecutor
     from tingshuo.testing.ray import measure_name
 
-    tasks = [(f"t{i}", (p, 3)) for i, p in enumerate(["a.wav", "bad:b.wav", "crash:c.wav", "dd.wav"])]
+    relative = os.path.relpath(data_dir / "jfk.wav")  # actors work in the driver's folder
+    tasks = [(f"t{i}", (p, 3)) for i, p in enumerate(["a.wav", "bad:b.wav", "crash:c.wav", "dd.wav", relative])]
     with RayMapExecutor(opts, memory_gb=0.1)(2, None) as ex:
         got = dict(ex.map(measure_name, tasks))
     assert got["t0"]["value"] == 15 and got["t3"]["value"] == 18
+    assert got["t4"]["exists"] and not got["t0"]["exists"]
     assert isinstance(got["t1"], InputError) and isinstance(got["t2"], EngineError) and "crash:c.wav" in str(got["t2"])
     with connect(opts) as info:
         slow = Job("tingshuo.testing.ray:EchoWorker", {"delay_s": 60.0}, memory_gb=0.1)

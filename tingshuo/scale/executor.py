@@ -93,9 +93,11 @@ class RunStats:
 class _Actor:
     """The Ray Data callable class: builds the verb's worker once, then maps batches of rows."""
 
-    def __init__(self, worker: str, config: bytes) -> None:
+    def __init__(self, worker: str, config: bytes, cwd: str = "") -> None:
         import ray
 
+        if cwd and os.path.isdir(cwd):
+            os.chdir(cwd)  # the driver's folder (same paths on every node): relative paths mean the same
         module, _, name = worker.partition(":")
         self.worker = getattr(importlib.import_module(module), name)(**pickle.loads(config))
         self.node = ray.get_runtime_context().get_node_id()
@@ -173,7 +175,7 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
         # Ray 2.60 offers no named parameter for max_task_retries (its default, -1, would retry a batch
         # that kills every actor forever); the pinned minor version keeps this working.
         warnings.simplefilter("ignore")
-        mapped = ds.map_batches(_Actor, fn_constructor_args=(job.worker, pickle.dumps(dict(job.config))),
+        mapped = ds.map_batches(_Actor, fn_constructor_args=(job.worker, pickle.dumps(dict(job.config)), os.getcwd()),
                                 batch_size=batch_size or options.items_per_batch, compute=compute, num_cpus=cpus,
                                 memory=int(memory_gb * GB), max_restarts=-1, max_task_retries=options.task_retries,
                                 zero_copy_batch=True)

@@ -226,4 +226,4 @@ def measure_name(path: str, scale: int = 1) -> dict:
         raise ZeroDivisionError("boom")
     if path.startswith("bad:"):
         raise InputError(f"{path}: bad on purpose.")
-    return {"path": path, "value": len(path) * scale, "pid": os.getpid()}
+    return {"path": path, "value": len(path) * scale, "pid": os.getpid(), "exists": os.path.exists(path)}
