@@ -80,7 +80,7 @@ class Index:
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"{self.folder} is a file; an index is a folder (give a new or existing folder).")
         self.store = Store(self.folder / DB_NAME, create=create)
-        self.vectors = VectorCache(self.folder, self.store)
+        self.vectors = VectorCache(self.folder, self.store, self.means)
         self.model = model
         self.cpu_threads = cpu_threads
         self.transcribe_options = transcribe_options
@@ -95,6 +95,29 @@ class Index:
 
             self._embedder = load_embedder()
         return self._embedder
+
+    def means(self) -> dict:
+        """The reference means vectors are centred with: computed once per embedder, kept in the index."""
+        import json
+
+        import numpy as np
+
+        from .vectors import reference_means
+
+        if getattr(self, "_means", None) is not None:
+            return self._means
+        name = embedder_name()
+        raw = self.store.get_meta("reference_means")
+        if raw:
+            data = json.loads(raw)
+            if data.get("embedder") == name:
+                self._means = {lg: [np.asarray(v, np.float32) for v in pair] for lg, pair in data["means"].items()}
+                return self._means
+        means = self._means = reference_means(self.embedder)
+        self.store.set_meta("reference_means", json.dumps(
+            {"embedder": name, "means": {lg: [[round(float(x), 6) for x in v] for v in pair]
+                                         for lg, pair in means.items()}}))
+        return means
 
     def transcriber(self):
         if self._transcriber is None:
@@ -303,7 +326,7 @@ class Index:
             except ValueError as exc:
                 raise InputError(str(exc)) from None
         self.check_embedder()
-        return search(self.store, self.vectors, self.embedder, query, opts)
+        return search(self.store, self.vectors, self.embedder, query, opts, self.means())
 
     def query_from_audio(self, path: str | os.PathLike) -> str:
         """The transcript of a spoken query (query by example)."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..options import opt
+from .vectors import centre
 from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, normalize, pinyin,
                    pinyin_tokens, raw_tokens, stem)
 
@@ -28,10 +29,12 @@ MAX_QUERY_CHARS = 2000
 K_LEXICAL = 60  # FTS5 candidates
 K_DENSE = 60  # vector candidates
 PY_WEIGHT = 0.6  # bm25 weight of the pinyin column against the words column
-# calibration (tune split): cosine of an unrelated / a close passage, and the fusion weights
-COS_LOW, COS_HIGH = 0.78, 0.90
-W_DENSE, W_LEXICAL, W_BOTH = 0.55, 0.55, 0.10
-THRESHOLD = 0.45
+# Calibration, fitted on the benchmark's tune split only (bench/search.py): the dense signal is the
+# cosine after each side's language mean is removed (vectors.centre), ~0.1-0.2 for unrelated speech,
+# 0.3-0.6 for a paraphrase or translation; a query fully found word for word adds W_LEXICAL.
+W_LEXICAL = 0.35
+THRESHOLD = 0.30
+DENSE_ALONE = 0.25  # a centred cosine this high counts as a match by meaning on its own
 PAD_S = 0.25  # added before the first and after the last matched word
 MERGE_GAP_S = 1.0  # hits of one file closer than this are one hit
 MAX_HIT_S = 45.0
@@ -227,14 +230,12 @@ def _unit_key(unit: str) -> str:
 # ---------------------------------------------------------------------------------- search
 
 def dense_score(cos: float | None) -> float:
-    """Cosine mapped so an unrelated passage is about 0 and a close paraphrase about 1."""
-    if cos is None:
-        return 0.0
-    return float(min(1.2, max(0.0, (cos - COS_LOW) / (COS_HIGH - COS_LOW))))
+    """The centred cosine (0 when the passage was not compared)."""
+    return 0.0 if cos is None else float(cos)
 
 
 def fuse(dense: float, lexical: float) -> float:
-    return W_DENSE * dense + W_LEXICAL * lexical + W_BOTH * dense * lexical
+    return dense + W_LEXICAL * lexical
 
 
 @dataclass
@@ -249,8 +250,9 @@ class _Cand:
     marked: frozenset = frozenset()
 
 
-def search(store, vectors, embedder, text: str, options: SearchOptions | None = None) -> SearchResult:
-    """Hits for ``text`` in the index behind ``store``/``vectors``; ``embedder`` embeds the query."""
+def search(store, vectors, embedder, text: str, options: SearchOptions | None = None, means=None) -> SearchResult:
+    """Hits for ``text`` in the index behind ``store``/``vectors``; ``embedder`` embeds the query,
+    ``means`` are the reference means vectors are centred with (``vectors.reference_means``)."""
     import time
 
     from .document import embed_text
@@ -263,13 +265,14 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     cos: dict[int, float] = {}
     qv = None
     if use_dense:
-        qv = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
+        raw = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
+        qv = centre(raw, [q.language], means, side=0)[0]
         ids, sims = vectors.search(qv, K_DENSE)
         cos = {int(i): float(s) for i, s in zip(ids, sims)}
     rows = store.passages(set(lex_ids) | set(cos))
     if qv is not None:
-        for pid, vec in store.vectors_for([p for p in rows if p not in cos]).items():
-            cos[pid] = float(vec @ qv)
+        for pid, (vec, lang) in store.vectors_for([p for p in rows if p not in cos]).items():
+            cos[pid] = float(centre(vec, [lang], means)[0] @ qv)
     cands = []
     for pid, row in rows.items():
         if opts.lang and row.language != opts.lang:
@@ -283,23 +286,23 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     best = cands[0].score if cands else 0.0
     shortlist = [c for c in cands if c.score >= opts.threshold][:3 * opts.top + 5]
     for c in shortlist:
-        _localise(c, store, qv, use_dense)
+        _localise(c, store, qv, use_dense, means)
     hits = _merge(shortlist, opts.top)
     return SearchResult(q.text, tuple(hits), best, opts.threshold, round((time.perf_counter() - t0) * 1000, 1))
 
 
-def _localise(c: _Cand, store, qv, use_dense: bool) -> None:
+def _localise(c: _Cand, store, qv, use_dense: bool, means) -> None:
     """Cut the passage down to the matched words, or for a dense-only match to its best unit."""
     words = c.row.words
     by = []
-    if c.match is not None and (c.match.coverage >= 0.5 or not use_dense or dense_score(c.cos) < 0.5):
+    if c.match is not None and (c.match.coverage >= 0.5 or not use_dense or dense_score(c.cos) < DENSE_ALONE):
         c.lo, c.hi, c.marked = c.match.lo, c.match.hi, c.match.marked
         by += list(c.match.by)
-        if use_dense and dense_score(c.cos) >= 0.5:
+        if use_dense and dense_score(c.cos) >= DENSE_ALONE:
             by.append("dense")
         c.by = tuple(by)
         return
-    unit = _best_unit(c, store, qv) if qv is not None else c.row.unit_lo
+    unit = _best_unit(c, store, qv, means) if qv is not None else c.row.unit_lo
     idx = [i for i, w in enumerate(words) if w[3] == unit] or list(range(len(words)))
     c.lo, c.hi = idx[0], idx[-1]
     c.marked = frozenset(idx)
@@ -308,7 +311,7 @@ def _localise(c: _Cand, store, qv, use_dense: bool) -> None:
     c.by = tuple(by + ["dense"])
 
 
-def _best_unit(c: _Cand, store, qv) -> int:
+def _best_unit(c: _Cand, store, qv, means) -> int:
     """Of the passage's units, the one whose passages (it is in two) are closest to the query on average."""
     row = c.row
     if row.unit_lo == row.unit_hi:
@@ -319,7 +322,8 @@ def _best_unit(c: _Cand, store, qv) -> int:
     for u in range(row.unit_lo, row.unit_hi + 1):
         members = tuple(pid for pid, lo, hi in neigh if lo <= u <= hi and pid in vecs)
         seen.add(members)
-        s = sum(float(vecs[pid] @ qv) for pid in members) / len(members) if members else -math.inf
+        s = sum(float(centre(vecs[pid][0], [vecs[pid][1]], means)[0] @ qv) for pid in members) / len(members) \
+            if members else -math.inf
         if s > best_s:
             best_u, best_s = u, s
     return best_u if len(seen) > 1 else -1  # -1: the units cannot be told apart, keep the passage

@@ -240,27 +240,31 @@ class Store:
             "SELECT id, unit_lo, unit_hi FROM passages WHERE file_id=? AND unit_lo BETWEEN ? AND ? AND unit_hi >= ?",
             (file_id, unit_lo - 2, unit_hi, unit_lo)).fetchall()
 
-    def vectors_for(self, ids) -> dict[int, np.ndarray]:
+    def vectors_for(self, ids) -> dict[int, tuple[np.ndarray, str]]:
+        """{passage id: (vector float32 as embedded, passage language)}."""
         ids = list({int(i) for i in ids})
         out = {}
         con = self.connection()
         for k in range(0, len(ids), 500):
             chunk = ids[k:k + 500]
-            for pid, blob in con.execute(f"SELECT id, vec FROM vectors WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-                out[pid] = np.frombuffer(blob, np.float16).astype(np.float32)
+            for pid, blob, lang in con.execute(
+                    "SELECT v.id, v.vec, p.language FROM vectors v JOIN passages p ON p.id = v.id "
+                    f"WHERE v.id IN ({','.join('?' * len(chunk))})", chunk):
+                out[pid] = (np.frombuffer(blob, np.float16).astype(np.float32), lang)
         return out
 
-    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids int64, vectors float16 (n, dim)) in id order, a batch at a time."""
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        """(ids int64, vectors float16 (n, dim), languages) in id order, a batch at a time."""
         con = self.connection()
         last = -1
         while True:
-            rows = con.execute("SELECT id, vec FROM vectors WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            rows = con.execute("SELECT v.id, v.vec, p.language FROM vectors v JOIN passages p ON p.id = v.id "
+                               "WHERE v.id > ? ORDER BY v.id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
             ids = np.array([r[0] for r in rows], np.int64)
             mat = np.frombuffer(b"".join(r[1] for r in rows), np.float16).reshape(len(rows), -1)
-            yield ids, mat
+            yield ids, mat, [r[2] for r in rows]
             last = int(ids[-1])
 
     def vector_state(self) -> tuple[int, int, int]:

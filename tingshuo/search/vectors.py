@@ -16,6 +16,7 @@ and only the candidates' pages are touched.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -23,9 +24,49 @@ from pathlib import Path
 
 import numpy as np
 
+REFERENCE = Path(__file__).parent / "data" / "reference.txt"
+LANGS = ("en", "zh")
+
 EXACT_MAX = 50_000  # passages scanned exactly; above it, sign codes + re-scoring
 RESCORE = 1000  # candidates re-scored exactly after the Hamming ranking
-BLOCK = 65536  # rows per block in the exact scan (bounded temporary memory)
+BLOCK = 65536
+CACHE_VERSION = 2  # rows are centred (reference means) and unit length  # rows per block in the exact scan (bounded temporary memory)
+
+
+@functools.lru_cache(maxsize=1)
+def reference_sentences() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {lg: [] for lg in LANGS}
+    for line in REFERENCE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            lang, text = line.split("\t", 1)
+            out[lang].append(text)
+    return out
+
+
+def reference_means(embedder) -> dict[str, list[np.ndarray]]:
+    """{lang: [mean query vector, mean passage vector]} over bundled generic sentences (data/reference.txt).
+
+    e5 vectors of one language share a large common direction; subtracting it (per language, per
+    side) before the cosine makes Mandarin and English comparable and scores calibratable.
+    """
+    cached = getattr(embedder, "_tingshuo_search_means", None)
+    if cached is None:
+        sents = reference_sentences()
+        cached = {lg: [embedder.queries(sents[lg]).mean(axis=0).astype(np.float32),
+                       embedder.passages(sents[lg]).mean(axis=0).astype(np.float32)] for lg in LANGS}
+        try:
+            embedder._tingshuo_search_means = cached
+        except AttributeError:
+            pass
+    return cached
+
+
+def centre(vecs: np.ndarray, langs, means: dict, side: int = 1) -> np.ndarray:
+    """Rows minus their language's mean (``side`` 0: query means, 1: passage means), unit length again."""
+    vecs = np.atleast_2d(np.asarray(vecs, np.float32))
+    mu = np.stack([means[lg if lg in means else "en"][side] for lg in langs])
+    out = vecs - mu
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
 
 
 def sign_codes(mat: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -37,9 +78,10 @@ def sign_codes(mat: np.ndarray, mean: np.ndarray) -> np.ndarray:
 class VectorCache:
     """The derived, memory-mapped vector files of one index folder."""
 
-    def __init__(self, folder: str | Path, store, dim: int = 384) -> None:
+    def __init__(self, folder: str | Path, store, means_fn, dim: int = 384) -> None:
         self.folder = Path(folder)
         self.store = store
+        self.means_fn = means_fn  # () -> reference means (vectors are stored centred)
         self.dim = dim
         self._lock = threading.Lock()
         self._state = None
@@ -57,7 +99,8 @@ class VectorCache:
         except (OSError, ValueError):
             return False
         n = int(meta["n"])
-        if meta.get("state") != list(self.store.vector_state()) or meta.get("dim") != self.dim:
+        if meta.get("state") != list(self.store.vector_state()) or meta.get("dim") != self.dim or \
+                meta.get("version") != CACHE_VERSION:
             return False
         if n == 0:
             self._ids = np.zeros(0, np.int64)
@@ -83,14 +126,16 @@ class VectorCache:
         total = np.zeros(self.dim, np.float64)
         n = 0
         with open(tmp[mat_p], "wb") as fm, open(tmp[ids_p], "wb") as fi:
-            for ids, mat in self.store.iter_vectors():
-                fm.write(np.ascontiguousarray(mat, np.float16).tobytes())
+            means = self.means_fn()
+            for ids, mat, langs in self.store.iter_vectors():
+                mat = centre(mat, langs, means).astype(np.float16)
+                fm.write(np.ascontiguousarray(mat).tobytes())
                 fi.write(ids.tobytes())
                 total += mat.astype(np.float64).sum(axis=0)
                 n += len(ids)
                 if on_progress:
                     on_progress(len(ids))
-        mean = (total / max(n, 1)).astype(np.float32)
+        mean = (total / max(n, 1)).astype(np.float32)  # of the centred rows: the codes' origin
         if n > EXACT_MAX:
             mat = np.memmap(tmp[mat_p], np.float16, "r", shape=(n, self.dim))
             with open(tmp[codes_p], "wb") as fc:
@@ -100,7 +145,7 @@ class VectorCache:
             os.replace(tmp[codes_p], codes_p)
         for p in (mat_p, ids_p):
             os.replace(tmp[p], p)
-        meta = {"n": n, "state": list(state) if n == state[0] else None, "dim": self.dim,
+        meta = {"n": n, "state": list(state) if n == state[0] else None, "dim": self.dim, "version": CACHE_VERSION,
                 "mean": [round(float(x), 6) for x in mean]}
         tmp_meta = meta_p.with_name(meta_p.name + ".tmp")
         tmp_meta.write_text(json.dumps(meta))
