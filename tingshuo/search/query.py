@@ -235,7 +235,8 @@ def dense_score(cos: float | None) -> float:
 
 
 def fuse(dense: float, lexical: float) -> float:
-    return dense + W_LEXICAL * lexical
+    """Coverage squared: half the query's words found adds a quarter (partial matches are weak evidence)."""
+    return dense + W_LEXICAL * lexical * lexical
 
 
 @dataclass
@@ -262,6 +263,7 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     q = parse_query(text)
     use_lex, use_dense = opts.matchers != "dense", opts.matchers != "lexical"
     lex_ids = [pid for pid, _bm in store.lexical(q.match, K_LEXICAL, PY_WEIGHT)] if use_lex else []
+    lex_set = set(lex_ids)
     cos: dict[int, float] = {}
     qv = None
     if use_dense:
@@ -277,7 +279,7 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     for pid, row in rows.items():
         if opts.lang and row.language != opts.lang:
             continue
-        m = match_words(q, row.words) if use_lex else None
+        m = match_words(q, row.words) if pid in lex_set else None
         d = dense_score(cos.get(pid)) if use_dense else 0.0
         lx = m.coverage if m else 0.0
         score = fuse(d, lx) if use_lex and use_dense else (lx if use_lex else d)

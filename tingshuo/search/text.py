@@ -65,7 +65,14 @@ def _t2s(text: str) -> str:
 
 def raw_tokens(text: str) -> list[str]:
     """Words of Latin script (with digits) and single Chinese characters, normalised, in order."""
+    if len(text) <= 24:  # a transcript word: the same ones come back at every query
+        return list(_word_raw_tokens(text))
     return _TOKEN_RE.findall(normalize(text))
+
+
+@functools.lru_cache(maxsize=262144)
+def _word_raw_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN_RE.findall(normalize(text)))
 
 
 @functools.lru_cache(maxsize=1)
