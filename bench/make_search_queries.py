@@ -12,7 +12,7 @@ none for no-answer questions. Split: alternate queries of each category go to ``
 
 from __future__ import annotations
 
-import _benchpath  # noqa: F401
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
 
 import argparse
 import json

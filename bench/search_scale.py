@@ -17,7 +17,7 @@ through ``Index.search`` (hybrid: FTS5 + vectors + localisation), embedding incl
 
 from __future__ import annotations
 
-import _benchpath  # noqa: F401
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
 
 import argparse
 import json

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from ..types import Transcript, join_segment_texts
-from .text import HAN_RE, guess_language, raw_tokens
+from .text import guess_language, raw_tokens
 
 SENTENCE_END = re.compile(r"[.?!。？！；;…]['\"”’」』)）]*$")
 PAUSE_S = 0.8  # a silence this long between two words ends a unit

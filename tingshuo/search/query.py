@@ -22,8 +22,8 @@ import numpy as np
 from ..errors import InputError
 from ..options import opt
 from .vectors import centre
-from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, normalize, pinyin,
-                   pinyin_tokens, raw_tokens, stem)
+from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, pinyin, pinyin_tokens,
+                   raw_tokens, stem)
 
 MAX_QUERY_CHARS = 2000
 K_LEXICAL = 60  # FTS5 candidates
@@ -357,7 +357,7 @@ def snippet(words: list, lo: int, hi: int, marked: frozenset, context: int = 6) 
     from .passages import join_words
 
     a, b = max(0, lo - context), min(len(words), hi + 1 + context)
-    pieces, run = [], []
+    run: list = []
 
     class W:
         def __init__(self, text):
