@@ -11,6 +11,7 @@ searches read while an indexing run writes.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -70,8 +71,13 @@ class PassageRow:
     end_s: float
     language: str
     text: str
-    words: list  # [[start_s, end_s, text], ...]
+    words_json: str
     path: str
+
+    @functools.cached_property
+    def words(self) -> list:
+        """[[start_s, end_s, text, unit], ...], decoded on first use (most candidates never need it)."""
+        return json.loads(self.words_json)
 
 
 class Store:
@@ -184,6 +190,7 @@ class Store:
                     pid = cur.lastrowid
                     con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)", (pid, doc.lex[k], doc.py[k]))
                     con.execute("INSERT INTO vectors(id, vec) VALUES(?,?)", (pid, vec16[k].tobytes()))
+                _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -209,6 +216,7 @@ class Store:
         con.execute("DELETE FROM passages WHERE file_id=?", (file_id,))
         con.execute("DELETE FROM segments WHERE file_id=?", (file_id,))
         con.execute("DELETE FROM files WHERE id=?", (file_id,))
+        _bump_version(con)
 
     # ------------------------------------------------------------------ reading for search
     def lexical(self, match: str, limit: int, py_weight: float) -> list[tuple[int, float]]:
@@ -231,7 +239,7 @@ class Store:
             q = ("SELECT p.id, p.file_id, p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, p.words, f.path "
                  f"FROM passages p JOIN files f ON f.id = p.file_id WHERE p.id IN ({','.join('?' * len(chunk))})")
             for r in con.execute(q, chunk):
-                out[r[0]] = PassageRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), r[9])
+                out[r[0]] = PassageRow(*r)
         return out
 
     def neighbours(self, file_id: int, unit_lo: int, unit_hi: int) -> list[tuple[int, int, int]]:
@@ -267,12 +275,11 @@ class Store:
             yield ids, mat, [r[2] for r in rows]
             last = int(ids[-1])
 
-    def vector_state(self) -> tuple[int, int, int]:
-        """(count, max id, re-embedding generation) of the stored vectors: what a vector cache must match."""
-        con = self.connection()
-        n, mx = con.execute("SELECT count(*), coalesce(max(id), -1) FROM vectors").fetchone()
-        gen = con.execute("SELECT value FROM meta WHERE key='vectors_generation'").fetchone()
-        return int(n), int(mx), int(gen[0]) if gen else 0
+    def vector_state(self) -> tuple[int]:
+        """A counter every write of vectors increments: what a vector cache must match to be current
+        (one indexed read, unlike count(*), which scans the table)."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key='vectors_version'").fetchone()
+        return (int(row[0]) if row else 0,)
 
     def passage_texts(self, batch: int = 256) -> Iterator[list[tuple[int, str]]]:
         con = self.connection()
@@ -295,9 +302,14 @@ class Store:
                                 [(vec16[k].tobytes(), int(i)) for k, i in enumerate(ids)])
                 if extra_meta:
                     con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
-                con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('vectors_generation', "
-                            "coalesce((SELECT value FROM meta WHERE key='vectors_generation'), 0) + 1)")
+                _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+
+def _bump_version(con) -> None:
+    """Inside a write transaction: the stored vectors changed."""
+    con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('vectors_version', "
+                "coalesce((SELECT value FROM meta WHERE key='vectors_version'), 0) + 1)")

@@ -149,7 +149,8 @@ class VectorCache:
             os.replace(tmp[codes_p], codes_p)
         for p in (mat_p, ids_p):
             os.replace(tmp[p], p)
-        meta = {"n": n, "state": list(state) if n == state[0] else None, "dim": self.dim, "version": CACHE_VERSION,
+        meta = {"n": n, "state": list(state) if self.store.vector_state() == state else None, "dim": self.dim,
+                "version": CACHE_VERSION,
                 "mean": [round(float(x), 6) for x in mean]}
         tmp_meta = meta_p.with_name(meta_p.name + ".tmp")
         tmp_meta.write_text(json.dumps(meta))
