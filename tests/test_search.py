@@ -251,3 +251,36 @@ def test_kill_and_resume(tmp_path, data_dir):
     r = Index(lib_dir).add([src])
     assert r.skipped == state["files"] and r.added == 14 - state["files"] and not r.failed
     assert _consistent(db)["files"] == 14
+
+
+def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
+    """Above EXACT_MAX the cache ranks by sign codes, then a lookup table, then exact float16 scores."""
+    import numpy as np
+
+    from tingshuo.search import vectors as V
+    from tingshuo.search.store import Store
+
+    monkeypatch.setattr(V, "EXACT_MAX", 100)
+    monkeypatch.setattr(V, "RESCORE", 50)
+    rng = np.random.default_rng(0)
+    store = Store(tmp_path / "index.sqlite")
+    con = store.connection()
+    mat = rng.normal(size=(3000, 384)).astype(np.float32)
+    mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+    con.execute("BEGIN")
+    con.execute("INSERT INTO files(id, path, content_hash, size, mtime_ns, duration_s, transcript_source, n_passages,"
+                " indexed_at) VALUES(1, '/x.wav', 'h', 0, 0, 1, 'asr', 3000, 0)")
+    for i, v in enumerate(mat, 1):
+        con.execute("INSERT INTO passages(id, file_id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py)"
+                    " VALUES(?, 1, 0, 0, 0, 1, 'en', '', '[]', '', '')", (i,))
+        con.execute("INSERT INTO vectors(id, vec) VALUES(?, ?)", (i, v.astype(np.float16).tobytes()))
+    con.execute("COMMIT")
+    zero = {lg: [np.zeros(384, np.float32), np.zeros(384, np.float32)] for lg in ("en", "zh")}
+    cache = V.VectorCache(tmp_path, store, lambda: zero)
+    cache.ensure()
+    assert cache._codes is not None and cache._codes.shape == (3000, 6)
+    for target in (7, 1234, 2999):
+        q = mat[target - 1] + rng.normal(scale=0.02, size=384).astype(np.float32)
+        q /= np.linalg.norm(q)
+        ids, sims = cache.search(q, 5)
+        assert ids[0] == target and sims[0] > 0.9 and list(sims) == sorted(sims, reverse=True)
