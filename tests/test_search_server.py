@@ -134,3 +134,17 @@ def test_page_search_plays_the_hit(browser, search_server, data_dir):
     d.find_element(By.ID, "search-go").click()
     wait(lambda d: "No match" in d.find_element(By.ID, "search-status").text, "the no-match message")
     assert not d.find_elements(By.CSS_SELECTOR, "#search-results .hit")
+
+
+def test_no_index_configured_is_a_404_with_what_to_do():
+    pytest.importorskip("fastapi", reason="needs the server extra: pip install 'tingshuo[server]'")
+    from fastapi.testclient import TestClient
+
+    from tingshuo.server import create_app
+    from tingshuo.server.config import ServerConfig
+
+    with TestClient(create_app(ServerConfig(preload=False))) as client:
+        r = client.get("/v1/search", params={"query": "hello"})
+        assert r.status_code == 404 and "--search-index" in r.json()["error"]["message"]
+        r = client.post("/v1/index", json={"paths": ["/tmp"]})
+        assert r.status_code == 404
