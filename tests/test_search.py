@@ -278,7 +278,7 @@ def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
     zero = {lg: [np.zeros(384, np.float32), np.zeros(384, np.float32)] for lg in ("en", "zh")}
     cache = V.VectorCache(tmp_path, store, lambda: zero)
     cache.ensure()
-    assert cache._codes is not None and cache._codes.shape == (3000, 6)
+    assert cache._codes is not None and cache._codes.shape == (6, 3000)
     for target in (7, 1234, 2999):
         q = mat[target - 1] + rng.normal(scale=0.02, size=384).astype(np.float32)
         q /= np.linalg.norm(q)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ PAD_S = 0.25  # added before the first and after the last matched word
 MERGE_GAP_S = 1.0  # hits of one file closer than this are one hit
 MAX_HIT_S = 45.0
 CLUSTER_GAP = 6  # matched tokens further apart than this (in tokens) start another stretch
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tingshuo-search")
 
 
 @dataclass(frozen=True)
@@ -262,15 +264,20 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     opts = options or SearchOptions()
     q = parse_query(text)
     use_lex, use_dense = opts.matchers != "dense", opts.matchers != "lexical"
-    lex_ids = [pid for pid, _bm in store.lexical(q.match, K_LEXICAL, PY_WEIGHT)] if use_lex else []
-    lex_set = set(lex_ids)
+    # FTS5 runs in a helper thread while the query is embedded and the vectors scanned (both release
+    # the GIL): the latency is the longer of the two, not their sum.
+    lexical = _POOL.submit(store.lexical, q.match, K_LEXICAL, PY_WEIGHT) if use_lex else None
     cos: dict[int, float] = {}
     qv = None
-    if use_dense:
-        raw = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
-        qv = centre(raw, [q.language], means, side=0)[0]
-        ids, sims = vectors.search(qv, K_DENSE)
-        cos = {int(i): float(s) for i, s in zip(ids, sims)}
+    try:
+        if use_dense:
+            raw = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
+            qv = centre(raw, [q.language], means, side=0)[0]
+            ids, sims = vectors.search(qv, K_DENSE)
+            cos = {int(i): float(s) for i, s in zip(ids, sims)}
+    finally:
+        lex_ids = [pid for pid, _bm in lexical.result()] if lexical is not None else []
+    lex_set = set(lex_ids)
     rows = store.passages(set(lex_ids) | set(cos))
     if qv is not None:
         for pid, (vec, lang) in store.vectors_for([p for p in rows if p not in cos]).items():

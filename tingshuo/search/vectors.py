@@ -117,8 +117,9 @@ class VectorCache:
             self._ids = np.fromfile(ids_p, np.int64, count=n)
             self._mat = np.memmap(mat_p, np.float16, "r", shape=(n, self.dim))
             self._mean = np.asarray(meta["mean"], np.float32)
-            self._codes = np.fromfile(codes_p, np.uint64, count=n * (self.dim // 64)).reshape(n, -1) \
-                if codes_p.exists() and n > EXACT_MAX else None
+            # held column by column ((dim/64, n), contiguous rows): the Hamming pass reads each once
+            self._codes = np.ascontiguousarray(np.fromfile(codes_p, np.uint64, count=n * (self.dim // 64))
+                                               .reshape(n, -1).T) if codes_p.exists() and n > EXACT_MAX else None
             if n > EXACT_MAX and self._codes is None:
                 return False
         self._state = tuple(meta["state"])
@@ -172,17 +173,21 @@ class VectorCache:
 
     # ------------------------------------------------------------------ search
     def _shortlist(self, q: np.ndarray, codes: np.ndarray, m: int) -> np.ndarray:
+        # codes: (dim/64, n) uint64
         """Row indices of ``m`` likely neighbours: Hamming distance to the query's sign code picks
         ``PRESELECT`` x m rows, which are then ranked by the float query against their sign codes
         (asymmetric: a lookup table per code byte), far closer to the true order than Hamming alone."""
         qc = q - self._mean
-        dist = np.bitwise_count(codes ^ sign_codes(q[None, :], self._mean)[0]).sum(axis=1, dtype=np.uint16)
+        code = sign_codes(q[None, :], self._mean)[0]
+        dist = np.zeros(codes.shape[1], np.uint16)
+        for j in range(codes.shape[0]):  # column by column: no (n, 6) uint64 temporaries
+            dist += np.bitwise_count(codes[j] ^ code[j]).astype(np.uint16)
         k = min(len(dist), PRESELECT * m)
         pre = np.argpartition(dist, k - 1)[:k] if k < len(dist) else np.arange(len(dist))
         # table[j, b]: the contribution of code byte j holding value b (bits big-endian, as packbits)
         bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1
         table = qc.reshape(-1, 8) @ bits.T  # (dim/8, 256)
-        bytes_ = codes[pre].view(np.uint8)  # (k, dim/8)
+        bytes_ = np.ascontiguousarray(codes[:, pre].T).view(np.uint8)  # (k, dim/8)
         approx = table[np.arange(table.shape[0]), bytes_].sum(axis=1)
         keep = np.argpartition(-approx, m - 1)[:m] if m < k else np.arange(k)
         out = pre[keep]
