@@ -191,6 +191,10 @@ def test_incremental_add_change_delete_move(tmp_path, data_dir):
     assert lib.remove([src / "f02.wav"]) == 1
     with pytest.raises(InputError):
         lib.remove([src / "nope.wav"])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "index.sqlite").write_text("not a database")
+    with pytest.raises(InputError, match="not a tingshuo search index"):
+        Index(tmp_path / "bad")
 
 
 def test_embedder_change_reembeds(tmp_path, data_dir):

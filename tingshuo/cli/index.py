@@ -76,6 +76,10 @@ def run(args) -> int:
 
     try:
         report = lib.add(args.inputs, retranscribe=args.retranscribe, on_file=on_file, prune=args.prune)
+    except KeyboardInterrupt:
+        print("\ninterrupted; every file finished is in the index: run the same command again to resume.",
+              file=sys.stderr)
+        return 130
     finally:
         if bar is not None:
             bar.close()

@@ -90,10 +90,10 @@ class Store:
                              f"'tingshuo index PATH... --index {self.path.parent}'.")
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        con = self.connection()
         try:
-            con.executescript(SCHEMA)
+            self.connection().executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
                              "or remove that file.") from None
         version = self.get_meta("schema_version")
