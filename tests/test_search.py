@@ -36,6 +36,14 @@ def library(tmp_path_factory, data_dir, transcriber):
         shutil.copy(data_dir / name, src / name)
     shutil.copy(data_dir / "cathy_a0005.wav", src / "subtitled.wav")
     (src / "subtitled.srt").write_text(_srt([(0.1, 1.6, "Will we ever forget the lighthouse keeper?")]))
+    long_text = "word " * 2000  # our JSON with a long "text" before its "segments"
+    (src / "jsoned.json").write_text(json.dumps({"text": long_text, "language": "en", "segments": [
+        {"start": 0.1, "end": 1.5, "text": "The violin case was empty.", "words": [
+            {"start": 0.1 + 0.25 * i, "end": 0.3 + 0.25 * i, "word": w, "probability": 0.9}
+            for i, w in enumerate(" The violin case was empty.".split(" ")[1:])]}]}))
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "jsoned.wav")
+    (src / "meta.json").write_text('{"speaker": "x"}')  # not a transcript: meta.wav is recognised
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "meta.wav")
     (src / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
     lib = Index(tmp_path_factory.mktemp("lib") / "idx")
     events = []
@@ -45,11 +53,14 @@ def library(tmp_path_factory, data_dir, transcriber):
 
 def test_index_reports_each_file_and_one_line_for_a_bad_one(library):
     lib, src, report, events = library
-    assert report.added == 5
+    assert report.added == 7
     assert len(report.failed) == 1 and report.failed[0][0].endswith("broken.wav")
     assert "\n" not in report.failed[0][1] and "broken.wav" in report.failed[0][1]
     sources = {Path(f.path).name: f.transcript_source for f in lib.store.files()}
     assert sources["subtitled.wav"] == "srt" and sources["jfk.wav"] == "asr"
+    assert sources["jsoned.wav"] == "json" and sources["meta.wav"] == "asr"
+    hit = lib.search("violin case").hits[0]
+    assert Path(hit.audio).name == "jsoned.wav" and (hit.start_s, hit.end_s) == (0.1, 1.05)  # words ± 0.25 s
     info = lib.info()
     assert info["recogniser"] == "whisper-base" and "e5" in info["embedder"]
 

@@ -33,12 +33,17 @@ def find_sidecar(audio: str | Path) -> Path | None:
 
 
 def _is_our_json(path: Path) -> bool:
+    """A JSON object with a list of segments (as 'tingshuo transcribe --format json' writes); other JSON
+    beside an audio file (metadata, say) is not a transcript, and the audio is transcribed instead."""
     try:
         with open(path, encoding="utf-8") as fh:
-            head = fh.read(4096)
-    except OSError:
+            if fh.read(1) != "{":
+                return False
+            fh.seek(0)
+            data = json.load(fh)
+    except (OSError, ValueError):
         return False
-    return head.lstrip().startswith("{") and '"segments"' in head
+    return isinstance(data, dict) and isinstance(data.get("segments"), list)
 
 
 def read_transcript(path: str | Path, duration_s: float = 0.0) -> Transcript:
