@@ -18,10 +18,12 @@ and only the candidates' pages are touched.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,74 +93,85 @@ class VectorCache:
         self._ids = self._mat = self._codes = self._mean = None
 
     # ------------------------------------------------------------------ files
-    def _paths(self):
+    def _paths(self, tag: str):
         f = self.folder
-        return f / "vectors.f16", f / "vectors.ids", f / "vectors.codes", f / "vectors.json"
+        return f / f"vectors.{tag}.f16", f / f"vectors.{tag}.ids", f / f"vectors.{tag}.codes"
 
     def _load(self) -> bool:
-        mat_p, ids_p, codes_p, meta_p = self._paths()
+        meta_p = self.folder / "vectors.json"
         try:
             meta = json.loads(meta_p.read_text())
-        except (OSError, ValueError):
+            mat_p, ids_p, codes_p = self._paths(meta["tag"])
+            n = int(meta["n"])
+        except (OSError, ValueError, KeyError):
             return False
-        n = int(meta["n"])
         if meta.get("state") != list(self.store.vector_state()) or meta.get("dim") != self.dim or \
                 meta.get("version") != CACHE_VERSION:
             return False
-        if 0 < n <= EXACT_MAX:  # small: the float32 rows in memory (<= 77 MB), no conversion per query
-            self._ids = np.fromfile(ids_p, np.int64, count=n)
-            self._mat = np.fromfile(mat_p, np.float16, count=n * self.dim).reshape(n, self.dim).astype(np.float32)
-            self._codes, self._mean = None, None
-        elif n == 0:
-            self._ids = np.zeros(0, np.int64)
-            self._mat = np.zeros((0, self.dim), np.float16)
-            self._codes, self._mean = None, None
-        else:
-            self._ids = np.fromfile(ids_p, np.int64, count=n)
-            self._mat = np.memmap(mat_p, np.float16, "r", shape=(n, self.dim))
-            self._mean = np.asarray(meta["mean"], np.float32)
-            # held column by column ((dim/64, n), contiguous rows): the Hamming pass reads each once
-            self._codes = np.ascontiguousarray(np.fromfile(codes_p, np.uint64, count=n * (self.dim // 64))
-                                               .reshape(n, -1).T) if codes_p.exists() and n > EXACT_MAX else None
-            if n > EXACT_MAX and self._codes is None:
-                return False
+        try:
+            if 0 < n <= EXACT_MAX:  # small: the float32 rows in memory (<= 77 MB), no conversion per query
+                self._ids = np.fromfile(ids_p, np.int64, count=n)
+                self._mat = np.fromfile(mat_p, np.float16, count=n * self.dim).reshape(n, self.dim).astype(np.float32)
+                self._codes, self._mean = None, None
+            elif n == 0:
+                self._ids = np.zeros(0, np.int64)
+                self._mat = np.zeros((0, self.dim), np.float32)
+                self._codes, self._mean = None, None
+            else:
+                self._ids = np.fromfile(ids_p, np.int64, count=n)
+                self._mat = np.memmap(mat_p, np.float16, "r", shape=(n, self.dim))
+                self._mean = np.asarray(meta["mean"], np.float32)
+                # held column by column ((dim/64, n), contiguous rows): the Hamming pass reads each once
+                self._codes = np.ascontiguousarray(np.fromfile(codes_p, np.uint64, count=n * (self.dim // 64))
+                                                   .reshape(n, -1).T)
+        except (OSError, ValueError):  # replaced by another process's rebuild while we read: rebuild
+            return False
+        if len(self._ids) != n:
+            return False
         self._state = tuple(meta["state"])
         return True
 
     def rebuild(self, on_progress=None) -> None:
-        """Write the cache from SQLite (temp files, then renames; the json last)."""
+        """Write the cache from SQLite: new files under a fresh tag, then vectors.json (which names the
+        tag) replaced atomically, then the old files removed. Readers see one generation or the other."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        mat_p, ids_p, codes_p, meta_p = self._paths()
         state = self.store.vector_state()
-        tmp = {p: p.with_name(p.name + ".tmp") for p in (mat_p, ids_p, codes_p)}
+        tag = f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
+        mat_p, ids_p, codes_p = self._paths(tag)
         total = np.zeros(self.dim, np.float64)
         n = 0
-        with open(tmp[mat_p], "wb") as fm, open(tmp[ids_p], "wb") as fi:
-            means = self.means_fn()
-            for ids, mat, langs in self.store.iter_vectors():
-                mat = centre(mat, langs, means).astype(np.float16)
-                fm.write(np.ascontiguousarray(mat).tobytes())
-                fi.write(ids.tobytes())
-                total += mat.astype(np.float64).sum(axis=0)
-                n += len(ids)
-                if on_progress:
-                    on_progress(len(ids))
-        mean = (total / max(n, 1)).astype(np.float32)  # of the centred rows: the codes' origin
-        if n > EXACT_MAX:
-            mat = np.memmap(tmp[mat_p], np.float16, "r", shape=(n, self.dim))
-            with open(tmp[codes_p], "wb") as fc:
-                for k in range(0, n, BLOCK):
-                    fc.write(sign_codes(np.asarray(mat[k:k + BLOCK]), mean).tobytes())
-            del mat
-            os.replace(tmp[codes_p], codes_p)
-        for p in (mat_p, ids_p):
-            os.replace(tmp[p], p)
-        meta = {"n": n, "state": list(state) if self.store.vector_state() == state else None, "dim": self.dim,
-                "version": CACHE_VERSION,
-                "mean": [round(float(x), 6) for x in mean]}
-        tmp_meta = meta_p.with_name(meta_p.name + ".tmp")
-        tmp_meta.write_text(json.dumps(meta))
-        os.replace(tmp_meta, meta_p)
+        try:
+            with open(mat_p, "wb") as fm, open(ids_p, "wb") as fi:
+                means = self.means_fn()
+                for ids, mat, langs in self.store.iter_vectors():
+                    mat = centre(mat, langs, means).astype(np.float16)
+                    fm.write(np.ascontiguousarray(mat).tobytes())
+                    fi.write(ids.tobytes())
+                    total += mat.astype(np.float64).sum(axis=0)
+                    n += len(ids)
+                    if on_progress:
+                        on_progress(len(ids))
+            mean = (total / max(n, 1)).astype(np.float32)  # of the centred rows: the codes' origin
+            if n > EXACT_MAX:
+                mat = np.memmap(mat_p, np.float16, "r", shape=(n, self.dim))
+                with open(codes_p, "wb") as fc:
+                    for k in range(0, n, BLOCK):
+                        fc.write(sign_codes(np.asarray(mat[k:k + BLOCK]), mean).tobytes())
+                del mat
+            meta = {"n": n, "state": list(state) if self.store.vector_state() == state else None, "dim": self.dim,
+                    "version": CACHE_VERSION, "tag": tag, "mean": [round(float(x), 6) for x in mean]}
+            tmp_meta = self.folder / f"vectors.json.{tag}.tmp"
+            tmp_meta.write_text(json.dumps(meta))
+            os.replace(tmp_meta, self.folder / "vectors.json")
+        except BaseException:
+            for p in (mat_p, ids_p, codes_p):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            raise
+        for old in self.folder.glob("vectors.*"):  # earlier generations (an open memmap keeps its inode)
+            if old.name != "vectors.json" and tag not in old.name and not old.name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    old.unlink()
 
     def ensure(self) -> None:
         """Load the cache, rebuilding it first when SQLite changed since it was written."""
