@@ -23,6 +23,8 @@ VERBS = {
     "serve": "tingshuo.cli.serve",
     "inspect": "tingshuo.cli.inspect",
     "train": "tingshuo.cli.train",
+    "index": "tingshuo.cli.index",
+    "search": "tingshuo.cli.search",
 }
 
 DESCRIPTION = """\
@@ -41,6 +43,8 @@ examples:
   tingshuo serve --port 8000
   tingshuo inspect train.jsonl -o out/qc --profile tts-training
   tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
+  tingshuo index recordings/ --index lib/
+  tingshuo search "refund policy" --index lib/
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 

@@ -32,6 +32,9 @@ class ServerConfig:
                                    metavar="DIR", shown="off")
     preload: bool = opt(True, "load the models at start-up instead of on the first request")
     cpu_threads: int = opt(0, "CPU threads for the recogniser (0: all cores)")
+    search_index: str | None = opt(None, "index folder for /v1/search and /v1/index (made on the first upload)",
+                                   metavar="LIB", shown="off: the search endpoints answer 404")
+    index_paths: bool = opt(False, "let POST /v1/index read paths on this machine (not only uploads)")
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
