@@ -19,16 +19,20 @@ from .base import InspectOptions
 from .runner import Item, inspect_items
 
 
-def _datasets(inputs: list[str]):
+def _datasets(inputs: list[str], errors: list):
+    """The datasets among ``inputs``; an input that is none (missing, not a manifest) goes to ``errors``."""
     from ..data.manifest import Dataset, is_audio_file, open_dataset
 
     out = []
     for raw in inputs:
         p = Path(raw)
-        if p.is_file() and is_audio_file(p):
+        if is_audio_file(p) and (p.is_file() or not p.exists()):  # a missing audio file is a clip that fails
             out.append(Dataset(p, "files", p.parent))
-        else:
+            continue
+        try:
             out.append(open_dataset(p))
+        except TingshuoError as exc:
+            errors.append(exc)
     return out
 
 
@@ -68,23 +72,29 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
                     progress: bool = False, on_clip=None, report: bool = True):
     """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
 
-    ``report=False`` skips report.html (the plots take a few seconds).
+    ``report=False`` skips report.html (the plots take a few seconds). Unreadable clips are
+    results (graded low); ``stats.n_unreadable`` counts them and ``stats.input_errors`` lists
+    inputs that held no clip at all (a missing path, a bad manifest line).
     """
     from ..data.manifest import JsonlAppender, ManifestWriter
     from .report import Summary, write_report
 
     options = options or InspectOptions()
     out = Path(out_dir)
-    datasets = _datasets(inputs)
+    errors: list[TingshuoError] = []  # inputs, manifest lines and folder entries that are not clips
+    datasets = _datasets(inputs, errors)
     for ds in datasets:
         if ds.format != "files" and out.resolve() == Path(ds.root).resolve():
             raise InputError(f"Output folder {out} is the input's folder; choose another -o so inputs stay untouched.")
-    out.mkdir(parents=True, exist_ok=True)
-    errors: list[TingshuoError] = []
     total = sum(1 for _ in _iter_items(datasets, errors))
     if total == 0:
         raise InputError(f"No audio to inspect in {', '.join(inputs)}" +
-                         (f" ({errors[0]})." if errors else "; give audio files, folders or manifests."))
+                         (f" ({str(errors[0]).rstrip('.')})." if errors else "; give audio files, folders or manifests."))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"Cannot create the output folder {out} ({exc.strerror or exc}); "
+                         "choose a writable folder with -o.") from None
     store = options.store or str(out / "store.sqlite")
     run, results = inspect_items(lambda: _iter_items(datasets), options, total=total, store_path=store,
                                  progress=progress, on_clip=on_clip)
@@ -106,6 +116,7 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
     for w in writers.values():
         w.close()
     summary.groups = run.stats.groups
+    run.stats.input_errors = [str(e) for e in errors]
     stats = run.stats.to_dict()
     stats["manifest_errors"] = [str(e) for e in errors[:20]]
     if report:
