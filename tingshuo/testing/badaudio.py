@@ -356,8 +356,11 @@ def make_corpus(folder: str | os.PathLike, *, long_s: float = 180.0, speech: np.
              ("-leading-dash.wav", "name-leading-dash"), ("semi;colon $(x) & more.wav", "name-shell-chars"),
              ("UPPER.WAV", "name-upper-ext"), (b"caf\xe9-latin1.wav", "name-not-utf8"),
              ("x" * 240 + ".wav", "name-240-bytes")]
+    names.append(("y" * 250 + ".wav", "name-250-bytes"))  # 254 bytes: outputs must shorten it to add .json
     for name, kind in names:
         add(name, kind, True, f"a good WAV named {os.fsdecode(name)[:40]!r}", "names", data(good_wav))
+    add(b"bad-\xff\xfe-name.wav", "name-not-utf8-bad-file", False, "random bytes under a name that is not UTF-8 "
+        "(the error line must still print)", "names", data(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()))
 
     # --- file-system oddities
     def link(target: str) -> Callable[[Path], object]:
