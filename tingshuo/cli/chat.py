@@ -78,6 +78,10 @@ def run(args) -> int:
                 raise InputError(f"{path}: file not found.")
         if not args.output_dir:
             raise InputError("--input needs --output-dir for the reply audio and the conversation JSON.")
+    if args.output_dir:
+        from . import prepare_output_dir
+
+        prepare_output_dir(args.output_dir)
     brain = _brain(args)
     if args.mic:
         return asyncio.run(_live(brain, options, args))

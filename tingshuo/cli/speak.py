@@ -88,9 +88,10 @@ def _read_blocks(fh, name: str) -> Iterator[str]:
 def run(args) -> int:
     from ..options import from_namespace
     from ..tts.base import SpeakOptions
-    from ..tts.stream import synthesize_stream, timings
+    from ..tts.stream import describe_skipped, synthesize_stream, timings
     from ..tts.writer import AudioFileWriter
     from ..util import atomic_write_text, same_file
+    from . import prepare_output_dir
 
     options = from_namespace(SpeakOptions, args)
     text, total_chars, in_path = _text_source(args)
@@ -102,6 +103,9 @@ def run(args) -> int:
             raise InputError(f"Cannot write '{out.suffix}' files; use .wav, .flac, .mp3 or .ogg (or --format).")
         if in_path and out.exists() and same_file(out, in_path):
             raise InputError(f"Refusing to overwrite the input {out}; choose another --output.")
+        if out.is_dir():
+            raise InputError(f"--output {out} is a folder; give a file name such as {out / 'speech.wav'}.")
+        prepare_output_dir(out.parent, "--output")
     else:
         fmt = args.format or "wav"
 
@@ -114,7 +118,11 @@ def run(args) -> int:
     started = time.perf_counter()
     first_ms = None
     sentences = []
-    chunks = synthesize_stream(text, args.voice, options)
+    def skipped(sentence: str, pieces) -> None:
+        msg = f"warning: left out what the voices cannot say: {describe_skipped(pieces)}"
+        (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr))
+
+    chunks = synthesize_stream(text, args.voice, options, on_skip=skipped)
     writer = None
     collected = []
     try:

@@ -42,8 +42,13 @@ class ServerConfig:
         for name in ("workers", "queue_size", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1.")
-        if self.batch_window_ms < 0:
-            raise ValueError("batch_window_ms must not be negative.")
+        if not 0 <= self.batch_window_ms <= 10000:
+            raise ValueError(f"batch_window_ms must be from 0 to 10000, not {self.batch_window_ms}.")
+        if not 0 <= self.cpu_threads <= 1024:
+            raise ValueError(f"cpu_threads must be from 0 (all cores) to 1024, not {self.cpu_threads}.")
+        for name, top in (("workers", 1024), ("queue_size", 100000), ("batch_size", 512)):
+            if getattr(self, name) > top:
+                raise ValueError(f"{name} must be at most {top}, not {getattr(self, name)}.")
 
     @property
     def max_upload_bytes(self) -> int:
