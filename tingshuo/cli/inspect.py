@@ -47,10 +47,13 @@ def run(args) -> int:
     from ..quality.base import InspectOptions
     from ..quality.dataset import inspect_dataset
 
+    from . import prepare_output_dir
+
     options = from_namespace(InspectOptions, args)
     from ..quality.grade import load_profile
 
     load_profile(options.profile)  # a bad profile fails before any work
+    prepare_output_dir(args.output_dir)
     t0 = time.time()
     summary, stats = inspect_dataset(args.inputs, args.output_dir, options, progress=not args.quiet)
     if not args.quiet:

@@ -8,7 +8,6 @@ Kaldi -> folders with wav.scp and text, LJSpeech -> metadata-style .csv). Inputs
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -68,6 +67,43 @@ def _for_output(rec, fmt: str):
     return rec
 
 
+def _write_results(out: Path, datasets, run, results, errors: list, report: bool):
+    from ..data.manifest import JsonlAppender, ManifestWriter
+    from ..util import atomic_write_text, json_text
+    from .report import Summary, write_report
+
+    fmt = _manifest_format(datasets)
+    suffix = {"kaldi": "", "ljspeech": ".csv"}.get(fmt, ".jsonl")
+    writers = {g: ManifestWriter(out / f"{name}{suffix}", fmt)
+               for g, name in (("high", "keep"), ("medium", "review"), ("low", "drop"))}
+    summary = Summary(run.profile)
+    partial = out / "results.jsonl.partial"
+    if partial.exists():  # left by a killed run
+        partial.unlink()
+    try:
+        with JsonlAppender(partial) as res_out:
+            for item, r in results:
+                res_out.write(r.to_dict())
+                summary.add(r)
+                if item.record is not None:
+                    writers[r.grade].write(_for_output(item.record, fmt))
+        os.replace(partial, out / "results.jsonl")
+    finally:
+        if partial.exists():  # interrupted while grading: the store keeps the work, not a half file
+            partial.unlink()
+    for w in writers.values():
+        w.close()
+    summary.groups = run.stats.groups
+    run.stats.input_errors = [str(e) for e in errors]
+    stats = run.stats.to_dict()
+    stats["manifest_errors"] = [str(e) for e in errors[:20]]
+    if report:
+        write_report(out / "report.html", summary, stats)
+    atomic_write_text(out / "summary.json", json_text({"grades": dict(summary.grades), "reasons": dict(summary.reasons),
+                                                       "duplicate_groups": len(summary.groups), **stats}, indent=1))
+    return summary
+
+
 def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
                     progress: bool = False, on_clip=None, report: bool = True):
     """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
@@ -76,9 +112,6 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
     results (graded low); ``stats.n_unreadable`` counts them and ``stats.input_errors`` lists
     inputs that held no clip at all (a missing path, a bad manifest line).
     """
-    from ..data.manifest import JsonlAppender, ManifestWriter
-    from .report import Summary, write_report
-
     options = options or InspectOptions()
     out = Path(out_dir)
     errors: list[TingshuoError] = []  # inputs, manifest lines and folder entries that are not clips
@@ -98,31 +131,8 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
     store = options.store or str(out / "store.sqlite")
     run, results = inspect_items(lambda: _iter_items(datasets), options, total=total, store_path=store,
                                  progress=progress, on_clip=on_clip)
-    fmt = _manifest_format(datasets)
-    suffix = {"kaldi": "", "ljspeech": ".csv"}.get(fmt, ".jsonl")
-    writers = {g: ManifestWriter(out / f"{name}{suffix}", fmt)
-               for g, name in (("high", "keep"), ("medium", "review"), ("low", "drop"))}
-    summary = Summary(run.profile)
-    partial = out / "results.jsonl.partial"
-    if partial.exists():
-        partial.unlink()
-    with JsonlAppender(partial) as res_out:
-        for item, r in results:
-            res_out.write(r.to_dict())
-            summary.add(r)
-            if item.record is not None:
-                writers[r.grade].write(_for_output(item.record, fmt))
-    os.replace(partial, out / "results.jsonl")
-    for w in writers.values():
-        w.close()
-    summary.groups = run.stats.groups
-    run.stats.input_errors = [str(e) for e in errors]
-    stats = run.stats.to_dict()
-    stats["manifest_errors"] = [str(e) for e in errors[:20]]
-    if report:
-        write_report(out / "report.html", summary, stats)
-    (out / "summary.json").write_text(json.dumps({"grades": dict(summary.grades), "reasons": dict(summary.reasons),
-                                                  "duplicate_groups": len(summary.groups), **stats},
-                                                 ensure_ascii=False, indent=1), encoding="utf-8")
-    run.store.close()
+    try:
+        summary = _write_results(out, datasets, run, results, errors, report)
+    finally:
+        run.store.close()
     return summary, run.stats

@@ -25,6 +25,7 @@ from .base import ClipResult, Finding, InspectOptions
 from .grade import Profile, grade_of, load_profile
 
 VERSION = "3"  # bump when a signal check changes what it measures (3: streamed, bounded memory)
+AUDIO_PLACEHOLDER = "<<audio>>"  # stands for the clip's path in stored error messages
 MAX_UNREADABLE_KEPT = 1000  # messages of unreadable inputs kept for the summary (all are counted)
 ASR_BEAM = 1  # greedy decoding: the transcript checks need a rough hypothesis, fast
 
@@ -60,20 +61,14 @@ class Stats:
 
 
 def unreadable_reason(path: str) -> str:
-    """Why a path has no content to hash, in one sentence."""
-    p = Path(path)
-    if p.is_symlink() and not p.exists():
-        return f"{path} is a broken symbolic link; fix or remove it."
-    if not p.exists():
-        return f"{path}: file not found; check the path."
-    if p.is_dir():
-        return f"{path} is a directory, not an audio file."
+    """Why a path has no content to hash, in one sentence (the decoder's words)."""
+    from .stream import StreamError, _check_path
+
     try:
-        with open(p, "rb"):
-            pass
-    except OSError as exc:
-        return f"{path} cannot be read ({exc.strerror or exc}); check its permissions."
-    return f"{path} cannot be read."
+        _check_path(path)
+    except StreamError as exc:
+        return str(exc)
+    return f"{path} cannot be read; check that it exists and is readable."
 
 
 # ------------------------------------------------------------------------------ the run
@@ -145,7 +140,10 @@ class Inspection:
         self.stats.wall_s["signal"] = round(time.time() - t0, 2)
 
     def _stored(self, key: str, item: Item, out) -> None:
-        self.store.put_signal(key, VERSION, self.options.dnsmos, out.metrics, out.pcm, out.words, out.loud,
+        metrics = out.metrics
+        if "error" in metrics:  # kept for any file with these bytes: each result names its own path
+            metrics = {**metrics, "error": str(metrics["error"]).replace(item.audio, AUDIO_PLACEHOLDER)}
+        self.store.put_signal(key, VERSION, self.options.dnsmos, metrics, out.pcm, out.words, out.loud,
                               out.index_words, out.index_frames)
         self.store.commit()  # each clip as it arrives: a kill loses only the clips in flight
         self.stats.signal_computed += 1
@@ -237,6 +235,8 @@ class Inspection:
             pcm = None
         else:
             metrics, pcm = dict(sig[0]), sig[1]
+            if "error" in metrics:
+                metrics["error"] = str(metrics["error"]).replace(AUDIO_PLACEHOLDER, item.audio)
         for name, spec in CHECKS.items():
             if spec.stage != "signal" or ("dnsmos" in spec.needs and not o.dnsmos):
                 continue

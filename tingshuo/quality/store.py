@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,11 @@ CREATE TABLE IF NOT EXISTS fpidx (word INTEGER, key TEXT, frame INTEGER);
 CREATE INDEX IF NOT EXISTS fpidx_word ON fpidx(word);
 CREATE INDEX IF NOT EXISTS fpidx_key ON fpidx(key);
 """
+
+
+def path_text(path: str) -> str:
+    """The path as text SQLite can hold: a name that is not UTF-8 keeps its bytes as escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def file_key(path: str) -> str:
@@ -65,16 +71,19 @@ class Store:
         """Content key of ``path``: cached by (size, mtime), else hashed now; None if unreadable."""
         try:
             st = os.stat(path)
-        except OSError:
+        except (OSError, ValueError):
             return None
-        row = self.db.execute("SELECT size, mtime_ns, key FROM files WHERE path=?", (path,)).fetchone()
+        if not stat.S_ISREG(st.st_mode):  # a folder, or a named pipe that would block the read forever
+            return None
+        name = path_text(path)
+        row = self.db.execute("SELECT size, mtime_ns, key FROM files WHERE path=?", (name,)).fetchone()
         if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return row[2]
         try:
             key = file_key(path)
         except OSError:
             return None
-        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (path, st.st_size, st.st_mtime_ns, key))
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (name, st.st_size, st.st_mtime_ns, key))
         return key
 
     # ---------------------------------------------------------------- signal

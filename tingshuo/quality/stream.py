@@ -90,16 +90,19 @@ def _soundfile_blocks(path: str, block_s: float):
         f = sf.SoundFile(path)
     except Exception:  # anything odd goes through FFmpeg, which gives the precise error
         raise _Refused() from None
-    if f.subtype not in ("PCM_16", "PCM_24", "PCM_32", "FLOAT") or f.frames == 0 or f.samplerate <= 0:
-        f.close()
-        raise _Refused()
-    if f.format == "WAV":
-        from ..audio.io import _sndfile_data_sizes  # the decoder's own header-vs-data comparison
+    from ..audio import io as audio_io
+    from ..audio.truncation import pcm_sizes
 
-        declared, present = _sndfile_data_sizes(path)
+    if (f.subtype not in ("PCM_16", "PCM_24", "PCM_32", "FLOAT") or f.frames == 0
+            or not 1 <= f.channels <= audio_io.MAX_CHANNELS
+            or not audio_io.MIN_SAMPLE_RATE <= f.samplerate <= audio_io.MAX_SAMPLE_RATE):
+        f.close()
+        raise _Refused()  # the decoder takes it, or rejects it in its own words
+    if f.format == "WAV":
+        declared, present = pcm_sizes(path)  # the decoder's own header-vs-data comparison
         if declared and present is not None and present < 0.98 * declared:
             f.close()
-            raise _Refused()  # truncated: the decoder says so, in its words
+            raise _Refused()  # truncated: the decoder says so
     container = {"WAV": "wav", "FLAC": "flac"}.get(f.format, f.format.lower())
     codec = "flac" if container == "flac" else {"PCM_16": "pcm_s16le", "PCM_24": "pcm_s24le",
                                                 "PCM_32": "pcm_s32le", "FLOAT": "pcm_f32le"}[f.subtype]
@@ -115,7 +118,11 @@ def _soundfile_blocks(path: str, block_s: float):
                 if x.shape[0] == 0:
                     break
                 n += x.shape[0]
+                if not np.isfinite(x).all():  # NaN/Inf floats: the decoder rejects the file
+                    raise _Refused()
                 yield x[:, 0] if x.shape[1] == 1 else x.mean(axis=1, dtype=np.float32)
+        except _Refused:
+            raise
         except Exception:
             raise _Refused() from None
         finally:
@@ -124,6 +131,17 @@ def _soundfile_blocks(path: str, block_s: float):
             raise _Refused()
 
     return info, blocks()
+
+
+def _check_path(path: str) -> None:
+    """The decoder's verdict on what is not a readable regular file (missing, a folder, a pipe, empty)."""
+    from ..audio.io import _check_path as check
+    from ..errors import TingshuoError
+
+    try:
+        check(Path(path), path)
+    except TingshuoError as exc:
+        raise StreamError(str(exc)) from None
 
 
 def _decoder_blocks(path: str, block_s: float):
@@ -351,12 +369,13 @@ def run_stream(clip: ClipAudio, meter_types: Sequence[type], *, keep_regions: bo
         state = _pass(clip, _array_blocks(clip, block_s), meter_types, keep_regions, on_progress)
     else:
         try:
-            state = _pass(clip, _soundfile_blocks(clip.path, block_s), meter_types, keep_regions, on_progress)
-        except _Refused:
+            _check_path(clip.path)  # before anything opens it: a named pipe would block forever
             try:
+                state = _pass(clip, _soundfile_blocks(clip.path, block_s), meter_types, keep_regions, on_progress)
+            except _Refused:
                 state = _pass(clip, _decoder_blocks(clip.path, block_s), meter_types, keep_regions, on_progress)
-            except StreamError as exc:
-                state = StreamState(clip.path, error=str(exc))
+        except StreamError as exc:
+            state = StreamState(clip.path, error=str(exc))
     state.wall_s = time.time() - t0
     return state
 
@@ -421,6 +440,10 @@ def head_samples(path: str, seconds: float) -> np.ndarray | None:
     from ..audio.resample import resample
 
     want = int(seconds * SR)
+    try:
+        _check_path(path)
+    except StreamError:
+        return None
     for reader in (_soundfile_blocks, _decoder_blocks):
         try:
             info, blocks = reader(path, min(seconds, BLOCK_S))
