@@ -26,6 +26,7 @@ import numpy as np
 from ..registry import register
 from .base import Finding
 from .grade import Profile, load_profile
+from .accumulate import PowerHistogram, runs as _runs
 from .stream import SR, Block, ClipAudio, Meter, StreamState, run_stream
 
 __all__ = ["CHECKS", "ClipAudio", "Rule", "check", "findings_for", "measure_signal", "run_check"]
@@ -256,16 +257,6 @@ class Clipping(Meter):
         return {"clipped_fraction": self.clipped / n, "clip_runs": self.runs, "longest_clip_run": self.longest}
 
 
-def _runs(mask: np.ndarray) -> np.ndarray:
-    """(start, length) of each run of True, as an (n, 2) int array."""
-    if not mask.any():
-        return np.zeros((0, 2), np.int64)
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1)
-    return np.stack([starts, ends - starts], axis=1)
-
-
 @check("silence", Rule("leading_silence_s", "leading silence", " s"),
        Rule("trailing_silence_s", "trailing silence", " s"), Rule("speech_s", "speech", " s"),
        Rule("speech_ratio", "speech ratio"))
@@ -282,46 +273,6 @@ class Silence(Meter):
                 "leading_silence_s": tl.first_start_s, "trailing_silence_s": max(0.0, dur - tl.last_end_s),
                 "n_speech_regions": tl.n_regions,
                 "end_speech_prob": float(probs.max()) if probs.size else 0.0}
-
-
-class PowerHistogram:
-    """Counts and sums of frame powers in 0.01 dB bins: the mean of the quietest (or loudest) k
-    frames of any number of frames, in fixed memory (exact but for the one bin split at k)."""
-
-    LO, HI, STEP = -16.0, 2.0, 0.001  # log10(power) range and bin width
-
-    def __init__(self) -> None:
-        n = int(round((self.HI - self.LO) / self.STEP)) + 2  # + below and above the range
-        self.count = np.zeros(n, np.int64)
-        self.sum = np.zeros(n, np.float64)
-
-    def add(self, power: np.ndarray) -> None:
-        if not power.size:
-            return
-        with np.errstate(divide="ignore"):
-            lg = np.log10(power)
-        idx = np.clip(np.floor((lg - self.LO) / self.STEP) + 1, 0, self.count.size - 1)
-        idx = np.where(power > 0, idx, 0).astype(np.int64)
-        self.count += np.bincount(idx, minlength=self.count.size)
-        self.sum += np.bincount(idx, weights=power, minlength=self.count.size)
-
-    def mean_quietest(self, k: int) -> float:
-        return self._mean(self.count, self.sum, k)
-
-    def mean_loudest(self, k: int) -> float:
-        return self._mean(self.count[::-1], self.sum[::-1], k)
-
-    @staticmethod
-    def _mean(count: np.ndarray, total: np.ndarray, k: int) -> float:
-        if k <= 0:
-            return 0.0
-        cum = np.cumsum(count)
-        i = int(np.searchsorted(cum, k))
-        if i >= count.size:
-            return float(total.sum() / max(cum[-1], 1))
-        before = int(cum[i - 1]) if i else 0
-        s = float(total[:i].sum()) + (k - before) * float(total[i]) / max(int(count[i]), 1)
-        return s / k
 
 
 LOWFREQ_SEGMENT = 30 * SR  # samples per FFT for the low-frequency share (one FFT for clips up to 30 s)

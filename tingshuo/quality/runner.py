@@ -77,7 +77,8 @@ class Inspection:
     """Runs the stages over re-iterable items; ``progress`` shows tqdm bars on stderr."""
 
     def __init__(self, options: InspectOptions | None = None, store_path: str | None = None,
-                 progress: bool = False, on_clip: Callable[[Item], None] | None = None) -> None:
+                 progress: bool = False, on_clip: Callable[[Item], None] | None = None,
+                 executor: Callable[..., Any] | None = None) -> None:
         from .store import Store
 
         self.options = options or InspectOptions()
@@ -85,6 +86,9 @@ class Inspection:
         self.store = Store(store_path or self.options.store or ":memory:")
         self.progress = progress
         self.on_clip = on_clip  # called after each clip's signal metrics are stored (tests use it)
+        # executor(n_jobs, progress) -> a context manager with map(fn, [(tag, args)]) -> (tag, result)
+        # and a ``crashes`` count; workers.LocalExecutor by default (another may run on a cluster)
+        self.executor = executor
         self.stats = Stats()
         self._keys: dict[int, str | None] = {}
         self._root: dict[int, int] = {}  # position of a duplicate -> position of its group's first clip
@@ -128,14 +132,15 @@ class Inspection:
                 if item is not None:
                     bar.set_postfix_str(f"{Path(item.audio).name}: {seconds / 60:.1f} min measured", refresh=True)
 
-            with LocalExecutor(o.n_jobs, progress if self.progress else None) as ex:
+            make = self.executor or LocalExecutor
+            with make(o.n_jobs, progress if self.progress else None) as ex:
                 for key, out in ex.map(measure_file, tasks()):
                     item = todo.pop(key)
                     if isinstance(out, WorkerCrashed):
                         out = failed(item.audio, str(out))
                     self._stored(key, item, out)
                     bar.update(1)
-                self.stats.worker_crashes += ex.crashes
+                self.stats.worker_crashes += getattr(ex, "crashes", 0)
             self.store.commit()
         self.stats.wall_s["signal"] = round(time.time() - t0, 2)
 
@@ -361,12 +366,12 @@ def _tidy(findings: list[Finding], metrics: dict) -> list[Finding]:
 
 def inspect_items(items: list[Item] | Callable[[], Iterable[Item]], options: InspectOptions | None = None, *,
                   total: int | None = None, store_path: str | None = None, progress: bool = False,
-                  on_clip=None) -> tuple[Inspection, Iterator[tuple[Item, ClipResult]]]:
+                  on_clip=None, executor=None) -> tuple[Inspection, Iterator[tuple[Item, ClipResult]]]:
     """Run signal and ASR stages now; return the inspection and a lazy iterator of graded results."""
     factory = items if callable(items) else (lambda: iter(items))
     if total is None:
         total = sum(1 for _ in factory())
-    run = Inspection(options, store_path, progress, on_clip)
+    run = Inspection(options, store_path, progress, on_clip, executor)
     run.run_signal(factory, total)
     run.run_asr(factory)
     return run, run.judge(factory, total)
