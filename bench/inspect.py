@@ -24,6 +24,7 @@ import sys as _sys
 # This file is called inspect.py: keep it from shadowing the standard library's inspect module.
 _here = _os.path.dirname(_os.path.abspath(__file__))
 _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
+_sys.path.append(_here)  # at the end, like _benchpath: the helpers (make_inspect_set imports it) still load
 
 import argparse  # noqa: E402
 import json  # noqa: E402

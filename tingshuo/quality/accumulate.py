@@ -58,3 +58,11 @@ def runs(mask: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(d == 1)
     ends = np.flatnonzero(d == -1)
     return np.stack([starts, ends - starts], axis=1)
+
+
+def sumsq(x: np.ndarray) -> float:
+    """Sum of squares in float64. (einsum, not dot: BLAS threads stall on a loaded machine.)"""
+    if not x.size:
+        return 0.0
+    x64 = x.astype(np.float64)
+    return float(np.einsum("i,i->", x64, x64))

@@ -26,7 +26,7 @@ import numpy as np
 from ..registry import register
 from .base import Finding
 from .grade import Profile, load_profile
-from .accumulate import PowerHistogram, runs as _runs
+from .accumulate import PowerHistogram, runs as _runs, sumsq as _sumsq
 from .stream import SR, Block, ClipAudio, Meter, StreamState, run_stream
 
 __all__ = ["CHECKS", "ClipAudio", "Rule", "check", "findings_for", "measure_signal", "run_check"]
@@ -463,7 +463,7 @@ class Dropouts(Meter):
         waiting = []
         for w in self.waiting:  # runs that waited for the sound after them
             got = x[: self.ctx - w[4]]
-            w[3] += float(np.dot(got.astype(np.float64), got))
+            w[3] += _sumsq(got)
             w[4] += got.size
             if w[4] >= self.ctx or final:
                 self._closed(w)
@@ -484,7 +484,7 @@ class Dropouts(Meter):
                     opened = self.open
                 else:
                     before = buf[max(0, off + start - self.ctx): off + start]
-                    opened = (pos + start, float(np.dot(before.astype(np.float64), before)), before.size)
+                    opened = (pos + start, _sumsq(before), before.size)
                 if start + length == x.size:
                     still_open = opened
                 else:
@@ -497,7 +497,7 @@ class Dropouts(Meter):
         start, before_ss, before_n = opened
         if end - start < self.min_len or before_n == 0:
             return
-        w = [start, end, math.sqrt(before_ss / before_n), float(np.dot(after.astype(np.float64), after)), after.size]
+        w = [start, end, math.sqrt(before_ss / before_n), _sumsq(after), after.size]
         if after.size >= self.ctx:
             self._closed(w)
         else:

@@ -54,19 +54,16 @@ def _band_edges() -> np.ndarray:
     return np.round(edges_hz / (SR / N_FFT)).astype(int)
 
 
-_BANDS = None
+_EDGES = None
 
 
-def _band_matrix() -> np.ndarray:
-    """(n_bins, 34) 0/1 matrix summing FFT bins into the fingerprint's bands."""
-    global _BANDS
-    if _BANDS is None:
-        e = _band_edges()
-        m = np.zeros((N_FFT // 2 + 1, N_BANDS + 1), np.float32)
-        for k in range(N_BANDS + 1):
-            m[e[k]:e[k + 1], k] = 1.0
-        _BANDS = m
-    return _BANDS
+def _edges() -> np.ndarray:
+    """FFT bin edges of the 34 bands (strictly increasing: no band is empty)."""
+    global _EDGES
+    if _EDGES is None:
+        _EDGES = _band_edges()
+        assert (np.diff(_EDGES) > 0).all()
+    return _EDGES
 
 
 class Fingerprinter:
@@ -95,6 +92,7 @@ class Fingerprinter:
     def push(self, x16: np.ndarray) -> None:
         if self.full or not x16.size:
             return
+        edges = _edges()
         x = np.concatenate([self.carry, x16]) if self.carry.size else np.asarray(x16, np.float32)
         n = (x.size - N_FFT) // HOP + 1 if x.size >= N_FFT else 0
         if self.max_frames is not None:
@@ -103,7 +101,7 @@ class Fingerprinter:
         for i in range(0, n, self.BATCH):
             frames = view[i:min(n, i + self.BATCH)]
             spec = (np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2).astype(np.float32)
-            bands = spec @ _band_matrix()
+            bands = np.add.reduceat(spec[:, : edges[-1]], edges[:-1], axis=1)  # contiguous bins (no BLAS)
             logb = np.log(bands + 1e-10)
             d = logb[:, :-1] - logb[:, 1:]
             if self.prev_d is not None:

@@ -28,6 +28,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .accumulate import sumsq as _sumsq
+
 SR = 16000
 BLOCK_S = 10.0  # seconds of audio decoded at a time (at the file's own rate)
 FRAME = 320  # 20 ms at 16 kHz: level statistics
@@ -405,7 +407,7 @@ def _pass(clip: ClipAudio, opened, meter_types, keep_regions, on_progress) -> St
     state.timeline.push(tail)
     frames.push(tail)
     state.n16 += tail.size
-    state.sumsq16 += float(np.dot(tail.astype(np.float64), tail)) if tail.size else 0.0
+    state.sumsq16 += _sumsq(tail) if tail.size else 0.0
     state.timeline.finish(state.n16)
     power, speech = frames.take(state.timeline)
     state.n_frames += power.size
@@ -428,7 +430,7 @@ def _step(state: StreamState, meters, frames: _Frames, native: np.ndarray, x16: 
     state.n_native += native.size
     state.n16 += x16.size
     state.n_frames += power.size
-    state.sumsq16 += float(np.dot(x16.astype(np.float64), x16)) if x16.size else 0.0
+    state.sumsq16 += _sumsq(x16) if x16.size else 0.0
     for m in meters:
         m.feed(blk)
 

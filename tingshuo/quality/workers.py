@@ -152,7 +152,7 @@ class LocalExecutor:
         suspects: deque = deque()  # tasks in flight when a worker died: rerun alone
         pending: dict = {}
         exhausted = False
-        pool = self._pool or self._new_pool()
+        pool = self._pool  # started at the first task: a run with nothing to do starts no process
         try:
             while True:
                 alone = bool(suspects)
@@ -167,6 +167,8 @@ class LocalExecutor:
                         except StopIteration:
                             exhausted = True
                             break
+                    if pool is None:
+                        pool = self._new_pool()
                     try:
                         fut = pool.submit(_call, fn, args, tag, self.progress is not None)
                     except BrokenProcessPool:  # a worker died between two results
@@ -174,10 +176,12 @@ class LocalExecutor:
                         suspects.extend(pending.values())
                         pending.clear()
                         self._kill_pool()
-                        pool = self._new_pool()
+                        pool = None
                         break
                     pending[fut] = (tag, args)
                 if not pending:
+                    if suspects:  # the pool broke while submitting: rerun those alone
+                        continue
                     return
                 done, _ = wait(list(pending), timeout=PROGRESS_POLL_S, return_when=FIRST_COMPLETED)
                 self._drain_progress()
@@ -194,7 +198,7 @@ class LocalExecutor:
                     lost = broken + list(pending.values())
                     pending.clear()
                     self._kill_pool()
-                    pool = self._new_pool()
+                    pool = None
                     if alone and len(lost) == 1:  # it killed its worker on its own
                         self.crashes += 1
                         yield lost[0][0], WorkerCrashed(
