@@ -193,6 +193,11 @@ class IsolatedDecoder:
                                          "max_duration_s": max_duration_s, "label": label})
             healthy = True
             return result
+        except (DecoderCrashed, DecodeTimedOut):
+            raise
+        except errors.TingshuoError:
+            healthy = True  # the worker answered: this file is bad, the worker is fine
+            raise
         finally:
             self._release(worker, healthy)
 
