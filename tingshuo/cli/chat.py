@@ -164,7 +164,11 @@ async def _session(brain, options, args) -> int:
             if not line:
                 break
             if line.strip():
-                await pipeline.say(line.strip())
+                try:
+                    await pipeline.say(line.strip())
+                except InputError as exc:  # a line too long: say so, take the next one
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
                 await pipeline.wait_idle()
     await pipeline.close()
     if args.output_dir:

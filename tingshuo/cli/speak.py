@@ -26,6 +26,7 @@ money, percentages and abbreviations are read as words ("¥3.50" -> 三点五元
 thousand two hundred dollars). The JSON sidecar says which sentence (and word) is spoken when."""
 
 READ_BLOCK = 1 << 16
+MAX_SKIP_WARNINGS = 5  # then one line sums up the rest
 
 
 def add_parser(sub) -> None:
@@ -118,9 +119,14 @@ def run(args) -> int:
     started = time.perf_counter()
     first_ms = None
     sentences = []
+    n_skipped = [0, 0]  # sentences, characters
+
     def skipped(sentence: str, pieces) -> None:
-        msg = f"warning: left out what the voices cannot say: {describe_skipped(pieces)}"
-        (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr))
+        n_skipped[0] += 1
+        n_skipped[1] += sum(len(text) for text, _ in pieces)
+        if n_skipped[0] <= MAX_SKIP_WARNINGS:
+            msg = f"warning: left out what the voices cannot say: {describe_skipped(pieces)}"
+            (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr))
 
     chunks = synthesize_stream(text, args.voice, options, on_skip=skipped)
     writer = None
@@ -147,6 +153,9 @@ def run(args) -> int:
             writer.abort()
         if bar is not None:
             bar.close()
+    if n_skipped[0] > MAX_SKIP_WARNINGS:
+        print(f"warning: in all, {n_skipped[1]} characters of {n_skipped[0]} sentences were left out "
+              f"(the first {MAX_SKIP_WARNINGS} are listed above).", file=sys.stderr)
     audio_s = sum(s["end"] - s["start"] for s in sentences)
     if to_stdout:
         import numpy as np

@@ -74,14 +74,14 @@ def expand_inputs(inputs: list[str], errors: list[tuple[str, TingshuoError]]) ->
                 items.append(Item(str(p), Path(p.stem), None, None))
                 continue
             ds = open_dataset(p)
-            root = ds.root.resolve()
+            root = Path(os.path.abspath(ds.root))  # not resolve(): a symlinked clip is named by its link
 
             def bad_line(exc, _raw=raw):
                 errors.append((_raw, exc))
 
             for rec in ds.records(on_error=bad_line):
                 try:
-                    rel = Path(rec.audio).resolve().relative_to(root)
+                    rel = Path(os.path.abspath(rec.audio)).relative_to(root)
                 except ValueError:
                     rel = Path(Path(rec.audio).name)
                 items.append(Item(rec.audio, rel.with_suffix(""), normalize_language(rec.lang), rec.duration_s))
@@ -113,6 +113,33 @@ def _short_stem(stem: Path) -> Path:
 
     head = os.fsdecode(raw[:MAX_STEM_BYTES - 9])
     return stem.with_name(f"{head}-{hashlib.sha1(raw).hexdigest()[:8]}")
+
+
+def sweep_stale_temp_files(out_dir: Path, items: list[Item], formats) -> int:
+    """Remove the temp files a killed run left next to the outputs it was writing (``.NAME.FMT.xxxxxxxx.tmp``,
+    see ``util.atomic_write_bytes``); returns how many. Only names of this run's outputs are touched."""
+    import re
+
+    wanted = {(out_dir / f"{it.out_stem}.{fmt}") for it in items for fmt in formats}
+    by_dir: dict[Path, set[str]] = {}
+    for target in wanted:
+        by_dir.setdefault(target.parent, set()).add(target.name[:64])
+    removed = 0
+    pattern = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+    for folder, prefixes in by_dir.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            m = pattern.match(name)
+            if m and m.group(1) in prefixes:
+                try:
+                    os.unlink(folder / name)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
 
 
 def _duration(item: Item) -> float:
@@ -167,6 +194,8 @@ def run(args) -> int:
                 keep.append(it)
         items = keep
     inputs = {os.path.abspath(it.audio) for it in items}
+    if not to_stdout:
+        sweep_stale_temp_files(out_dir, items, formats)
     if not items:
         if skipped:
             print(f"nothing to do: all {skipped} inputs already have outputs.", file=sys.stderr)

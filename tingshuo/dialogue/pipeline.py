@@ -34,6 +34,9 @@ from .processor import Chain
 from .processors import BrainProcessor, Playback, SentenceSplitter, STTProcessor, TTSProcessor, TurnTaker
 
 log = logging.getLogger("tingshuo.dialogue")
+# A caller's turn is a question, not a document: understanding costs time in proportion to the text
+# (about 1.4 s per 1000 characters on one core), so a longer typed turn is refused, not queued.
+MAX_TYPED_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,12 @@ class VoicePipeline:
         await self.input.process(InputAudio(np.asarray(samples, np.float32), sample_rate))
 
     async def say(self, text: str, language: str | None = None) -> int:
-        """A typed caller turn; returns its turn number."""
+        """A typed caller turn; returns its turn number. Raises ``InputError`` past ``MAX_TYPED_CHARS``."""
+        if len(text) > MAX_TYPED_CHARS:
+            from ..errors import InputError
+
+            raise InputError(f"A typed turn is {len(text)} characters long; the assistant takes at most "
+                             f"{MAX_TYPED_CHARS} per turn. Ask one question at a time.")
         if self.busy and self.options.barge_in:
             await self.interrupt(time.perf_counter())
         return await self.start_turn(text, language or text_language(text))

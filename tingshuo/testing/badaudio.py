@@ -172,6 +172,11 @@ def make_corpus(folder: str | os.PathLike, *, long_s: float = 180.0, speech: np.
         if only is not None and not only(kind):
             return
         path = folder / (os.fsdecode(name) if isinstance(name, bytes) else name)
+        if path.is_symlink() or path.exists():  # writing the corpus again into the same folder
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
         make(path)
         cases.append(Case(path, kind, ok, note, group))
 
