@@ -70,17 +70,30 @@ def _rss(pid: int) -> int:
     return 0
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size: shared pages (a forked worker's copy of its parent) divided among sharers."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def measure(cmd: list[str], env: dict, limit_s: float, rss_cap_mb: float, cwd: str) -> dict:
     """Run ``cmd``; sample the summed RSS of its process tree; stop it past ``limit_s`` or the cap."""
     t0 = time.time()
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
-        peak = peak_one = 0
+        peak = peak_one = peak_pss = 0
         stopped = None
         while p.poll() is None:
             pids = _tree(p.pid)
             sizes = [_rss(x) for x in pids]
             peak, peak_one = max(peak, sum(sizes)), max(peak_one, max(sizes))
+            peak_pss = max(peak_pss, sum(_pss(x) for x in pids))
             over = "time limit" if time.time() - t0 > limit_s else "memory cap" if sum(sizes) > rss_cap_mb * 2 ** 20 else None
             if over:
                 stopped = over
@@ -96,6 +109,7 @@ def measure(cmd: list[str], env: dict, limit_s: float, rss_cap_mb: float, cwd: s
         tail = err.read().decode("utf-8", "replace")
     progress = [line for line in tail.replace("\r", "\n").splitlines() if "min measured" in line]
     return {"rc": p.returncode, "wall_s": round(time.time() - t0, 1), "peak_tree_rss_mb": round(peak / 2 ** 20),
+            "peak_tree_pss_mb": round(peak_pss / 2 ** 20),
             "peak_process_rss_mb": round(peak_one / 2 ** 20), "stopped": stopped,
             "progress_updates": len(progress), "last_progress": progress[-1].strip()[-60:] if progress else None}
 
@@ -140,18 +154,20 @@ def section(rep: dict) -> str:
     lines = [BEGIN, "## Long recordings (memory and time)", "",
              f"`python bench/inspect.py --long ...`: one long WAV (train-cathy prompts with 0.5 s pauses, looped), "
              f"`tingshuo inspect FILE --jobs {rep['jobs']}`; peak memory is the summed RSS of the whole process tree "
-             f"(the CLI and its workers; shared pages counted in each, so an upper bound), sampled every {SAMPLE_S} s. "
+             f"(the CLI and its workers; pages a forked worker shares with its parent counted in each, so an upper bound; "
+             f"PSS divides them among the sharers), sampled every {SAMPLE_S} s. "
              f"Machine: {rep['cpu_count']} cores shared with other jobs (load average {rep['load_avg_at_start'][0]:.1f} "
              f"at the start, {rep['load_avg_at_end'][0]:.1f} at the end): times are under shared load. 'before' is "
              "the previous version (whole-file analysis) where it was run; runs are stopped at the time limit "
              f"({rep['limit_s']:g} s; {rep['before_limit_s']:g} s for 'before') or the memory cap "
              f"({rep['rss_cap_mb']:g} MB). 'progress lines': updates of the per-file progress line.", "",
-             "| length | version | DNSMOS | ASR | peak RSS (tree) | largest process | wall | progress lines | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| length | version | DNSMOS | ASR | peak RSS (tree) | peak PSS (tree) | largest process | wall | progress lines | note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rep["runs"]:
         note = f"stopped at the {r['stopped']}" if r["stopped"] else ("exit %d" % r["rc"])
         lines.append(f"| {r['minutes']:g} min | {r['version']} | {'on' if r['dnsmos'] else 'off'} | "
-                     f"{'on' if r['asr'] else 'off'} | {r['peak_tree_rss_mb']} MB | {r['peak_process_rss_mb']} MB | "
+                     f"{'on' if r['asr'] else 'off'} | {r['peak_tree_rss_mb']} MB | {r.get('peak_tree_pss_mb', '–')} MB | "
+                     f"{r['peak_process_rss_mb']} MB | "
                      f"{r['wall_s']} s | {r['progress_updates']} | {note} |")
     return "\n".join(lines + ["", END])
 

@@ -128,11 +128,14 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the worker processes")
 def test_kill_minus_9_and_resume(tmp_path, data_dir):
+    from tingshuo.audio.resample import resample
+
     speech = load_audio(data_dir / "cathy_a0001.wav").samples
     clips = tmp_path / "clips"
     clips.mkdir()
-    for i in range(16):  # 15 s each, all different
-        x = np.tile(speech * (0.3 + 0.04 * i), 6)[: 15 * 16000] + white_noise(15.0, amplitude=0.002, seed=i)
+    for i in range(16):  # 15 s each, all different: played 4 % faster each (no two are near-duplicates)
+        fast = resample(speech, round(16000 * (0.7 + 0.04 * i)), 16000)
+        x = np.tile(fast, 15 * 16000 // fast.size + 1)[: 15 * 16000] + white_noise(15.0, amplitude=0.002, seed=i)
         write_wav(clips / f"c{i:02d}.wav", x)
     clean = tmp_path / "clean"
     assert inspect_cli(str(clips), "-o", str(clean), *FAST, "--jobs", "2", "--quiet").returncode == 0
@@ -168,6 +171,7 @@ def test_kill_minus_9_and_resume(tmp_path, data_dir):
     assert stats["signal_cached"] >= done  # every clip committed before the kill came from the store
     assert stats["signal_cached"] + stats["signal_computed"] == 16
     assert results(out) == results(clean)
+    assert not any(r["metrics"].get("duplicate_audio") for r in results(clean))  # the clips are distinct
     assert not (out / "results.jsonl.partial").exists()
 
 

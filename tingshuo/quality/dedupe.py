@@ -218,7 +218,7 @@ def vote_offsets(own: list[tuple[int, int]], hits: list[tuple[str, int, int]]) -
     for key, f, f_other in pairs:
         votes[(key, f - f_other)] += 1
     best: dict[str, tuple[int, int]] = {}
-    for (key, off), v in votes.items():
+    for (key, off), v in sorted(votes.items()):  # sorted: ties resolve the same way in every run
         # neighbouring offsets (a trim that is not a whole frame) vote together
         v_total = v + votes.get((key, off - 1), 0) + votes.get((key, off + 1), 0)
         if v_total >= MIN_VOTES and v_total > best.get(key, (0, 0))[1]:

@@ -325,7 +325,8 @@ class Inspection:
         own = self.store.index_of(key)
         hits = [h for h in self.store.word_hits([w for w, _ in own])
                 if h[0] != key and first_pos.get(h[0], item.pos) < item.pos]
-        cands = sorted(vote_offsets(own, hits).items(), key=lambda kv: -kv[1][1])[:5]
+        # most votes first; ties go to the earliest clip, so reruns and resumed runs agree
+        cands = sorted(vote_offsets(own, hits).items(), key=lambda kv: (-kv[1][1], first_pos[kv[0]]))[:5]
         for other, (offset, _votes) in cands:
             fp = self.store.fingerprint(other)
             ok, ber = is_near_duplicate(words, fp, offset)
