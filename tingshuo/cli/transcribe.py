@@ -60,26 +60,28 @@ def add_parser(sub) -> None:
 def expand_inputs(inputs: list[str], errors: list[tuple[str, TingshuoError]]) -> list[Item]:
     """Turn the command-line inputs into a list of audio items with their output stems."""
     from ..asr.text import normalize_language
-    from ..data.manifest import is_audio_file, open_dataset
+    from ..data.manifest import open_dataset
 
     items: list[Item] = []
     for raw in inputs:
         p = Path(raw)
         try:
-            if p.is_file() and (is_audio_file(p) or p.suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson")):
+            manifest = p.suffix.lower() in MANIFEST_SUFFIXES or p.name in ("wav.scp", "metadata.csv")
+            if not p.is_dir() and not (manifest and p.is_file()):
+                if not (p.exists() or p.is_symlink()):
+                    raise InputError(f"{raw}: file or folder not found.")
+                # An audio file, or something that is not one (a pipe, a broken link): the decoder says which.
                 items.append(Item(str(p), Path(p.stem), None, None))
                 continue
-            if not p.exists():
-                raise InputError(f"{raw}: file or folder not found.")
             ds = open_dataset(p)
-            root = ds.root.resolve()
+            root = Path(os.path.abspath(ds.root))  # not resolve(): a symlinked clip is named by its link
 
             def bad_line(exc, _raw=raw):
                 errors.append((_raw, exc))
 
             for rec in ds.records(on_error=bad_line):
                 try:
-                    rel = Path(rec.audio).resolve().relative_to(root)
+                    rel = Path(os.path.abspath(rec.audio)).relative_to(root)
                 except ValueError:
                     rel = Path(Path(rec.audio).name)
                 items.append(Item(rec.audio, rel.with_suffix(""), normalize_language(rec.lang), rec.duration_s))
@@ -89,29 +91,67 @@ def expand_inputs(inputs: list[str], errors: list[tuple[str, TingshuoError]]) ->
     seen: dict[Path, int] = {}
     unique = []
     for it in items:
-        stem = it.out_stem
+        stem = _short_stem(it.out_stem)
         if stem in seen:
             seen[stem] += 1
-            stem = stem.with_name(f"{stem.name}-{seen[it.out_stem]}")
+            stem = stem.with_name(f"{stem.name}-{seen[_short_stem(it.out_stem)]}")
         seen.setdefault(stem, 1)
         unique.append(Item(it.audio, stem, it.language, it.duration_s))
     return unique
 
 
+MANIFEST_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
+MAX_STEM_BYTES = 240  # outputs add a suffix (-2.json: 7 bytes); the file system allows 255
+
+
+def _short_stem(stem: Path) -> Path:
+    """The stem, or for a name too long to take a suffix, its first bytes plus a hash of the rest."""
+    raw = os.fsencode(stem.name)
+    if len(raw) <= MAX_STEM_BYTES:
+        return stem
+    import hashlib
+
+    head = os.fsdecode(raw[:MAX_STEM_BYTES - 9])
+    return stem.with_name(f"{head}-{hashlib.sha1(raw).hexdigest()[:8]}")
+
+
+def sweep_stale_temp_files(out_dir: Path, items: list[Item], formats) -> int:
+    """Remove the temp files a killed run left next to the outputs it was writing (``.NAME.FMT.xxxxxxxx.tmp``,
+    see ``util.atomic_write_bytes``); returns how many. Only names of this run's outputs are touched."""
+    import re
+
+    wanted = {(out_dir / f"{it.out_stem}.{fmt}") for it in items for fmt in formats}
+    by_dir: dict[Path, set[str]] = {}
+    for target in wanted:
+        by_dir.setdefault(target.parent, set()).add(target.name[:64])
+    removed = 0
+    pattern = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+    for folder, prefixes in by_dir.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            m = pattern.match(name)
+            if m and m.group(1) in prefixes:
+                try:
+                    os.unlink(folder / name)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
 def _duration(item: Item) -> float:
     if item.duration_s:
         return item.duration_s
+    # FFmpeg's header read (quiet); libsndfile would hand MP3s to libmpg123, which prints to stderr.
+    from ..audio.io import probe
+
     try:
-        import soundfile
-
-        return float(soundfile.info(item.audio).duration)
-    except Exception:
-        try:
-            from ..audio.io import probe
-
-            return probe(item.audio).duration_s or 0.0
-        except TingshuoError:
-            return 0.0
+        return probe(item.audio).duration_s or 0.0
+    except TingshuoError:
+        return 0.0
 
 
 def run(args) -> int:
@@ -122,15 +162,26 @@ def run(args) -> int:
     from ..options import from_namespace
     from ..util import atomic_write_text, same_file
 
+    from . import check_int, prepare_output_dir
+
     options = from_namespace(TranscribeOptions, args)
     formats = parse_formats(args.format)
+    threads = check_int(args.threads, "--threads", 0, 1024, "0 uses all cores")
     to_stdout = args.output_dir == "-"
     out_dir = Path(args.output_dir)
+    if not to_stdout:
+        prepare_output_dir(out_dir)
     errors: list[tuple[str, TingshuoError]] = []
     items = expand_inputs(args.inputs, errors)
     for src, exc in errors:
         print(f"error: {exc}", file=sys.stderr)
-    appender = JsonlAppender(args.manifest_out) if args.manifest_out else None
+    appender = None
+    if args.manifest_out:
+        try:
+            appender = JsonlAppender(args.manifest_out)
+        except OSError as exc:
+            raise InputError(f"Cannot write --manifest-out {args.manifest_out} ({exc.strerror}); "
+                             "choose another path.") from None
     skipped = 0
     if args.skip_existing:
         done = appender.done_keys() if appender else set()
@@ -143,6 +194,8 @@ def run(args) -> int:
                 keep.append(it)
         items = keep
     inputs = {os.path.abspath(it.audio) for it in items}
+    if not to_stdout:
+        sweep_stale_temp_files(out_dir, items, formats)
     if not items:
         if skipped:
             print(f"nothing to do: all {skipped} inputs already have outputs.", file=sys.stderr)
@@ -152,7 +205,7 @@ def run(args) -> int:
 
     show = not args.quiet and sys.stderr.isatty()
     total_s = sum(_duration(it) for it in items) if len(items) <= 20000 else None
-    transcriber = Transcriber(args.model, options, cpu_threads=args.threads)
+    transcriber = Transcriber(args.model, options, cpu_threads=threads)
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -173,16 +226,22 @@ def run(args) -> int:
                 msg = f"error: {result}"
                 (bar.write(msg, file=sys.stderr) if bar and show else print(msg, file=sys.stderr))
                 continue
-            for fmt in formats:
-                text = render(result, fmt)
-                if to_stdout:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
-                    continue
-                target = out_dir / f"{item.out_stem}.{fmt}"
-                if os.path.abspath(target) in inputs or (target.exists() and same_file(target, item.audio)):
-                    raise InputError(f"Refusing to overwrite input {target}; choose another --output-dir.")
-                atomic_write_text(target, text)
+            try:
+                for fmt in formats:
+                    text = render(result, fmt)
+                    if to_stdout:
+                        sys.stdout.write(text)
+                        sys.stdout.flush()
+                        continue
+                    target = out_dir / f"{item.out_stem}.{fmt}"
+                    if os.path.abspath(target) in inputs or (target.exists() and same_file(target, item.audio)):
+                        raise InputError(f"Refusing to overwrite input {target}; choose another --output-dir.")
+                    atomic_write_text(target, text)
+            except OSError as exc:  # this output cannot be written (disk full, a name the file system refuses)
+                failed += 1
+                msg = f"error: cannot write the output for {item.audio}: {exc.strerror or exc} ({exc.filename})"
+                (bar.write(msg, file=sys.stderr) if bar and show else print(msg, file=sys.stderr))
+                continue
             if appender:
                 appender.write({"audio": item.audio, "text": result.text, "lang": result.language,
                                 "duration_s": round(result.duration_s, 3)})
