@@ -48,6 +48,7 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/tts.py
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/inspect.py
+	$(BIN)/python bench/search.py
 
 llm: $(VENV)/.stamp-models
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'

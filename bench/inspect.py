@@ -1,6 +1,7 @@
 """Benchmark `tingshuo inspect` on the labelled set from bench/make_inspect_set.py.
 
     python bench/inspect.py [--per-defect 8] [--jobs 2] [--set out/inspect-set] [--no-full]
+    python bench/inspect.py --long 20,60 [--long-dnsmos both] [--before /path/to/old/checkout] [--long-asr]
 
 Two runs over the same clips, each with a fresh store: signal-only (no DNSMOS, no ASR) and
 full (DNSMOS + ASR consistency). Prints JSON: per-defect precision/recall (each defect's own
@@ -8,6 +9,11 @@ checks, at its clearly-defective strengths, against the clean controls), recall 
 strengths, false alarms on clean controls, the grade confusion matrix, throughput in audio-hours
 per wall-hour, and the peer: DNSMOS OVRL alone as the filter (3.0, and the best threshold on
 these labels). Writes docs/benchmarks-inspect.md.
+
+``--long MINUTES`` instead measures long recordings (bench/inspect_long.py): peak memory of the
+whole process tree and wall time of `tingshuo inspect` on one file of each length, with and
+without DNSMOS, and the same for another checkout given with ``--before`` (the peer: the
+previous version); it rewrites only the long-files section of the page.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys as _sys
 # This file is called inspect.py: keep it from shadowing the standard library's inspect module.
 _here = _os.path.dirname(_os.path.abspath(__file__))
 _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
+_sys.path.append(_here)  # at the end, like _benchpath: the helpers (make_inspect_set imports it) still load
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -150,7 +157,28 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated defects to run (default: all)")
     ap.add_argument("--dump", type=Path, help="write each row's label and result to this JSONL (full run)")
     ap.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "benchmarks-inspect.md")
+    ap.add_argument("--long", default="", metavar="MINUTES", help="comma-separated lengths of long files to measure")
+    ap.add_argument("--long-source", type=Path, default=None, help="train-cathy folder (default: beside the dev data)")
+    ap.add_argument("--long-work", type=Path, default=Path("out/inspect-long"), help="where the long files are kept")
+    ap.add_argument("--long-dnsmos", choices=("on", "off", "both"), default="both")
+    ap.add_argument("--long-asr", action="store_true", help="also run the recogniser (with the file's transcript)")
+    ap.add_argument("--before", help="another checkout to measure the same way (PYTHONPATH), e.g. the last release")
+    ap.add_argument("--limit-s", type=float, default=1800.0, help="stop a long run after this many seconds")
+    ap.add_argument("--before-limit-s", type=float, help="the same for the --before runs (default: --limit-s)")
+    ap.add_argument("--before-no-dnsmos", action="store_true", help="skip the --before runs with DNSMOS")
+    ap.add_argument("--rss-cap-mb", type=float, default=6000.0, help="stop a long run whose tree passes this RSS")
     a = ap.parse_args()
+    if a.long:
+        from bench.common import DEV
+        from bench.inspect_long import run_long, write_section
+
+        source = a.long_source or DEV.parent / "train-cathy"
+        rep = run_long([float(x) for x in a.long.split(",")], source, a.long_work, before=a.before,
+                       dnsmos=a.long_dnsmos, asr=a.long_asr, jobs=a.jobs, limit_s=a.limit_s, rss_cap_mb=a.rss_cap_mb,
+                       before_limit_s=a.before_limit_s, before_dnsmos=not a.before_no_dnsmos)
+        print(json.dumps(rep, indent=1))
+        write_section(a.doc, rep)
+        return
     from bench.make_inspect_set import build
     from tingshuo.quality import InspectOptions
 
@@ -173,6 +201,9 @@ def main() -> None:
 
 
 def write_doc(path: Path, rep: dict) -> None:
+    from bench.inspect_long import kept_section
+
+    long_files = kept_section(path)
     lines = ["# `tingshuo inspect` benchmark (latest run)", "",
              "Produced by `python bench/inspect.py` on the labelled set of `bench/make_inspect_set.py` "
              "(clean read-speech dev clips, en + zh, with injected defects). Precision and recall are per defect, "
@@ -213,6 +244,8 @@ def write_doc(path: Path, rep: dict) -> None:
                          f"recall over all defective {v['recall_all_defective']}, precision vs clean "
                          f"{v['precision_vs_clean']}; per defect {v['recall_per_defect']}")
         lines.append("")
+    if long_files:
+        lines += [long_files]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

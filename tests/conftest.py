@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+CRASH_MARKER = "decoder-crash-test-marker"
 NEEDS_MODELS = "needs the default models: pip install 'tingshuo[models]' (make test installs them)"
 
 
@@ -43,6 +44,9 @@ def server(tmp_path_factory):
     pytest.importorskip("fastapi", reason="needs the server extra: pip install 'tingshuo[server]'")
     from tingshuo.testing.server import ServerProcess
 
-    with ServerProcess(["--workers", "2", "--batch-window-ms", "20"],
+    from tingshuo.audio.isolated import CRASH_ENV
+
+    # An upload whose name holds CRASH_MARKER makes its decoder process die (tests of crash handling).
+    with ServerProcess(["--workers", "2", "--batch-window-ms", "20"], env={CRASH_ENV: CRASH_MARKER},
                        tmp_dir=tmp_path_factory.mktemp("server-tmp")) as srv:
         yield srv

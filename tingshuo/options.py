@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Mapping, TypeVar
@@ -71,9 +72,13 @@ def _parse_value(tp: Any, raw: Any, name: str) -> Any:
                 raise ValueError(raw)
             return bool(raw)
         if inner in (int, float, str):
-            return inner(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"Option '{name}' expects {getattr(inner, '__name__', inner)}, got {raw!r}.") from None
+            value = inner(raw)
+            if inner is float and not math.isfinite(value):  # nan passes every range check
+                raise ValueError(raw)
+            return value
+    except (TypeError, ValueError, OverflowError):
+        what = "a finite number" if inner is float else getattr(inner, "__name__", inner)
+        raise InputError(f"Option '{name}' expects {what}, got {raw!r}.") from None
     return raw
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -12,10 +13,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     so a reader never sees half a file and a crash never leaves one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temp name is kept short: a long target name plus a prefix must not pass the 255-byte limit.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a finished file is like any other
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -27,7 +32,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    # surrogateescape: a file name that is not UTF-8 (kept by Python as lone surrogates) is written back
+    # as its own bytes instead of failing the write.
+    return atomic_write_bytes(path, text.encode("utf-8", errors="surrogateescape"))
+
+
+def json_text(obj, **kwargs) -> str:
+    """JSON with non-ASCII text as is; where it holds a file name that is not UTF-8 (lone surrogates),
+    with escapes instead, which read back as the same name."""
+    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True, **kwargs)
+    return text
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

@@ -44,10 +44,10 @@ class TranscribeOptions:
                             cli=False)
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1:
-            raise ValueError("beam_size must be at least 1.")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1.")
+        if not 1 <= self.beam_size <= 100:
+            raise ValueError(f"beam_size must be at least 1 and at most 100, not {self.beam_size}.")
+        if not 1 <= self.batch_size <= 512:
+            raise ValueError(f"batch_size must be at least 1 and at most 512, not {self.batch_size}.")
         if self.task not in ("transcribe", "translate"):
             raise ValueError("task must be 'transcribe' or 'translate'.")
         if not self.temperatures:

@@ -49,27 +49,29 @@ def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]]
 
     Inputs that cannot be read are appended to ``errors`` as ``(input, error)``; the rest go on.
     """
-    from ..data.manifest import is_audio_file, open_dataset
-    from .text import normalize_language
+    from ..asr.text import normalize_language
+    from ..data.manifest import open_dataset
 
     items: list[Item] = []
     for raw in inputs:
         p = Path(raw)
         try:
-            if p.is_file() and (is_audio_file(p) or p.suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson")):
+            manifest = p.suffix.lower() in MANIFEST_SUFFIXES or p.name in ("wav.scp", "metadata.csv")
+            if not p.is_dir() and not (manifest and p.is_file()):
+                if not (p.exists() or p.is_symlink()):
+                    raise InputError(f"{raw}: file or folder not found.")
+                # An audio file, or something that is not one (a pipe, a broken link): the decoder says which.
                 items.append(Item(str(p), Path(p.stem), None, None))
                 continue
-            if not p.exists():
-                raise InputError(f"{raw}: file or folder not found.")
             ds = open_dataset(p)
-            root = ds.root.resolve()
+            root = Path(os.path.abspath(ds.root))  # not resolve(): a symlinked clip is named by its link
 
             def bad_line(exc, _raw=raw):
                 errors.append((_raw, exc))
 
             for rec in ds.records(on_error=bad_line):
                 try:
-                    rel = Path(rec.audio).resolve().relative_to(root)
+                    rel = Path(os.path.abspath(rec.audio)).relative_to(root)
                 except ValueError:
                     rel = Path(Path(rec.audio).name)
                 items.append(Item(rec.audio, rel.with_suffix(""), normalize_language(rec.lang), rec.duration_s))
@@ -79,13 +81,55 @@ def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]]
     seen: dict[Path, int] = {}
     unique = []
     for it in items:
-        stem = it.out_stem
+        stem = _short_stem(it.out_stem)
         if stem in seen:
             seen[stem] += 1
-            stem = stem.with_name(f"{stem.name}-{seen[it.out_stem]}")
+            stem = stem.with_name(f"{stem.name}-{seen[_short_stem(it.out_stem)]}")
         seen.setdefault(stem, 1)
         unique.append(Item(it.audio, stem, it.language, it.duration_s))
     return unique
+
+
+MANIFEST_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
+MAX_STEM_BYTES = 240  # outputs add a suffix (-2.json: 7 bytes); the file system allows 255
+
+
+def _short_stem(stem: Path) -> Path:
+    """The stem, or for a name too long to take a suffix, its first bytes plus a hash of the rest."""
+    raw = os.fsencode(stem.name)
+    if len(raw) <= MAX_STEM_BYTES:
+        return stem
+    import hashlib
+
+    head = os.fsdecode(raw[:MAX_STEM_BYTES - 9])
+    return stem.with_name(f"{head}-{hashlib.sha1(raw).hexdigest()[:8]}")
+
+
+def sweep_stale_temp_files(out_dir: Path, items: list[Item], formats) -> int:
+    """Remove the temp files a killed run left next to the outputs it was writing (``.NAME.FMT.xxxxxxxx.tmp``,
+    see ``util.atomic_write_bytes``); returns how many. Only names of this run's outputs are touched."""
+    import re
+
+    wanted = {(out_dir / f"{it.out_stem}.{fmt}") for it in items for fmt in formats}
+    by_dir: dict[Path, set[str]] = {}
+    for target in wanted:
+        by_dir.setdefault(target.parent, set()).add(target.name[:64])
+    removed = 0
+    pattern = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+    for folder, prefixes in by_dir.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            m = pattern.match(name)
+            if m and m.group(1) in prefixes:
+                try:
+                    os.unlink(folder / name)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
 
 
 class TranscriptSink:
@@ -101,7 +145,13 @@ class TranscriptSink:
         self.to_stdout = str(out_dir) == "-"
         self.out_dir = Path(out_dir)
         self.stdout = stdout or sys.stdout
-        self.appender = JsonlAppender(manifest_out) if manifest_out else None
+        self.appender = None
+        if manifest_out:
+            try:
+                self.appender = JsonlAppender(manifest_out)
+            except OSError as exc:
+                raise InputError(f"Cannot write --manifest-out {manifest_out} ({exc.strerror}); "
+                                 "choose another path.") from None
         self._inputs: set[str] = set()
         self._pending: dict[int, tuple[str, dict | None]] = {}  # index -> (stdout text, manifest row)
         self._next = 0  # first index whose ordered output is not out yet
@@ -125,6 +175,8 @@ class TranscriptSink:
                     keep.append(it)
             items = keep
         self._inputs = {os.path.abspath(it.audio) for it in items}
+        if not self.to_stdout:
+            sweep_stale_temp_files(self.out_dir, items, self.formats)
         return items, skipped
 
     def target(self, item: Item, fmt: str) -> Path:
@@ -132,7 +184,8 @@ class TranscriptSink:
 
     def write(self, index: int, item: Item, result: Transcript) -> bool:
         """Write ``result`` for the ``index``-th pending item; False if that index was written already
-        (a retried batch delivering twice), so each input appears exactly once."""
+        (a retried batch delivering twice), so each input appears exactly once. An ``OSError`` (disk
+        full, a name the file system refuses) leaves the index unsettled: call ``fail`` for it."""
         from ..util import atomic_write_text, same_file
         from .formats import render
 

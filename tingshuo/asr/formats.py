@@ -91,7 +91,9 @@ def to_txt(transcript: Transcript) -> str:
 
 
 def to_json(transcript: Transcript) -> str:
-    return json.dumps(transcript.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    from ..util import json_text
+
+    return json_text(transcript.to_dict(), indent=2) + "\n"
 
 
 def to_tsv(transcript: Transcript) -> str:

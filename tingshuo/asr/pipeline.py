@@ -58,6 +58,8 @@ class _FileState:
 @functools.lru_cache(maxsize=4)
 def load_engine(model: str | None = None, cpu_threads: int = 0) -> ASREngine:
     """The ASR engine for a catalog name, an alias, or a model directory (cached)."""
+    if isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or not 0 <= cpu_threads <= 1024:
+        raise InputError(f"cpu_threads must be 0 (all cores) or a number of threads up to 1024, not {cpu_threads!r}.")
     if model and (os.sep in model or Path(model).is_dir()):
         path = Path(model)
         if not path.is_dir():

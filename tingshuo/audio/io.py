@@ -10,8 +10,10 @@ Long files are decoded in blocks (``iter_audio``) so hours of audio never sit in
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
@@ -24,8 +26,12 @@ from ..types import Audio
 SAMPLE_RATE = 16000  # what the recognisers and the VAD take
 Source = Union[str, os.PathLike, bytes, BinaryIO, Audio, np.ndarray]
 
-# Codecs whose container states an exact duration, so a short decode means truncation.
-_EXACT_LENGTH_CODECS = ("pcm_", "flac", "alac", "wavpack", "tta")
+# What native code is allowed to see. FFmpeg's resampler mixes at most 64 channels; speech needs
+# a rate of a few kHz; 768 kHz is the highest rate audio interfaces record at.
+MAX_CHANNELS = 64
+MIN_SAMPLE_RATE = 2000
+MAX_SAMPLE_RATE = 768000
+PREALLOCATE_MAX_S = 600.0  # load_audio trusts a declared length this far, and grows past it as decoded
 
 
 @dataclass(frozen=True)
@@ -48,19 +54,37 @@ def _name(source) -> str:
     return getattr(source, "name", None) or "<audio buffer>"
 
 
+def _check_path(path: Path, name: str) -> None:
+    """Refuse, in one sentence, what is not a readable regular file (before any native code opens it)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise AudioDecodeError(f"{name} is a broken symbolic link (it points to {os.readlink(path)}, "
+                                   "which does not exist); fix or remove the link.") from None
+        raise AudioDecodeError(f"{name}: file not found; check the path.") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AudioDecodeError(f"{name} is a symbolic link that loops back on itself; fix or remove it.") from None
+        raise AudioDecodeError(f"{name} cannot be read ({exc.strerror}).") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioDecodeError(f"{name} is a directory, not an audio file.")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+        raise AudioDecodeError(f"{name} is {kind}, not a regular file; give an audio file.")
+    if st.st_size == 0:
+        raise AudioDecodeError(f"{name} is empty (0 bytes); give a file with audio in it.")
+    if not os.access(path, os.R_OK):
+        raise AudioDecodeError(f"{name} cannot be read (permission denied); check its permissions.")
+
+
 def _open(source):
     import av
 
     name = _name(source)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise AudioDecodeError(f"{name}: file not found; check the path.")
-        if path.is_dir():
-            raise AudioDecodeError(f"{name} is a directory, not an audio file.")
-        if path.stat().st_size == 0:
-            raise AudioDecodeError(f"{name} is empty (0 bytes); give a file with audio in it.")
-        target: object = str(path)
+        _check_path(Path(source), name)
+        target: object = str(source)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise AudioDecodeError("The uploaded audio is empty (0 bytes); send a file with audio in it.")
@@ -69,18 +93,41 @@ def _open(source):
         target = source
     try:
         container = av.open(target, metadata_errors="ignore")
-    except av.error.FFmpegError as exc:  # includes InvalidDataError, PermissionError mapped by av
+    except (av.error.FFmpegError, OSError, ValueError) as exc:  # av maps errno errors to OSError subclasses
         raise AudioDecodeError(
             f"{name} is not a readable audio or video file ({_reason(exc)}); "
             "convert it to WAV, FLAC, MP3, OGG or M4A."
         ) from None
     audio_streams = [s for s in container.streams if s.type == "audio"]
-    if not audio_streams:
+    decodable = [s for s in audio_streams if s.codec_context is not None]
+    if not decodable:
         has_video = any(s.type == "video" for s in container.streams)
         container.close()
+        if audio_streams:
+            raise AudioDecodeError(f"{name}: its audio is in a codec FFmpeg cannot decode; "
+                                   "convert it to WAV, FLAC, MP3, OGG or M4A.")
         what = "video file has no audio track" if has_video else "file has no audio track"
         raise AudioDecodeError(f"{name}: the {what}; give a file that contains sound.")
-    return container, audio_streams[0], name
+    stream = decodable[0]
+    try:
+        _check_shape(stream.codec_context.channels, stream.codec_context.sample_rate, name)
+    except AudioDecodeError:
+        container.close()
+        raise
+    return container, stream, name
+
+
+def _check_shape(channels: int, sample_rate: int, name: str) -> None:
+    """The channel count and rate that the resampler and the rest of tingshuo can take."""
+    if (channels or 0) <= 0:
+        raise AudioDecodeError(f"{name} declares no audio channels: it is corrupt or not an audio file; "
+                               "re-export it as WAV, FLAC, MP3, OGG or M4A.")
+    if channels > MAX_CHANNELS:
+        raise AudioDecodeError(f"{name} has {channels} audio channels; tingshuo reads 1 to {MAX_CHANNELS}. "
+                               "Extract the channels you need (e.g. ffmpeg -af pan) and try again.")
+    if not MIN_SAMPLE_RATE <= (sample_rate or 0) <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(f"{name} has a sample rate of {sample_rate} Hz; speech needs {MIN_SAMPLE_RATE} to "
+                               f"{MAX_SAMPLE_RATE} Hz, so its header is corrupt or it is not a recording.")
 
 
 def _reason(exc: Exception) -> str:
@@ -107,6 +154,12 @@ def probe(source: Source) -> AudioInfo:
             bits = int(digits) if digits else bits
         elif isinstance(source, (str, os.PathLike)) and ctx.name in ("flac", "alac"):
             bits = _sndfile_bits(source) or bits
+        if ctx.name.startswith("pcm_") and isinstance(source, (str, os.PathLike)) and duration is not None:
+            from .truncation import pcm_max_seconds
+
+            ceiling = pcm_max_seconds(source, int(ctx.channels), bits, int(ctx.sample_rate))
+            if ceiling is not None:  # a header that claims more than the file can hold (cut off, or piped)
+                duration = min(duration, ceiling)
         return AudioInfo(
             path=name, container=container.format.name, codec=ctx.name,
             sample_rate=int(ctx.sample_rate or stream.rate or 0),
@@ -148,90 +201,96 @@ def iter_audio(source: Source, sample_rate: int | None = SAMPLE_RATE, *,
 
 
 def _decode(source, sample_rate, block_s) -> Iterator[np.ndarray]:
-    import av
-
     container, stream, name = _open(source)
     try:
-        rate = int(sample_rate or stream.codec_context.sample_rate or stream.rate)
-        # Keep the channels through the resampler and average them here: FFmpeg's own downmix
-        # adds channels at -3 dB each, which pushes full-scale stereo past 1.0.
-        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=rate)
+        ctx = stream.codec_context
+        rate = int(sample_rate or ctx.sample_rate)
         block = max(1, int(block_s * rate))
         pending: list[np.ndarray] = []
         n_pending = 0
         n_total = 0
-
-        def frames():
-            try:
-                for frame in container.decode(stream):
-                    frame.pts = None  # let the resampler count samples, not trust timestamps
-                    yield from resampler.resample(frame)
-                yield from resampler.resample(None)
-            except av.error.FFmpegError as exc:
-                seconds = n_total / rate
-                raise AudioDecodeError(
-                    f"{name} is corrupt or truncated: decoding failed after {seconds:.1f} s "
-                    f"({_reason(exc)}); re-export or re-download the file."
-                ) from None
-
-        for out in frames():
-            arr = out.to_ndarray()
-            arr = arr[0] if arr.shape[0] == 1 else arr.mean(axis=0)
-            if arr.size == 0:
-                continue
+        for arr in _mono_frames(container, stream, name, rate, lambda: n_total / rate):
             pending.append(arr)
             n_pending += arr.size
             n_total += arr.size
             while n_pending >= block:
                 joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
-                yield joined[:block].astype(np.float32, copy=False)
+                yield joined[:block]
                 rest = joined[block:]
                 pending = [rest] if rest.size else []
                 n_pending = rest.size
         if n_pending:
-            yield np.concatenate(pending).astype(np.float32, copy=False)
+            yield np.concatenate(pending)
         if n_total == 0:
             raise AudioDecodeError(f"{name} contains no audio samples; give a file with sound in it.")
-        _check_truncation(source, stream, name, n_total / rate)
+        from . import truncation
+
+        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        truncation.check(source, name, container.format.name, ctx.name, declared, n_total / rate, AudioDecodeError)
     finally:
         container.close()
 
 
-def _check_truncation(source, stream, name: str, decoded_s: float) -> None:
-    """Raise if the container declares more audio than the file holds (a cut-off copy)."""
-    codec = stream.codec_context.name
-    if not codec.startswith(_EXACT_LENGTH_CODECS):
-        return
-    declared = None
-    if codec.startswith("pcm_") and isinstance(source, (str, os.PathLike)):
-        # FFmpeg sizes PCM streams by the file; libsndfile reports what the header claims.
-        declared_bytes, actual_bytes = _sndfile_data_sizes(source)
-        if declared_bytes and actual_bytes is not None and actual_bytes < 0.98 * declared_bytes:
-            declared = decoded_s * declared_bytes / max(actual_bytes, 1)
-    elif stream.duration is not None and stream.time_base is not None:
-        declared = float(stream.duration * stream.time_base)
-    if declared and decoded_s < 0.98 * declared - 0.05:
-        raise AudioDecodeError(
-            f"{name} is truncated: its header says {declared:.2f} s but only {decoded_s:.2f} s "
-            "of audio is present; re-export or re-download the file."
-        )
+def _mono_frames(container, stream, name: str, rate: int, decoded_s) -> Iterator[np.ndarray]:
+    """Float32 mono arrays at ``rate``, one per resampled frame, whatever the stream's layout.
 
+    Frames reach numpy only in FFmpeg's *packed* float format: a packed frame is one buffer, so
+    no channel count can make PyAV walk past its plane pointers (PyAV 18's ``AudioFrame.planes``
+    counts planes up to the first NULL pointer, which a planar frame of 8+ channels does not have:
+    the 8-channel segfault). Channels are averaged here, not by FFmpeg, whose downmix adds them at
+    -3 dB each and pushes full-scale stereo past 1.0. Every decoded frame's layout and rate are
+    checked before the resampler sees them, and a new resampler is made when they change mid-stream.
+    """
+    import av
 
-def _sndfile_data_sizes(path) -> tuple[int | None, int | None]:
-    """(bytes the header declares, bytes present) for the audio chunk of WAV/AIFF-like files."""
+    resampler = None
+    key = None
+
+    def fail(exc: Exception) -> AudioDecodeError:
+        return AudioDecodeError(f"{name} is corrupt or truncated: decoding failed after {decoded_s():.1f} s "
+                                f"({_reason(exc)}); re-export or re-download the file.")
+
+    def mono(out) -> np.ndarray | None:
+        channels = out.layout.nb_channels
+        if out.format.name != "flt" or not 1 <= channels <= MAX_CHANNELS or out.sample_rate != rate:
+            raise AudioDecodeError(f"{name}: the resampler returned {out.format.name} audio with {channels} "
+                                   f"channels at {out.sample_rate} Hz; convert the file to WAV and try again.")
+        arr = out.to_ndarray().reshape(-1)  # packed: one plane of samples x channels
+        if channels > 1:
+            arr = arr.reshape(-1, channels).mean(axis=1, dtype=np.float32)
+        if arr.size and not np.isfinite(arr).all():
+            raise AudioDecodeError(f"{name} holds NaN or infinite sample values (near {decoded_s():.1f} s): a "
+                                   "broken floating-point export; re-export it.")
+        return arr if arr.size else None
+
     try:
-        import soundfile
-
-        report = soundfile.info(str(path)).extra_info
-    except Exception:  # libsndfile cannot read it: nothing to compare
-        return None, None
-    for line in report.splitlines():
-        key = line.split(":")[0].strip()
-        if key in ("data", "SSND") and "should be" in line:
-            nums = [int(x) for x in line.replace("(", " ").replace(")", " ").split() if x.isdigit()]
-            if len(nums) >= 2:
-                return nums[0], nums[1]
-    return None, None
+        for frame in container.decode(stream):
+            frame_key = (frame.format.name, frame.layout.name, frame.layout.nb_channels, frame.sample_rate)
+            if frame_key != key:
+                _check_shape(frame.layout.nb_channels, frame.sample_rate, name)
+                if resampler is not None:
+                    for out in resampler.resample(None):
+                        arr = mono(out)
+                        if arr is not None:
+                            yield arr
+                resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=rate)
+                key = frame_key
+            frame.pts = None  # let the resampler count samples, not trust timestamps
+            for out in resampler.resample(frame):
+                arr = mono(out)
+                if arr is not None:
+                    yield arr
+        if resampler is not None:
+            for out in resampler.resample(None):
+                arr = mono(out)
+                if arr is not None:
+                    yield arr
+    except AudioDecodeError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise fail(exc) from None
+    except (ValueError, MemoryError, OSError) as exc:  # PyAV's own checks; a frame too big to hold
+        raise fail(exc) from None
 
 
 def load_audio(source: Source, sample_rate: int | None = SAMPLE_RATE, *,
@@ -252,8 +311,10 @@ def load_audio(source: Source, sample_rate: int | None = SAMPLE_RATE, *,
     if info.duration_s is not None:
         _check_length(info.duration_s, max_duration_s, name)
     rate = int(sample_rate or info.sample_rate)
-    # Preallocate from the declared length so that long files are not held twice.
-    buf = np.empty(int((info.duration_s or 60.0) * rate * 1.02) + rate, np.float32)
+    # Preallocate from the declared length so that long files are not held twice, but trust a
+    # header only so far: one that claims days must not allocate gigabytes before decoding.
+    declared_s = min(info.duration_s or 60.0, PREALLOCATE_MAX_S)
+    buf = np.empty(int(declared_s * rate * 1.02) + rate, np.float32)
     n = 0
     for block in _decode(source, rate, 60.0):
         if n + block.size > buf.size:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from .. import __version__
-from ..errors import TingshuoError
+from ..errors import InputError, TingshuoError
 
 # verb -> module (imported only for the verb being run, so `--help` and startup stay fast)
 VERBS = {
@@ -23,6 +24,8 @@ VERBS = {
     "serve": "tingshuo.cli.serve",
     "inspect": "tingshuo.cli.inspect",
     "train": "tingshuo.cli.train",
+    "index": "tingshuo.cli.index",
+    "search": "tingshuo.cli.search",
 }
 
 DESCRIPTION = """\
@@ -42,6 +45,8 @@ examples:
   tingshuo serve --port 8000
   tingshuo inspect train.jsonl -o out/qc --profile tts-training
   tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
+  tingshuo index recordings/ --index lib/
+  tingshuo search "refund policy" --index lib/
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
@@ -62,6 +67,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_int(value, flag: str, lo: int, hi: int, note: str = "") -> int:
+    """A numeric flag within [lo, hi], or an ``InputError`` that names the flag in one sentence."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        extra = f" ({note})" if note else ""
+        raise InputError(f"{flag} must be a whole number from {lo} to {hi}{extra}, not {value}.")
+    return value
+
+
+def check_float(value, flag: str, lo: float, hi: float) -> float:
+    """A finite number within [lo, hi], or an ``InputError`` that names the flag."""
+    import math
+
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value) or not lo <= value <= hi:
+        raise InputError(f"{flag} must be a number from {lo:g} to {hi:g}, not {value}.")
+    return float(value)
+
+
+def prepare_output_dir(out_dir, flag: str = "--output-dir") -> None:
+    """Create the output folder now, before any model loads, or say in one line why it cannot be."""
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{out_dir} is a file, not a folder; choose another {flag}.") from None
+    except OSError as exc:
+        raise InputError(f"Cannot create the output folder {out_dir} ({exc.strerror}); "
+                         f"choose another {flag}.") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise InputError(f"Cannot write to the output folder {out_dir} (permission denied); choose another {flag}.")
+
+
 def fail(message: str, code: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -74,15 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug or os.environ.get("TINGSHUO_DEBUG") == "1"
+    previous = _terminate_like_interrupt()
     try:
         return int(args.run(args) or 0)
     except TingshuoError as exc:
         if debug:
             raise
         return fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        print("\ninterrupted; finished outputs are kept, rerun with --skip-existing to resume.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        resume = " rerun with --skip-existing to resume." if args.command == "transcribe" else ""
+        print(f"\ninterrupted; finished outputs are kept;{resume or ' partial ones are removed.'}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug, not a user error: say so briefly
@@ -90,6 +130,29 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback, "
                     "and please report it)", 70)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temp files removed, workers stopped)."""
+
+
+def _terminate_like_interrupt():
+    """Turn SIGTERM into ``Terminated`` in the main thread; returns the previous handler (None if not set)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # no signals here (an embedded interpreter)
+        return None
 
 
 if __name__ == "__main__":

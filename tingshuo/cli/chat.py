@@ -78,6 +78,10 @@ def run(args) -> int:
                 raise InputError(f"{path}: file not found.")
         if not args.output_dir:
             raise InputError("--input needs --output-dir for the reply audio and the conversation JSON.")
+    if args.output_dir:
+        from . import prepare_output_dir
+
+        prepare_output_dir(args.output_dir)
     brain = _brain(args)
     if args.mic:
         return asyncio.run(_live(brain, options, args))
@@ -160,7 +164,11 @@ async def _session(brain, options, args) -> int:
             if not line:
                 break
             if line.strip():
-                await pipeline.say(line.strip())
+                try:
+                    await pipeline.say(line.strip())
+                except InputError as exc:  # a line too long: say so, take the next one
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
                 await pipeline.wait_idle()
     await pipeline.close()
     if args.output_dir:

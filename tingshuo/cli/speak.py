@@ -26,6 +26,7 @@ money, percentages and abbreviations are read as words ("¥3.50" -> 三点五元
 thousand two hundred dollars). The JSON sidecar says which sentence (and word) is spoken when."""
 
 READ_BLOCK = 1 << 16
+MAX_SKIP_WARNINGS = 5  # then one line sums up the rest
 
 
 def add_parser(sub) -> None:
@@ -88,9 +89,10 @@ def _read_blocks(fh, name: str) -> Iterator[str]:
 def run(args) -> int:
     from ..options import from_namespace
     from ..tts.base import SpeakOptions
-    from ..tts.stream import synthesize_stream, timings
+    from ..tts.stream import describe_skipped, synthesize_stream, timings
     from ..tts.writer import AudioFileWriter
     from ..util import atomic_write_text, same_file
+    from . import prepare_output_dir
 
     options = from_namespace(SpeakOptions, args)
     text, total_chars, in_path = _text_source(args)
@@ -102,6 +104,9 @@ def run(args) -> int:
             raise InputError(f"Cannot write '{out.suffix}' files; use .wav, .flac, .mp3 or .ogg (or --format).")
         if in_path and out.exists() and same_file(out, in_path):
             raise InputError(f"Refusing to overwrite the input {out}; choose another --output.")
+        if out.is_dir():
+            raise InputError(f"--output {out} is a folder; give a file name such as {out / 'speech.wav'}.")
+        prepare_output_dir(out.parent, "--output")
     else:
         fmt = args.format or "wav"
 
@@ -114,7 +119,16 @@ def run(args) -> int:
     started = time.perf_counter()
     first_ms = None
     sentences = []
-    chunks = synthesize_stream(text, args.voice, options)
+    n_skipped = [0, 0]  # sentences, characters
+
+    def skipped(sentence: str, pieces) -> None:
+        n_skipped[0] += 1
+        n_skipped[1] += sum(len(text) for text, _ in pieces)
+        if n_skipped[0] <= MAX_SKIP_WARNINGS:
+            msg = f"warning: left out what the voices cannot say: {describe_skipped(pieces)}"
+            (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr))
+
+    chunks = synthesize_stream(text, args.voice, options, on_skip=skipped)
     writer = None
     collected = []
     try:
@@ -139,6 +153,9 @@ def run(args) -> int:
             writer.abort()
         if bar is not None:
             bar.close()
+    if n_skipped[0] > MAX_SKIP_WARNINGS:
+        print(f"warning: in all, {n_skipped[1]} characters of {n_skipped[0]} sentences were left out "
+              f"(the first {MAX_SKIP_WARNINGS} are listed above).", file=sys.stderr)
     audio_s = sum(s["end"] - s["start"] for s in sentences)
     if to_stdout:
         import numpy as np

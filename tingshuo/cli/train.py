@@ -66,9 +66,25 @@ def add_parser(sub) -> None:
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1], what=None)
 
 
+def _check_numbers(args) -> None:
+    from . import check_float, check_int
+
+    if getattr(args, "epochs", None) is not None:
+        check_int(args.epochs, "--epochs", 1, 100000)
+    if getattr(args, "max_minutes", None) is not None:
+        check_float(args.max_minutes, "--max-minutes", 0.01, 1e7)
+    if getattr(args, "threads", None) is not None:
+        check_int(args.threads, "--threads", 0, 1024, "0: torch's choice")
+    if getattr(args, "beam", None) is not None:
+        check_int(args.beam, "--beam", 1, 100)
+    if getattr(args, "ctc_weight", None) is not None:
+        check_float(args.ctc_weight, "--ctc-weight", 0.0, 1.0)
+
+
 def run(args) -> int:
     from ..train import require_torch
 
+    _check_numbers(args)
     require_torch()
     if args.what in ("asr", "quality"):
         return _train(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..asr.batch import Item, expand_inputs, sweep_stale_temp_files  # noqa: F401  (imported from here by search)
 from ..errors import InputError, TingshuoError
 
 EXAMPLES = """\
@@ -54,15 +55,19 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..asr.base import TranscribeOptions
-    from ..asr.batch import TranscriptSink, expand_inputs
+    from ..asr.batch import TranscriptSink
     from ..asr.formats import parse_formats
     from ..options import from_namespace
     from ..scale.options import ray_options
+    from . import check_int, prepare_output_dir
     from .progress import BatchProgress
 
     options = from_namespace(TranscribeOptions, args)
     ray = ray_options(args)
     formats = parse_formats(args.format)
+    threads = check_int(args.threads, "--threads", 0, 1024, "0 uses all cores")
+    if args.output_dir != "-":
+        prepare_output_dir(args.output_dir)
     errors: list[tuple[str, TingshuoError]] = []
     items = expand_inputs(args.inputs, errors)
     for src, exc in errors:
@@ -89,7 +94,7 @@ def run(args) -> int:
     else:
         from ..asr.pipeline import Transcriber
 
-        transcriber = Transcriber(args.model, options, cpu_threads=args.threads)
+        transcriber = Transcriber(args.model, options, cpu_threads=threads)
         results = transcriber.transcribe_many(paths, options, languages=languages)
     progress = BatchProgress(len(items), desc="transcribing", quiet=args.quiet)
     started = time.perf_counter()
@@ -104,7 +109,15 @@ def run(args) -> int:
                     progress.done(failed=True)
                     progress.note(f"error: {result}", always=True)
                 continue
-            if not sink.write(i, item, result):
+            try:
+                if not sink.write(i, item, result):
+                    continue
+            except OSError as exc:  # this output cannot be written (disk full, a name the file system refuses)
+                if sink.fail(i, item):
+                    failed += 1
+                    progress.done(failed=True)
+                    progress.note(f"error: cannot write the output for {item.audio}: {exc.strerror or exc} "
+                                  f"({exc.filename})", always=True)
                 continue
             n_ok += 1
             audio_s += result.duration_s

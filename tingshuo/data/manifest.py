@@ -207,13 +207,56 @@ def _read_ljspeech(ds: Dataset):
 
 
 def _read_dir(ds: Dataset):
+    """Audio files under a folder, recursively (hidden ones skipped), in sorted order.
+
+    What is named like audio but cannot be one — a broken or looping symbolic link, a folder named
+    ``x.wav`` with no audio in it, a named pipe — is reported (a ``ManifestError`` naming it), not
+    silently left out, so a folder run says how many inputs it could not read.
+    """
+    audio_dirs: set[Path] = set()
+    entries = []
     for p in sorted(ds.path.rglob("*")):
-        if p.is_file() and is_audio_file(p) and not any(part.startswith(".") for part in p.relative_to(ds.path).parts):
-            text = None
-            side = p.with_suffix(".txt")
-            if side.is_file():  # the common "clip.wav + clip.txt" layout
-                text = side.read_text(encoding="utf-8").strip()
-            yield Record(audio=str(p), text=text, id=str(p.relative_to(ds.path).with_suffix("")))
+        rel = p.relative_to(ds.path)
+        if any(part.startswith(".") for part in rel.parts) or not is_audio_file(p):
+            continue
+        entries.append(p)
+        if p.is_file():
+            audio_dirs.update(p.parents)
+    for p in entries:
+        problem = _not_audio_file(p, audio_dirs)
+        if problem:
+            yield ManifestError(f"{p} {problem}")
+            continue
+        if not p.is_file():
+            continue  # a folder named like audio, whose audio files are listed on their own
+        text = None
+        side = p.with_suffix(".txt")
+        if side.is_file():  # the common "clip.wav + clip.txt" layout
+            text = side.read_text(encoding="utf-8", errors="replace").strip()
+        yield Record(audio=str(p), text=text, id=str(p.relative_to(ds.path).with_suffix("")))
+
+
+def _not_audio_file(p: Path, audio_dirs: set[Path]) -> str | None:
+    """Why a path named like audio is not a file to decode (None if it is one, or a folder of audio)."""
+    import errno
+    import stat
+
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return "is a broken symbolic link (its target does not exist); fix or remove the link."
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link that loops back on itself; fix or remove it."
+        return f"cannot be read ({exc.strerror})."
+    if stat.S_ISDIR(st.st_mode):
+        if p in audio_dirs:
+            return None  # a folder that happens to be named like audio: its files are listed on their own
+        return "is a folder named like an audio file, with no audio in it; rename or remove it."
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+        return f"is {kind}, not a regular file; give an audio file."
+    return None
 
 
 # ------------------------------------------------------------------------------ writing
@@ -304,7 +347,9 @@ class JsonlAppender:
         return out
 
     def write(self, row: Mapping) -> None:
-        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        from ..util import json_text
+
+        self._fh.write(json_text(row) + "\n")
         self._fh.flush()
 
     def close(self) -> None:

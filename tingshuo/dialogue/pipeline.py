@@ -34,6 +34,9 @@ from .processor import Chain
 from .processors import BrainProcessor, Playback, SentenceSplitter, STTProcessor, TTSProcessor, TurnTaker
 
 log = logging.getLogger("tingshuo.dialogue")
+# A caller's turn is a question, not a document: understanding costs time in proportion to the text
+# (about 1.4 s per 1000 characters on one core), so a longer typed turn is refused, not queued.
+MAX_TYPED_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,12 @@ class ChatOptions:
     def __post_init__(self) -> None:
         if not 0.1 <= self.end_of_turn_s <= 5.0:
             raise ValueError("end_of_turn_s must be between 0.1 and 5 seconds.")
-        if self.asr_beam_size < 1:
-            raise ValueError("asr_beam_size must be at least 1.")
+        if not 1 <= self.asr_beam_size <= 100:
+            raise ValueError(f"asr_beam_size must be from 1 to 100, not {self.asr_beam_size}.")
+        if not 0 <= self.max_turns <= 1000:
+            raise ValueError(f"max_turns must be from 0 to 1000, not {self.max_turns}.")
+        if not 0.0 <= self.partial_interval_s <= 60.0:
+            raise ValueError(f"partial_interval_s must be from 0 to 60 seconds, not {self.partial_interval_s}.")
         if not 0.05 <= self.min_speech_s <= 1.0:
             raise ValueError("min_speech_s must be between 0.05 and 1 second.")
         if self.sample_rate not in (8000, 16000, 22050, 24000, 44100, 48000):
@@ -147,7 +154,12 @@ class VoicePipeline:
         await self.input.process(InputAudio(np.asarray(samples, np.float32), sample_rate))
 
     async def say(self, text: str, language: str | None = None) -> int:
-        """A typed caller turn; returns its turn number."""
+        """A typed caller turn; returns its turn number. Raises ``InputError`` past ``MAX_TYPED_CHARS``."""
+        if len(text) > MAX_TYPED_CHARS:
+            from ..errors import InputError
+
+            raise InputError(f"A typed turn is {len(text)} characters long; the assistant takes at most "
+                             f"{MAX_TYPED_CHARS} per turn. Ask one question at a time.")
         if self.busy and self.options.barge_in:
             await self.interrupt(time.perf_counter())
         return await self.start_turn(text, language or text_language(text))

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from ..options import opt
 
 GRADES = ("high", "medium", "low")
+MAX_JOBS = 256
 SEVERITIES = ("drop", "review", "note")  # drop -> grade low, review -> medium, note -> no effect
 
 
@@ -43,8 +44,11 @@ class InspectOptions:
                             cli=False)
 
     def __post_init__(self) -> None:
-        if self.jobs < 0:
-            raise ValueError("jobs must be 0 (all cores) or a positive number of processes.")
+        if not 0 <= self.jobs <= MAX_JOBS:
+            raise ValueError(f"jobs must be 0 (all cores) or a number of processes from 1 to {MAX_JOBS}, not {self.jobs}.")
+        if not 0 <= self.asr_threads <= MAX_JOBS:
+            raise ValueError(f"asr_threads must be 0 (all cores) or a number of threads from 1 to {MAX_JOBS}, "
+                             f"not {self.asr_threads}.")
 
     @property
     def n_jobs(self) -> int:

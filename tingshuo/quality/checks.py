@@ -7,15 +7,17 @@ Every check is registered (``available("check")``) and can be run on its own::
     >>> run_check("clipping", clip, "asr-training")                     # doctest: +SKIP
     CheckResult(metrics={'clipped_fraction': 0.012, ...}, findings=(Finding(...),))
 
-Signal checks see the decoded audio (``ClipAudio``: the file's own rate for sample-exact checks,
-16 kHz for the rest, Silero VAD speech regions). Transcript checks (``stage="text"``) see the
-recogniser's hypothesis and the given transcript; they live in ``consistency.py``.
+A signal check is a ``Meter`` (``stream.py``): the file streams through it block by block (the
+file's own rate for sample-exact checks, 16 kHz for the rest, Silero VAD speech regions as they
+become certain), and it keeps fixed-size accumulators, so an hour-long file costs no more memory
+than a short one. Transcript checks (``stage="text"``) see the recogniser's hypothesis and the
+given transcript; they live in ``consistency.py``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,9 +26,10 @@ import numpy as np
 from ..registry import register
 from .base import Finding
 from .grade import Profile, load_profile
+from .accumulate import PowerHistogram, runs as _runs, sumsq as _sumsq
+from .stream import SR, Block, ClipAudio, Meter, StreamState, run_stream
 
-SR = 16000
-FRAME = 320  # 20 ms at 16 kHz, for level statistics
+__all__ = ["CHECKS", "ClipAudio", "Rule", "check", "findings_for", "measure_signal", "run_check"]
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,14 @@ CHECKS: dict[str, "CheckSpec"] = {}
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
-    stage: str  # "signal" (workers, on audio) or "text" (after ASR, on transcripts) or "dataset"
-    measure: Callable[..., dict]
+    stage: str  # "signal" (a Meter over the audio stream) or "text" (a function of a TextClip)
+    measure: Callable[..., Any]
     rules: tuple[Rule, ...]
     needs: tuple[str, ...] = ()  # InspectOptions switches it depends on: "dnsmos", "asr"
 
 
 def check(name: str, *rules: Rule, stage: str = "signal", needs: tuple[str, ...] = ()):
-    """Register ``fn(clip) -> metrics`` as check ``name`` with its threshold rules."""
+    """Register a ``Meter`` class (signal) or ``fn(TextClip) -> metrics`` (text) as check ``name``."""
 
     def deco(fn):
         CHECKS[name] = CheckSpec(name, stage, fn, tuple(rules), needs)
@@ -79,134 +82,37 @@ def run_check(name: str, clip: Any, profile: str | Profile = "asr-training") -> 
     from ..registry import get
 
     get("check", name)  # unknown names raise with the list
-    metrics = CHECKS[name].measure(clip)
+    spec = CHECKS[name]
+    if spec.stage == "signal":
+        state = run_stream(clip, [spec.measure])
+        metrics = _unreadable(state) if state.error else state.meters[0].result()
+    else:
+        metrics = spec.measure(clip)
     return CheckResult(metrics, tuple(findings_for(name, metrics, load_profile(profile))))
 
 
-# ------------------------------------------------------------------------------------ the clip
-
-@dataclass
-class ClipAudio:
-    """A decoded clip with what several checks share (computed once, lazily)."""
-
-    path: str
-    native: np.ndarray | None = None  # float32 mono at the file's own rate
-    native_rate: int = SR
-    samples: np.ndarray | None = None  # float32 mono, 16 kHz
-    error: str | None = None
-    container: str = ""
-    codec: str = ""
-    channels: int = 1
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def load(cls, path: str) -> "ClipAudio":
-        from ..audio.io import load_audio, probe
-        from ..audio.resample import resample
-        from ..errors import TingshuoError
-
-        fast = _read_soundfile(path)  # WAV/FLAC through libsndfile: several times faster than FFmpeg
-        if fast is not None:
-            native, rate, container, codec, channels = fast
-        else:
-            try:
-                info = probe(path)
-                audio = load_audio(path, None)
-            except TingshuoError as exc:
-                return cls(path, error=str(exc))
-            native, rate = np.asarray(audio.samples, np.float32), audio.sample_rate
-            container, codec, channels = info.container, info.codec, info.channels
-        if native.size == 0:
-            return cls(path, error=f"{path} holds no audio samples.")
-        return cls(path, native=native, native_rate=rate, samples=resample(native, rate, SR),
-                   container=container, codec=codec, channels=channels)
-
-    @classmethod
-    def from_array(cls, samples: np.ndarray, sample_rate: int = SR, path: str = "<array>") -> "ClipAudio":
-        from ..audio.resample import resample
-
-        native = np.asarray(samples, np.float32)
-        return cls(path, native=native, native_rate=sample_rate, samples=resample(native, sample_rate, SR))
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def duration_s(self) -> float:
-        return 0.0 if self.samples is None else self.samples.size / SR
-
-    @property
-    def vad_probs(self) -> np.ndarray:
-        """Silero speech probability per 32 ms frame."""
-        if "probs" not in self._cache:
-            from ..audio.vad import FRAME_SAMPLES
-
-            vad = _vad()
-            vad.reset()
-            x = self.samples
-            padded = np.concatenate([x, np.zeros((-x.size) % FRAME_SAMPLES, np.float32)])
-            self._cache["probs"] = vad.probabilities(padded)
-        return self._cache["probs"]
-
-    @property
-    def regions(self) -> list[tuple[float, float]]:
-        """Unpadded speech regions in seconds."""
-        if "regions" not in self._cache:
-            from ..audio.vad import VADOptions, VADSegmenter
-
-            seg = VADSegmenter(VADOptions(min_speech_s=0.1, min_silence_s=0.3, speech_pad_s=0.0))
-            events = seg.push(self.vad_probs) + seg.flush()
-            self._cache["regions"] = [(e.start_s, min(e.end_s, self.duration_s)) for e in events if e.kind == "end"]
-        return self._cache["regions"]
-
-    def speech_mask(self, hop: int = FRAME) -> np.ndarray:
-        """Per ``hop``-sample frame of the 16 kHz signal: inside a speech region?"""
-        n = self.samples.size // hop
-        t = (np.arange(n) + 0.5) * hop / SR
-        mask = np.zeros(n, bool)
-        for s, e in self.regions:
-            mask |= (t >= s) & (t < e)
-        return mask
+def signal_meters(dnsmos_on: bool = True) -> list[type]:
+    return [spec.measure for spec in CHECKS.values()
+            if spec.stage == "signal" and not ("dnsmos" in spec.needs and not dnsmos_on)]
 
 
-def _read_soundfile(path: str):
-    """(samples, rate, container, codec, channels) for plain PCM WAV/FLAC files, else None."""
-    if Path(path).suffix.lower() not in (".wav", ".flac"):
-        return None
-    try:
-        import soundfile as sf
-
-        with sf.SoundFile(path) as f:
-            if f.subtype not in ("PCM_16", "PCM_24", "PCM_32", "FLOAT") or f.frames == 0:
-                return None
-            x = f.read(dtype="float32", always_2d=True)
-            container = {"WAV": "wav", "FLAC": "flac"}.get(f.format, f.format.lower())
-            codec = "flac" if container == "flac" else {"PCM_16": "pcm_s16le", "PCM_24": "pcm_s24le",
-                                                        "PCM_32": "pcm_s32le", "FLOAT": "pcm_f32le"}[f.subtype]
-            return (x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]).astype(np.float32), f.samplerate, container, \
-                codec, x.shape[1]
-    except Exception:  # anything odd goes through FFmpeg, which gives the precise error
-        return None
+def measure_signal(clip: ClipAudio, dnsmos_on: bool = True) -> dict:
+    """All signal metrics of one clip (what the store keeps)."""
+    state = run_stream(clip, signal_meters(dnsmos_on))
+    return metrics_of(state)
 
 
-_VAD = None
+def metrics_of(state: StreamState) -> dict:
+    if state.error:
+        return _unreadable(state)
+    metrics: dict = {}
+    for m in state.meters:
+        metrics.update(m.result())
+    return metrics
 
 
-def _vad():
-    global _VAD
-    if _VAD is None:
-        from ..audio.vad import SileroVAD
-
-        _VAD = SileroVAD()
-    return _VAD
-
-
-def _frame_power(x: np.ndarray, hop: int = FRAME) -> np.ndarray:
-    n = x.size // hop
-    if n == 0:
-        return np.array([float(np.mean(x ** 2)) if x.size else 0.0])
-    return np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+def _unreadable(state: StreamState) -> dict:
+    return {"readable": 0, "error": state.error}
 
 
 def _db(p: float, floor: float = 1e-12) -> float:
@@ -221,186 +127,440 @@ _EXT_FAMILY = {"wav": ("wav",), "wave": ("wav",), "flac": ("flac",), "mp3": ("mp
 
 
 @check("readable", Rule("readable", "readable"), Rule("format_mismatch", "format mismatch"))
-def readable(clip: ClipAudio) -> dict:
+class Readable(Meter):
     """The file decodes to samples; its extension agrees with its real container."""
-    m: dict[str, Any] = {"readable": int(clip.ok)}
-    if not clip.ok:
-        m["error"] = clip.error
+
+    def result(self) -> dict:
+        st = self.state
+        m: dict[str, Any] = {"readable": 1}
+        info = st.info
+        ext = Path(st.path).suffix.lower().lstrip(".")
+        fam = _EXT_FAMILY.get(ext)
+        m["format_mismatch"] = int(bool(fam) and bool(info.container) and not any(f in info.container for f in fam))
+        m["container"], m["codec"], m["channels"] = info.container, info.codec, info.channels
         return m
-    ext = Path(clip.path).suffix.lower().lstrip(".")
-    fam = _EXT_FAMILY.get(ext)
-    m["format_mismatch"] = int(bool(fam) and not any(f in clip.container for f in fam))
-    m["container"], m["codec"], m["channels"] = clip.container, clip.codec, clip.channels
-    return m
 
 
 @check("duration", Rule("duration_s", "duration", " s"))
-def duration(clip: ClipAudio) -> dict:
-    return {"duration_s": clip.duration_s}
+class Duration(Meter):
+    def result(self) -> dict:
+        return {"duration_s": self.state.duration_s}
 
 
 @check("sample_rate", Rule("sample_rate_hz", "sample rate", " Hz"))
-def sample_rate(clip: ClipAudio) -> dict:
-    return {"sample_rate_hz": int(clip.native_rate)}
+class SampleRate(Meter):
+    def result(self) -> dict:
+        return {"sample_rate_hz": int(self.state.rate)}
+
+
+class _SpeechPower(Meter):
+    """Mean power of the 20 ms frames inside speech regions, and of all frames."""
+
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        self.speech_sum = 0.0
+        self.speech_n = 0
+        self.all_sum = 0.0
+
+    def feed(self, blk: Block) -> None:
+        p = blk.frame_power
+        if p.size:
+            self.all_sum += float(p.sum())
+            if blk.frame_speech.any():
+                self.speech_sum += float(p[blk.frame_speech].sum())
+                self.speech_n += int(blk.frame_speech.sum())
+
+    def whole_mean(self) -> float:
+        """Mean power of all frames; a clip shorter than one frame: of all its samples."""
+        st = self.state
+        if st.n_frames == 0:
+            return st.sumsq16 / st.n16 if st.n16 else 0.0
+        return self.all_sum / st.n_frames
 
 
 @check("level", Rule("active_level_dbfs", "active speech level", " dBFS"), Rule("dc_offset", "DC offset"))
-def level(clip: ClipAudio) -> dict:
+class Level(_SpeechPower):
     """Active speech level: RMS over the VAD's speech frames (whole clip when none), in dBFS."""
-    x = clip.samples
-    power = _frame_power(x)
-    mask = clip.speech_mask()[: power.size]
-    active = power[: mask.size][mask] if mask.any() else power
-    return {"active_level_dbfs": _db(float(np.mean(active))), "peak_dbfs": 20 * math.log10(max(float(np.max(np.abs(x))), 1e-6)),
-            "dc_offset": abs(float(np.mean(clip.native)))}
+
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        self.peak = 0.0
+        self.native_sum = 0.0
+
+    def feed(self, blk: Block) -> None:
+        super().feed(blk)
+        if blk.x16.size:
+            self.peak = max(self.peak, float(np.max(np.abs(blk.x16))))
+        if blk.native.size:
+            self.native_sum += float(np.sum(blk.native, dtype=np.float64))
+
+    def result(self) -> dict:
+        active = self.speech_sum / self.speech_n if self.speech_n else self.whole_mean()
+        n = self.state.n_native
+        return {"active_level_dbfs": _db(active), "peak_dbfs": 20 * math.log10(max(self.peak, 1e-6)),
+                "dc_offset": abs(self.native_sum / n) if n else 0.0}
 
 
 @check("clipping", Rule("clipped_fraction", "clipped-sample fraction"))
-def clipping(clip: ClipAudio) -> dict:
-    """Samples in runs of >= 3 at the clip's own peak (full scale, or a plateau after later gain)."""
-    x = np.abs(clip.native)
-    peak = float(x.max())
-    if peak < 0.25:
-        return {"clipped_fraction": 0.0, "clip_runs": 0, "longest_clip_run": 0}
-    at = x >= peak * 0.999 - 1e-6
-    runs = _runs(at)
-    long_runs = runs[runs[:, 1] >= 3] if runs.size else runs
-    clipped = int(long_runs[:, 1].sum()) if long_runs.size else 0
-    return {"clipped_fraction": clipped / x.size, "clip_runs": int(len(long_runs)),
-            "longest_clip_run": int(long_runs[:, 1].max()) if long_runs.size else 0}
+class Clipping(Meter):
+    """Samples in runs of >= 3 at the clip's own peak (full scale, or a plateau after later gain).
 
+    The peak is the running one: when a louder sample arrives, runs counted at the old peak
+    are forgotten (they are no longer at the peak), unless the two peaks are within 0.1 %.
+    """
 
-def _runs(mask: np.ndarray) -> np.ndarray:
-    """(start, length) of each run of True, as an (n, 2) int array."""
-    if not mask.any():
-        return np.zeros((0, 2), np.int64)
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1)
-    return np.stack([starts, ends - starts], axis=1)
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        self.peak = 0.0
+        self.level = math.inf
+        self.clipped = self.runs = self.longest = self.carry = 0
+
+    def _end_run(self, length: int) -> None:
+        if length >= 3:
+            self.clipped += length
+            self.runs += 1
+            self.longest = max(self.longest, length)
+
+    def feed(self, blk: Block) -> None:
+        a = np.abs(blk.native)
+        if not a.size:
+            return
+        top = float(a.max())
+        if top > self.peak:
+            level = top * 0.999 - 1e-6
+            if level > self.peak:  # everything counted so far is below the new peak's level
+                self.clipped = self.runs = self.longest = self.carry = 0
+            self.peak, self.level = top, level
+        runs = _runs(a >= self.level).copy()
+        if not runs.size:
+            self._end_run(self.carry)
+            self.carry = 0
+            return
+        open_at_end = bool(a[-1] >= self.level)
+        if runs[0, 0] == 0:
+            runs[0, 1] += self.carry  # continues the run open at the last block's end
+        else:
+            self._end_run(self.carry)
+        self.carry = 0
+        if open_at_end:
+            self.carry = int(runs[-1, 1])
+            runs = runs[:-1]
+        for length in runs[:, 1]:
+            self._end_run(int(length))
+
+    def result(self) -> dict:
+        self._end_run(self.carry)
+        self.carry = 0
+        n = self.state.n_native
+        if self.peak < 0.25 or not n:
+            return {"clipped_fraction": 0.0, "clip_runs": 0, "longest_clip_run": 0}
+        return {"clipped_fraction": self.clipped / n, "clip_runs": self.runs, "longest_clip_run": self.longest}
 
 
 @check("silence", Rule("leading_silence_s", "leading silence", " s"),
        Rule("trailing_silence_s", "trailing silence", " s"), Rule("speech_s", "speech", " s"),
        Rule("speech_ratio", "speech ratio"))
-def silence(clip: ClipAudio) -> dict:
+class Silence(Meter):
     """Silence before the first and after the last speech region (Silero VAD), speech share."""
-    regions, dur = clip.regions, clip.duration_s
-    speech = sum(e - s for s, e in regions)
-    if not regions:
-        return {"speech_s": 0.0, "speech_ratio": 0.0, "leading_silence_s": dur, "trailing_silence_s": dur,
-                "n_speech_regions": 0}
-    probs = clip.vad_probs
-    return {"speech_s": speech, "speech_ratio": speech / dur if dur else 0.0,
-            "leading_silence_s": regions[0][0], "trailing_silence_s": max(0.0, dur - regions[-1][1]),
-            "n_speech_regions": len(regions),
-            "end_speech_prob": float(probs[-3:].max()) if probs.size else 0.0}
+
+    def result(self) -> dict:
+        tl, dur = self.state.timeline, self.state.duration_s
+        if not tl.n_regions:
+            return {"speech_s": 0.0, "speech_ratio": 0.0, "leading_silence_s": dur, "trailing_silence_s": dur,
+                    "n_speech_regions": 0}
+        probs = tl.last_probs
+        return {"speech_s": tl.speech_s, "speech_ratio": tl.speech_s / dur if dur else 0.0,
+                "leading_silence_s": tl.first_start_s, "trailing_silence_s": max(0.0, dur - tl.last_end_s),
+                "n_speech_regions": tl.n_regions,
+                "end_speech_prob": float(probs.max()) if probs.size else 0.0}
 
 
-def _lowfreq_ratio(x: np.ndarray, cutoff_hz: float = 80.0) -> float:
-    """Share of the signal's power below ``cutoff_hz`` (speech has almost none: rumble, hum, wind)."""
-    spec = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
-    total = float(spec.sum())
-    if total <= 0:
-        return 0.0
-    k = int(cutoff_hz * x.size / SR)
-    return float(spec[:k].sum() / total)
+LOWFREQ_SEGMENT = 30 * SR  # samples per FFT for the low-frequency share (one FFT for clips up to 30 s)
 
 
 @check("snr", Rule("snr_db", "estimated SNR", " dB"),
        Rule("lowfreq_ratio", "share of power below 80 Hz (rumble/hum)"))
-def snr(clip: ClipAudio) -> dict:
+class SNR(_SpeechPower):
     """Estimated SNR: speech-frame power over the power of the quietest frames (the noise floor).
 
     The floor is the mean of the quietest 10% of 20 ms frames (pauses, or the quietest speech
     when a clip has none); speech power is that of the VAD's speech frames, floor removed.
-    Bursty noise escapes that floor; low-frequency rumble is caught by ``lowfreq_ratio``.
+    Bursty noise escapes that floor; low-frequency rumble is caught by ``lowfreq_ratio`` (the
+    share of power below 80 Hz, from FFTs of 30 s stretches).
     """
-    lf = {"lowfreq_ratio": _lowfreq_ratio(clip.samples)}
-    return {**_snr(clip), **lf}
 
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        self.hist = PowerHistogram()
+        self.max_power = 0.0
+        self.seg: list[np.ndarray] = []
+        self.seg_n = 0
+        self.low = 0.0
+        self.total = 0.0
 
-def _snr(clip: ClipAudio) -> dict:
-    power = _frame_power(clip.samples)
-    if power.size < 5 or power.max() <= 0:
-        return {"snr_db": None, "noise_dbfs": _db(float(power.mean()))}
-    srt = np.sort(power)
-    noise = float(np.mean(srt[: max(1, power.size // 10)]))
-    mask = clip.speech_mask()[: power.size]
-    speech = float(np.mean(power[: mask.size][mask])) if mask.any() else float(np.mean(srt[power.size // 2:]))
-    if noise <= 1e-11:  # digital silence in the pauses: the SNR is as high as we can tell
-        return {"snr_db": 60.0, "noise_dbfs": _db(noise)}
-    return {"snr_db": min(60.0, _db(max(speech - noise, 1e-12)) - _db(noise)), "noise_dbfs": _db(noise)}
+    def feed(self, blk: Block) -> None:
+        super().feed(blk)
+        if blk.frame_power.size:
+            self.hist.add(blk.frame_power)
+            self.max_power = max(self.max_power, float(blk.frame_power.max()))
+        x = blk.x16
+        while x.size:
+            take = x[: LOWFREQ_SEGMENT - self.seg_n]
+            self.seg.append(take)
+            self.seg_n += take.size
+            x = x[take.size:]
+            if self.seg_n >= LOWFREQ_SEGMENT:
+                self._spectrum()
+
+    def _spectrum(self, cutoff_hz: float = 80.0) -> None:
+        if not self.seg_n:
+            return
+        x = np.concatenate(self.seg).astype(np.float64)
+        self.seg, self.seg_n = [], 0
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        k = int(cutoff_hz * x.size / SR)
+        self.low += float(spec[:k].sum()) / x.size
+        self.total += float(spec.sum()) / x.size
+
+    def result(self) -> dict:
+        self._spectrum()
+        lf = {"lowfreq_ratio": self.low / self.total if self.total > 0 else 0.0}
+        n = self.state.n_frames
+        if n < 5 or self.max_power <= 0:
+            return {"snr_db": None, "noise_dbfs": _db(self.whole_mean()), **lf}
+        noise = self.hist.mean_quietest(max(1, n // 10))
+        speech = self.speech_sum / self.speech_n if self.speech_n else self.hist.mean_loudest(n - n // 2)
+        if noise <= 1e-11:  # digital silence in the pauses: the SNR is as high as we can tell
+            return {"snr_db": 60.0, "noise_dbfs": _db(noise), **lf}
+        return {"snr_db": min(60.0, _db(max(speech - noise, 1e-12)) - _db(noise)), "noise_dbfs": _db(noise), **lf}
 
 
 @check("bandwidth", Rule("bandwidth_hz", "effective bandwidth", " Hz"))
-def bandwidth(clip: ClipAudio) -> dict:
-    """Highest frequency whose long-term level is within 50 dB of the spectrum's peak (speech frames).
+class Bandwidth(Meter):
+    """Highest frequency whose long-term level is within 50 dB of the spectrum's peak (louder frames).
 
     Telephone audio upsampled to 16 kHz stops near 3.4-4 kHz; full-band 16 kHz audio reaches ~7.5 kHz.
-    Measured at the file's own rate, so a 44.1 kHz file reports its own band.
+    Measured at the file's own rate, so a 44.1 kHz file reports its own band. The long-term
+    spectrum averages the louder half of the frames. Up to ``EXACT_FRAMES`` frames (~2 min at
+    16 kHz, ~1.5 min at 48 kHz; at most 17 MB) their spectra are kept and that half is exact; past
+    it they are folded into sums per 0.25 dB of frame energy (fixed memory), and the frames at
+    the median energy are taken pro rata.
     """
-    x, rate = clip.native, clip.native_rate
-    n_fft = 1024 if rate <= 24000 else 2048
-    hop = n_fft // 2
-    n = (x.size - n_fft) // hop + 1
-    if n < 2:
-        return {"bandwidth_hz": None}
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    frames = x[idx] * np.hanning(n_fft).astype(np.float32)
-    spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    energy = spec.sum(axis=1)
-    loud = energy >= np.percentile(energy, 50)  # the louder half: speech, not pauses
-    ltas = spec[loud].mean(axis=0) + 1e-20
-    db = 10 * np.log10(ltas)
-    db = np.convolve(db, np.ones(5) / 5, mode="same")
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    usable = freqs < rate / 2 * 0.97
-    peak = db[usable].max()
-    above = np.flatnonzero(usable & (db >= peak - 50.0))
-    return {"bandwidth_hz": float(freqs[above[-1]]) if above.size else None}
+
+    EXACT_FRAMES = 4096
+    BIN_DB = 0.25
+    BATCH = 256  # frames per FFT batch
+
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        self.n_fft = 1024 if state.rate <= 24000 else 2048
+        self.hop = self.n_fft // 2
+        self.window = np.hanning(self.n_fft).astype(np.float32)
+        self.carry = np.zeros(0, np.float32)
+        self.kept: list[tuple[np.ndarray, np.ndarray]] = []  # (spectra, energies) while exact
+        self.n_kept = 0
+        self.count: dict[int, int] | None = None  # binned mode: energy bin -> frames, summed spectrum
+        self.spec: dict[int, np.ndarray] = {}
+
+    def feed(self, blk: Block) -> None:
+        if not blk.native.size:
+            return
+        x = np.concatenate([self.carry, blk.native]) if self.carry.size else blk.native
+        n = (x.size - self.n_fft) // self.hop + 1 if x.size >= self.n_fft else 0
+        if n > 0:
+            view = np.lib.stride_tricks.sliding_window_view(x, self.n_fft)[:: self.hop][:n]
+            for i in range(0, n, self.BATCH):
+                spec = np.abs(np.fft.rfft(view[i:i + self.BATCH] * self.window, axis=1)) ** 2
+                self._add(spec, spec.sum(axis=1))
+        self.carry = x[n * self.hop:].copy()
+
+    def _add(self, spec: np.ndarray, energy: np.ndarray) -> None:
+        if self.count is None:
+            self.kept.append((spec, energy))
+            self.n_kept += energy.size
+            if self.n_kept <= self.EXACT_FRAMES:
+                return
+            self.count = {}
+            kept, self.kept = self.kept, []
+            for sp, en in kept:
+                self._bin(sp, en)
+            return
+        self._bin(spec, energy)
+
+    def _bin(self, spec: np.ndarray, energy: np.ndarray) -> None:
+        e = np.asarray(energy, np.float64)
+        bins = np.full(e.size, -(10 ** 6), np.int64)  # silent frames share one bin at the bottom
+        live = e > 1e-30
+        bins[live] = np.floor(10 * np.log10(e[live]) / self.BIN_DB).astype(np.int64)
+        for b in np.unique(bins):
+            sel = bins == b
+            b = int(b)
+            self.count[b] = self.count.get(b, 0) + int(sel.sum())
+            s = spec[sel].sum(axis=0, dtype=np.float64)
+            if b in self.spec:
+                self.spec[b] += s
+            else:
+                self.spec[b] = s
+
+    def _ltas(self) -> np.ndarray | None:
+        if self.count is None:  # exact: the frames at or above the median energy
+            if self.n_kept < 2:
+                return None
+            spec = np.concatenate([k[0] for k in self.kept])
+            energy = np.concatenate([k[1] for k in self.kept])
+            return spec[energy >= np.percentile(energy, 50)].mean(axis=0)
+        total = sum(self.count.values())
+        k = total - (total - 1) // 2  # as many frames as are at or above the median
+        acc, got = None, 0
+        for b in sorted(self.count, reverse=True):
+            c = self.count[b]
+            take = min(c, k - got)
+            part = self.spec[b] * (take / c)
+            acc = part if acc is None else acc + part
+            got += take
+            if got >= k:
+                break
+        return acc / k
+
+    def result(self) -> dict:
+        ltas = self._ltas()
+        if ltas is None:
+            return {"bandwidth_hz": None}
+        rate = self.state.rate
+        db = 10 * np.log10(ltas + 1e-20)
+        db = np.convolve(db, np.ones(5) / 5, mode="same")
+        freqs = np.fft.rfftfreq(self.n_fft, 1.0 / rate)
+        usable = freqs < rate / 2 * 0.97
+        peak = db[usable].max()
+        above = np.flatnonzero(usable & (db >= peak - 50.0))
+        return {"bandwidth_hz": float(freqs[above[-1]]) if above.size else None}
 
 
 @check("dropouts", Rule("dropout_ms", "digital-zero gaps inside speech", " ms"))
-def dropouts(clip: ClipAudio) -> dict:
-    """Runs of exact digital zeros (>= 10 ms) between the first and last speech, next to sound."""
-    x, rate = clip.native, clip.native_rate
-    regions = clip.regions
-    if not regions:
-        return {"dropout_ms": 0.0, "dropout_count": 0}
-    lo, hi = int(regions[0][0] * rate), int(regions[-1][1] * rate)
-    runs = _runs(x[lo:hi] == 0.0)
-    min_len, ctx = int(0.01 * rate), int(0.03 * rate)
-    total, count = 0, 0
-    for start, length in runs:
-        if length < min_len:
-            continue
-        a, b = lo + start, lo + start + length
-        before, after = x[max(0, a - ctx):a], x[b:b + ctx]
-        if before.size and after.size and min(np.sqrt(np.mean(before ** 2)), np.sqrt(np.mean(after ** 2))) > 0.003:
-            total += length
-            count += 1
-    return {"dropout_ms": 1000.0 * total / rate, "dropout_count": count}
+class Dropouts(Meter):
+    """Runs of exact digital zeros (>= 10 ms) between the first and last speech, next to sound.
+
+    A run counts when the 30 ms on each side of it have some sound (RMS > 0.003). Runs wait
+    until the VAD has decided where speech starts and ends around them; runs after the last
+    region seen so far are summed in one bucket, which the next region's end takes in whole.
+    """
+
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        rate = state.rate
+        self.min_len, self.ctx = max(1, int(0.01 * rate)), max(1, int(0.03 * rate))
+        self.tail = np.zeros(0, np.float32)  # the last ctx samples before this block
+        self.open: tuple[int, float, int] | None = None  # a run still going: (start, before sumsq, before n)
+        self.waiting: list[list] = []  # [start, end, before RMS, after sumsq, after n]
+        self.undecided: list[tuple[int, int]] = []
+        self.total = self.count = 0
+        self.bucket_total = self.bucket_count = 0
+        self.regions_seen = 0
+
+    def feed(self, blk: Block) -> None:
+        x, pos = blk.native, blk.native_pos
+        final = not x.size  # the last step carries no new samples
+        waiting = []
+        for w in self.waiting:  # runs that waited for the sound after them
+            got = x[: self.ctx - w[4]]
+            w[3] += _sumsq(got)
+            w[4] += got.size
+            if w[4] >= self.ctx or final:
+                self._closed(w)
+            else:
+                waiting.append(w)
+        self.waiting = waiting
+        if final:
+            self.open = None  # a run that reaches the end of the file has no sound after it
+        else:
+            buf = np.concatenate([self.tail, x]) if self.tail.size else x
+            off = buf.size - x.size
+            if self.open is not None and x[0] != 0.0:  # the open run ended at the block boundary
+                self._ended(self.open, pos, x[: self.ctx])
+                self.open = None
+            still_open = None
+            for start, length in _runs(x == 0.0):
+                if start == 0 and self.open is not None:
+                    opened = self.open
+                else:
+                    before = buf[max(0, off + start - self.ctx): off + start]
+                    opened = (pos + start, _sumsq(before), before.size)
+                if start + length == x.size:
+                    still_open = opened
+                else:
+                    self._ended(opened, pos + start + length, x[start + length: start + length + self.ctx])
+            self.open = still_open
+            self.tail = buf[-self.ctx:].copy()
+        self._decide(final)
+
+    def _ended(self, opened: tuple[int, float, int], end: int, after: np.ndarray) -> None:
+        start, before_ss, before_n = opened
+        if end - start < self.min_len or before_n == 0:
+            return
+        w = [start, end, math.sqrt(before_ss / before_n), _sumsq(after), after.size]
+        if after.size >= self.ctx:
+            self._closed(w)
+        else:
+            self.waiting.append(w)
+
+    def _closed(self, w: list) -> None:
+        start, end, before_rms, after_ss, after_n = w
+        if after_n and before_rms > 0.003 and math.sqrt(after_ss / after_n) > 0.003:
+            self.undecided.append((start, end))
+
+    def _decide(self, final: bool) -> None:
+        tl = self.state.timeline
+        rate = self.state.rate
+        if tl.n_regions != self.regions_seen:  # a region ended after everything in the bucket
+            self.total += self.bucket_total
+            self.count += self.bucket_count
+            self.bucket_total = self.bucket_count = 0
+            self.regions_seen = tl.n_regions
+        if not self.undecided:
+            return
+        decided = math.inf if final else tl.decided_s * rate
+        lo = int(tl.first_start_s * rate) if tl.first_start_s is not None else None
+        hi = int(tl.last_end_s * rate) if tl.last_end_s is not None else None
+        keep = []
+        for a, b in self.undecided:
+            if b > decided:
+                keep.append((a, b))
+            elif lo is None or a < lo:
+                continue
+            elif hi is not None and b <= hi:
+                self.total += int(b - a)
+                self.count += 1
+            elif not final:
+                self.bucket_total += int(b - a)
+                self.bucket_count += 1
+        self.undecided = keep
+
+    def result(self) -> dict:
+        rate = self.state.rate
+        return {"dropout_ms": 1000.0 * self.total / rate, "dropout_count": self.count}
 
 
 @check("dnsmos", Rule("dnsmos_bak", "DNSMOS BAK"), Rule("dnsmos_ovrl", "DNSMOS OVRL"), needs=("dnsmos",))
-def dnsmos(clip: ClipAudio) -> dict:
-    """DNSMOS P.835 (SIG, BAK, OVRL) and P.808 scores, 1-5 (speechmos's ONNX models)."""
-    from .dnsmos import score
+class DNSMOS(Meter):
+    """DNSMOS P.835 (SIG, BAK, OVRL) and P.808 scores, 1-5 (speechmos's ONNX models).
 
-    return score(clip.samples)
+    9 s windows at 1 s steps, as speechmos scores; a long file is scored on an evenly spaced
+    sample of at most ``dnsmos.MAX_WINDOWS`` windows (every window of clips up to ~40 s).
+    """
+
+    def __init__(self, state: StreamState) -> None:
+        super().__init__(state)
+        from .dnsmos import WindowSampler
+
+        self.sampler = WindowSampler()
+
+    def feed(self, blk: Block) -> None:
+        self.sampler.push(blk.x16)
+
+    def result(self) -> dict:
+        from .dnsmos import score_windows
+
+        return score_windows(self.sampler.windows(self.state.n16))
 
 
-SIGNAL_CHECKS = [name for name, spec in CHECKS.items() if spec.stage == "signal"]
-
-
-def measure_signal(clip: ClipAudio, dnsmos_on: bool = True) -> dict:
-    """All signal metrics of one clip (what the store keeps)."""
-    metrics = readable(clip)
-    if not clip.ok:
-        return metrics
-    for name, spec in CHECKS.items():
-        if spec.stage != "signal" or name == "readable" or ("dnsmos" in spec.needs and not dnsmos_on):
-            continue
-        metrics.update(spec.measure(clip))
-    return metrics
+from . import consistency as _text_checks  # noqa: E402,F401 - registers the transcript checks too

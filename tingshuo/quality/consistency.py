@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
 
 from .checks import Rule, check
 
@@ -66,31 +69,66 @@ def _spell(tok: str) -> list[str]:
     return _WORD.findall(num2words(int(tok)).replace("-", " ").casefold())
 
 
-def align(ref: list[str], hyp: list[str]) -> tuple[int, int]:
-    """(edit distance, index after the last reference unit matched exactly)."""
-    n, m = len(ref), len(hyp)
-    prev = list(range(m + 1))
-    rows = [prev]
-    for i in range(1, n + 1):
-        cur = [i] + [0] * m
-        r = ref[i - 1]
-        for j in range(1, m + 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != hyp[j - 1]))
-        rows.append(cur)
+FULL_TABLE_CELLS = 4_000_000  # larger pairs (hour-long transcripts) never hold the whole table
+TAIL_UNITS = 1500  # ... and find their last exact match within the last this many units
+
+
+def _rows(ref: list[str], hyp: list[str], free_start: bool = False) -> Iterator[np.ndarray]:
+    """Rows of the edit-distance table: row i holds the distances of ref[:i] to every hyp[:j].
+
+    One row at a time (O(len(hyp)) memory), each computed by numpy: the insertion chain
+    ``cur[j] = min(base[j], cur[j-1] + 1)`` is a running minimum of ``base[j] - j``, plus j.
+    ``free_start``: the hypothesis may begin anywhere (row 0 is all zeros).
+    """
+    vocab: dict[str, int] = {}
+    h = np.array([vocab.setdefault(t, len(vocab)) for t in hyp], np.int64)
+    r = [vocab.get(t, -1) for t in ref]
+    j = np.arange(h.size + 1, dtype=np.int64)
+    prev = np.zeros_like(j) if free_start else j.copy()
+    yield prev
+    base = np.empty(h.size + 1, np.int64)
+    for i, unit in enumerate(r, 1):
+        base[0] = i
+        np.minimum(prev[:-1] + (h != unit), prev[1:] + 1, out=base[1:])
+        cur = np.minimum.accumulate(base - j) + j
+        yield cur
         prev = cur
+
+
+def align(ref: list[str], hyp: list[str], free_start: bool = False) -> tuple[int, int]:
+    """(edit distance, index after the last reference unit matched exactly).
+
+    ``free_start``: the reference may align to any stretch of the hypothesis that runs to its end.
+    """
+    n, m = len(ref), len(hyp)
+    if (n + 1) * (m + 1) > FULL_TABLE_CELLS:
+        return _align_long(ref, hyp)
+    rows = np.stack(list(_rows(ref, hyp, free_start)))
     # backtrace for the last matched reference unit
     i, j, last = n, m, 0
     while i > 0 and j > 0:
-        if ref[i - 1] == hyp[j - 1] and rows[i][j] == rows[i - 1][j - 1]:
+        if ref[i - 1] == hyp[j - 1] and rows[i, j] == rows[i - 1, j - 1]:
             last = i
             break
-        if rows[i][j] == rows[i - 1][j] + 1:
+        if rows[i, j] == rows[i - 1, j] + 1:
             i -= 1
-        elif rows[i][j] == rows[i][j - 1] + 1:
+        elif rows[i, j] == rows[i, j - 1] + 1:
             j -= 1
         else:
             i, j = i - 1, j - 1
-    return rows[n][m], last
+    return int(rows[n, m]), last
+
+
+def _align_long(ref: list[str], hyp: list[str]) -> tuple[int, int]:
+    """``align`` for long transcripts: the distance row by row, the last match from the tails alone."""
+    dist = 0
+    for row in _rows(ref, hyp):
+        dist = int(row[-1])
+    n, m = len(ref), len(hyp)
+    w = min(n, TAIL_UNITS)
+    wh = min(m, FULL_TABLE_CELLS // (w + 1) - 1)
+    _, last = align(ref[n - w:], hyp[m - wh:], free_start=True)  # the tail, wherever it starts in hyp
+    return dist, (n - w + last) if last else 0
 
 
 def error_rate(ref_text: str, hyp_text: str, lang: str | None) -> tuple[float, int]:
@@ -151,17 +189,7 @@ def language(clip: TextClip) -> dict:
 
 def prefix_distances(ref: list[str], hyp: list[str]) -> list[int]:
     """d[i] = edit distance between ref[:i] and the whole hypothesis, for i = 0..len(ref)."""
-    m = len(hyp)
-    prev = list(range(m + 1))
-    out = [prev[m]]
-    for i in range(1, len(ref) + 1):
-        cur = [i] + [0] * m
-        r = ref[i - 1]
-        for j in range(1, m + 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != hyp[j - 1]))
-        out.append(cur[m])
-        prev = cur
-    return out
+    return [int(row[-1]) for row in _rows(ref, hyp)]
 
 
 @check("truncation", Rule("truncated", "speech cut off before the transcript ends"), stage="text",

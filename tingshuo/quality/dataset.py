@@ -8,7 +8,6 @@ Kaldi -> folders with wav.scp and text, LJSpeech -> metadata-style .csv). Inputs
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -19,16 +18,20 @@ from .base import InspectOptions
 from .runner import Item, inspect_items
 
 
-def _datasets(inputs: list[str]):
+def _datasets(inputs: list[str], errors: list):
+    """The datasets among ``inputs``; an input that is none (missing, not a manifest) goes to ``errors``."""
     from ..data.manifest import Dataset, is_audio_file, open_dataset
 
     out = []
     for raw in inputs:
         p = Path(raw)
-        if p.is_file() and is_audio_file(p):
+        if is_audio_file(p) and (p.is_file() or not p.exists()):  # a missing audio file is a clip that fails
             out.append(Dataset(p, "files", p.parent))
-        else:
+            continue
+        try:
             out.append(open_dataset(p))
+        except TingshuoError as exc:
+            errors.append(exc)
     return out
 
 
@@ -64,54 +67,72 @@ def _for_output(rec, fmt: str):
     return rec
 
 
-def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
-                    progress: bool = False, on_clip=None, report: bool = True):
-    """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
-
-    ``report=False`` skips report.html (the plots take a few seconds).
-    """
+def _write_results(out: Path, datasets, run, results, errors: list, report: bool):
     from ..data.manifest import JsonlAppender, ManifestWriter
+    from ..util import atomic_write_text, json_text
     from .report import Summary, write_report
 
-    options = options or InspectOptions()
-    out = Path(out_dir)
-    datasets = _datasets(inputs)
-    for ds in datasets:
-        if ds.format != "files" and out.resolve() == Path(ds.root).resolve():
-            raise InputError(f"Output folder {out} is the input's folder; choose another -o so inputs stay untouched.")
-    out.mkdir(parents=True, exist_ok=True)
-    errors: list[TingshuoError] = []
-    total = sum(1 for _ in _iter_items(datasets, errors))
-    if total == 0:
-        raise InputError(f"No audio to inspect in {', '.join(inputs)}" +
-                         (f" ({errors[0]})." if errors else "; give audio files, folders or manifests."))
-    store = options.store or str(out / "store.sqlite")
-    run, results = inspect_items(lambda: _iter_items(datasets), options, total=total, store_path=store,
-                                 progress=progress, on_clip=on_clip)
     fmt = _manifest_format(datasets)
     suffix = {"kaldi": "", "ljspeech": ".csv"}.get(fmt, ".jsonl")
     writers = {g: ManifestWriter(out / f"{name}{suffix}", fmt)
                for g, name in (("high", "keep"), ("medium", "review"), ("low", "drop"))}
     summary = Summary(run.profile)
     partial = out / "results.jsonl.partial"
-    if partial.exists():
+    if partial.exists():  # left by a killed run
         partial.unlink()
-    with JsonlAppender(partial) as res_out:
-        for item, r in results:
-            res_out.write(r.to_dict())
-            summary.add(r)
-            if item.record is not None:
-                writers[r.grade].write(_for_output(item.record, fmt))
-    os.replace(partial, out / "results.jsonl")
+    try:
+        with JsonlAppender(partial) as res_out:
+            for item, r in results:
+                res_out.write(r.to_dict())
+                summary.add(r)
+                if item.record is not None:
+                    writers[r.grade].write(_for_output(item.record, fmt))
+        os.replace(partial, out / "results.jsonl")
+    finally:
+        if partial.exists():  # interrupted while grading: the store keeps the work, not a half file
+            partial.unlink()
     for w in writers.values():
         w.close()
     summary.groups = run.stats.groups
+    run.stats.input_errors = [str(e) for e in errors]
     stats = run.stats.to_dict()
     stats["manifest_errors"] = [str(e) for e in errors[:20]]
     if report:
         write_report(out / "report.html", summary, stats)
-    (out / "summary.json").write_text(json.dumps({"grades": dict(summary.grades), "reasons": dict(summary.reasons),
-                                                  "duplicate_groups": len(summary.groups), **stats},
-                                                 ensure_ascii=False, indent=1), encoding="utf-8")
-    run.store.close()
+    atomic_write_text(out / "summary.json", json_text({"grades": dict(summary.grades), "reasons": dict(summary.reasons),
+                                                       "duplicate_groups": len(summary.groups), **stats}, indent=1))
+    return summary
+
+
+def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
+                    progress: bool = False, on_clip=None, report: bool = True):
+    """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
+
+    ``report=False`` skips report.html (the plots take a few seconds). Unreadable clips are
+    results (graded low); ``stats.n_unreadable`` counts them and ``stats.input_errors`` lists
+    inputs that held no clip at all (a missing path, a bad manifest line).
+    """
+    options = options or InspectOptions()
+    out = Path(out_dir)
+    errors: list[TingshuoError] = []  # inputs, manifest lines and folder entries that are not clips
+    datasets = _datasets(inputs, errors)
+    for ds in datasets:
+        if ds.format != "files" and out.resolve() == Path(ds.root).resolve():
+            raise InputError(f"Output folder {out} is the input's folder; choose another -o so inputs stay untouched.")
+    total = sum(1 for _ in _iter_items(datasets, errors))
+    if total == 0:
+        raise InputError(f"No audio to inspect in {', '.join(inputs)}" +
+                         (f" ({str(errors[0]).rstrip('.')})." if errors else "; give audio files, folders or manifests."))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"Cannot create the output folder {out} ({exc.strerror or exc}); "
+                         "choose a writable folder with -o.") from None
+    store = options.store or str(out / "store.sqlite")
+    run, results = inspect_items(lambda: _iter_items(datasets), options, total=total, store_path=store,
+                                 progress=progress, on_clip=on_clip)
+    try:
+        summary = _write_results(out, datasets, run, results, errors, report)
+    finally:
+        run.store.close()
     return summary, run.stats

@@ -170,15 +170,14 @@ class Summary:
 
 def _player(path: str, max_s: float = 15.0) -> str:
     """An <audio> element with the clip (first ``max_s`` seconds) embedded as Ogg/Opus."""
-    from ..audio.io import encode_audio, load_audio
-    from ..errors import TingshuoError
+    from ..audio.io import encode_audio
     from ..types import Audio
+    from .stream import head_samples
 
-    try:
-        a = load_audio(path, 16000)
-    except TingshuoError:
+    x = head_samples(path, max_s)  # decodes only what is played: the file may be hours long
+    if x is None or not x.size:
         return "<i>unreadable</i>"
-    data = encode_audio(Audio(a.samples[: int(max_s * 16000)], 16000), "ogg")
+    data = encode_audio(Audio(x, 16000), "ogg")
     b64 = base64.b64encode(data).decode()
     return f"<audio controls preload='none' src='data:audio/ogg;base64,{b64}'></audio>"
 

@@ -1,7 +1,9 @@
 """Results kept as they are computed, in SQLite, keyed by the file's content (SHA-1 of its bytes).
 
 A rerun (after a crash, or on a grown dataset) looks each file up by path, size and mtime, and
-by content, and computes only what is missing. Tables:
+by content, and computes only what is missing. The runner commits after every clip; in WAL
+mode with synchronous=NORMAL a commit is an append to the log (no fsync), and a killed process
+keeps every committed clip. Tables:
 
   files(path, size, mtime_ns, key)        -- avoids re-hashing unchanged files
   signal(key, version, dnsmos, metrics, pcm, fp, loud)
@@ -15,6 +17,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,11 @@ CREATE INDEX IF NOT EXISTS fpidx_key ON fpidx(key);
 """
 
 
+def path_text(path: str) -> str:
+    """The path as text SQLite can hold: a name that is not UTF-8 keeps its bytes as escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def file_key(path: str) -> str:
     h = hashlib.sha1()
     with open(path, "rb") as fh:
@@ -43,8 +51,17 @@ class Store:
     def __init__(self, path: str | os.PathLike = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60)
+            from ..errors import InputError
+
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=60)
+                self.db.execute("PRAGMA user_version").fetchone()  # opens the file now
+            except (OSError, sqlite3.Error) as exc:
+                raise InputError(f"Cannot open the results store {self.path} ({exc}); choose a writable "
+                                 "output folder.") from None
+        else:
+            self.db = sqlite3.connect(self.path, timeout=60)
         self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
@@ -54,16 +71,19 @@ class Store:
         """Content key of ``path``: cached by (size, mtime), else hashed now; None if unreadable."""
         try:
             st = os.stat(path)
-        except OSError:
+        except (OSError, ValueError):
             return None
-        row = self.db.execute("SELECT size, mtime_ns, key FROM files WHERE path=?", (path,)).fetchone()
+        if not stat.S_ISREG(st.st_mode):  # a folder, or a named pipe that would block the read forever
+            return None
+        name = path_text(path)
+        row = self.db.execute("SELECT size, mtime_ns, key FROM files WHERE path=?", (name,)).fetchone()
         if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return row[2]
         try:
             key = file_key(path)
         except OSError:
             return None
-        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (path, st.st_size, st.st_mtime_ns, key))
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (name, st.st_size, st.st_mtime_ns, key))
         return key
 
     # ---------------------------------------------------------------- signal
@@ -72,13 +92,18 @@ class Store:
         return bool(row) and row[0] == version and (row[1] or not dnsmos)
 
     def put_signal(self, key: str, version: str, dnsmos: bool, metrics: dict, pcm: str | None,
-                   words: np.ndarray | None, loud: np.ndarray | None, index: list[tuple[int, int]]) -> None:
+                   words: np.ndarray | None, loud: np.ndarray | None,
+                   index_words: np.ndarray | None = None, index_frames: np.ndarray | None = None) -> None:
+        """Keep one clip's signal result; ``index_*`` are the (word, frame) pairs of its fingerprint index."""
         self.db.execute("DELETE FROM fpidx WHERE key=?", (key,))
         self.db.execute("INSERT OR REPLACE INTO signal VALUES (?,?,?,?,?,?,?)",
                         (key, version, int(dnsmos), json.dumps(metrics), pcm,
                          None if words is None else words.astype("<u4").tobytes(),
                          None if loud is None else np.packbits(loud).tobytes()))
-        self.db.executemany("INSERT INTO fpidx VALUES (?,?,?)", [(w - (1 << 31), key, f) for w, f in index])
+        if index_words is not None and index_words.size:
+            signed = (index_words.astype(np.int64) - (1 << 31)).tolist()
+            self.db.executemany("INSERT INTO fpidx VALUES (?,?,?)",
+                                zip(signed, [key] * len(signed), index_frames.tolist()))
 
     def signal(self, key: str) -> tuple[dict, str | None] | None:
         row = self.db.execute("SELECT metrics, pcm FROM signal WHERE key=?", (key,)).fetchone()

@@ -86,6 +86,7 @@ def create_app(config: ServerConfig):
 
     for module in (audio, info, inspect, stream):
         app.include_router(module.router)
+    from .routes import search as search_routes; app.include_router(search_routes.router)  # noqa: E702
 
     @app.get("/", include_in_schema=False)
     async def index():

@@ -20,6 +20,7 @@ class ServerConfig:
     max_upload_mb: float = opt(25.0, "largest upload accepted, in MB (413 above)", metavar="MB")
     max_audio_s: float = opt(1800.0, "longest audio accepted, in seconds (413 above)", metavar="SECONDS")
     workers: int = opt(4, "worker threads for decoding, synthesis and inspection (models are shared)")
+    decode_workers: int = opt(2, "processes that decode uploads; a decoder crash fails that request only")
     queue_size: int = opt(64, "requests waiting or running at once before new ones get 429")
     batch_size: int = opt(16, "ASR requests decoded together in one dynamic batch")
     batch_window_ms: float = opt(10.0, "how long the ASR batcher waits to collect requests into a batch",
@@ -32,6 +33,9 @@ class ServerConfig:
                                    metavar="DIR", shown="off")
     preload: bool = opt(True, "load the models at start-up instead of on the first request")
     cpu_threads: int = opt(0, "CPU threads for the recogniser (0: all cores)")
+    search_index: str | None = opt(None, "index folder for /v1/search and /v1/index (made on the first upload)",
+                                   metavar="LIB", shown="off: the search endpoints answer 404")
+    index_paths: bool = opt(False, "let POST /v1/index read paths on this machine (not only uploads)")
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -39,11 +43,16 @@ class ServerConfig:
         for name in ("max_upload_mb", "max_audio_s", "request_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive.")
-        for name in ("workers", "queue_size", "batch_size"):
+        for name in ("workers", "queue_size", "batch_size", "decode_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1.")
-        if self.batch_window_ms < 0:
-            raise ValueError("batch_window_ms must not be negative.")
+        if not 0 <= self.batch_window_ms <= 10000:
+            raise ValueError(f"batch_window_ms must be from 0 to 10000, not {self.batch_window_ms}.")
+        if not 0 <= self.cpu_threads <= 1024:
+            raise ValueError(f"cpu_threads must be from 0 (all cores) to 1024, not {self.cpu_threads}.")
+        for name, top in (("workers", 1024), ("queue_size", 100000), ("batch_size", 512), ("decode_workers", 64)):
+            if getattr(self, name) > top:
+                raise ValueError(f"{name} must be at most {top}, not {getattr(self, name)}.")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -135,6 +135,9 @@ class Services:
         self.config = config
         self.metrics = Metrics()
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="tingshuo-worker")
+        from ..audio.isolated import IsolatedDecoder
+
+        self.decoder = IsolatedDecoder(config.decode_workers, timeout_s=config.request_timeout_s)
         self.batcher = ASRBatcher(self)
         self._lock = threading.Lock()
         self._transcriber = None
@@ -166,6 +169,7 @@ class Services:
 
     def preload(self) -> None:
         """Load the recogniser, the VAD and the knowledge base now (start-up), not on the first request."""
+        self.decoder.start()
         t = self.transcriber()
         from ..audio.vad import SileroVAD
 
@@ -182,6 +186,7 @@ class Services:
                 log.warning("speech not preloaded: %s", exc)
 
     def close(self) -> None:
+        self.decoder.close()
         self.batcher.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 

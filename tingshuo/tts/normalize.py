@@ -44,7 +44,20 @@ EN_UNITS = {"km": "kilometres", "kg": "kilograms", "cm": "centimetres", "mm": "m
             "lbs": "pounds", "oz": "ounces", "ft": "feet", "mi": "miles", "h": "hours", "hrs": "hours",
             "min": "minutes", "s": "seconds", "ms": "milliseconds"}
 EN_SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "°": " degrees ", "×": " times ",
-              "~": " about ", "#": " number "}
+              "~": " about ", "#": " number ", "§": " section ", "±": " plus or minus ", "≈": " approximately ",
+              "≠": " is not equal to ", "≤": " less than or equal to ", "≥": " greater than or equal to ",
+              "÷": " divided by ", "‰": " per mille ", "∞": " infinity ", "→": " to ", "©": " copyright ",
+              "®": " registered ", "™": " trademark ", "№": " number "}
+# Vulgar fractions, read through the a/b rules of each language ("2½" -> "2 and 1/2", "2又1/2").
+FRACTIONS = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5", "⅗": "3/5",
+             "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
+_FRACTION_RE = re.compile(r"(\d?)\s?([" + "".join(FRACTIONS) + "])")
+
+
+def read_fractions(text: str, joiner: str = " and ", pad: str = " ") -> str:
+    """'2½' -> '2 and 1/2', '½' -> '1/2' (then read by the language's fraction rule)."""
+    return _FRACTION_RE.sub(lambda m: (m.group(1) + joiner if m.group(1) else pad) + FRACTIONS[m.group(2)] + pad,
+                            text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,6 +186,7 @@ def _en_fraction(a: int, b: int) -> str:
 
 def normalize_en(text: str) -> str:
     """English text with numbers, dates, times, money, percentages and abbreviations spelled out."""
+    text = read_fractions(text)
     for abbr, full in EN_ABBREVIATIONS.items():
         text = re.sub(rf"(?<![\w.]){re.escape(abbr)}(?=\s|$|,)", full, text)
     for pattern, repl in _EN_RULES:
@@ -191,7 +205,9 @@ ZH_DIGITS = "零一二三四五六七八九"
 ZH_CURRENCY = {"¥": "元", "￥": "元", "$": "美元", "€": "欧元", "£": "英镑"}
 ZH_UNITS = {"km": "公里", "kg": "公斤", "cm": "厘米", "mm": "毫米", "mg": "毫克", "ml": "毫升", "m": "米",
             "g": "克", "℃": "摄氏度", "°C": "摄氏度", "°": "度", "km/h": "公里每小时", "GB": "GB", "MB": "MB"}
-ZH_ABBREVIATIONS = {"No.": "第", "NO.": "第", "no.": "第"}
+ZH_ABBREVIATIONS = {"No.": "第", "NO.": "第", "no.": "第", "№": "第"}
+ZH_SYMBOLS = {"±": "正负", "≈": "约等于", "≠": "不等于", "≤": "小于等于", "≥": "大于等于", "÷": "除以", "×": "乘",
+              "∞": "无穷大", "§": "第", "‰": "千分号", "→": "到", "™": "商标", "®": "注册商标", "©": "版权"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -289,12 +305,15 @@ class _Suffixed:
 
 def normalize_zh(text: str) -> str:
     """Chinese text with numbers, dates, times, money and percentages written in characters."""
+    text = read_fractions(text, "又", "")
     for abbr, full in ZH_ABBREVIATIONS.items():
         text = text.replace(abbr, full)
     for pattern, repl in _ZH_RULES:
         text = pattern.sub(repl, text)
     text = _ZH_UNIT_RE.sub(lambda m: ZH_UNITS[m.group(1)], text)
     text = _ZH_NUMBER_RE.sub(_zh_plain, text)
+    for sym, word in ZH_SYMBOLS.items():
+        text = text.replace(sym, word)
     return text.replace("%", "百分号").replace("&", "和").replace("+", "加").replace("=", "等于")
 
 

@@ -14,8 +14,9 @@ audio is yielded before the next is made. Chunk times (``start_s``, word times i
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -24,8 +25,10 @@ from ..errors import InputError
 from ..types import Audio, AudioChunk, Word
 from .base import SpeakOptions, VoiceInfo
 from .normalize import normalize
-from .text import dominant_language, is_speakable, script_runs, split_sentences
+from .text import dominant_language, is_speakable, sayable_part, script_runs, split_sentences
 from .voices import default_names, engine_for, get_voice, resolve_voice
+
+log = logging.getLogger("tingshuo.tts")
 
 FADE_S = 0.005  # raised-cosine ramp at every joint: no clicks where audio starts or stops
 RUN_GAP_S = 0.06  # pause where one sentence switches voice (Chinese <-> English)
@@ -61,7 +64,8 @@ def as_options(options: SpeakOptions | Mapping[str, Any] | None, **overrides: An
 
 
 def synthesize_stream(text: str | Iterable[str], voice: str | None = None,
-                      options: SpeakOptions | Mapping[str, Any] | None = None) -> Iterator[AudioChunk]:
+                      options: SpeakOptions | Mapping[str, Any] | None = None, *,
+                      on_skip: Callable[[str, list[tuple[str, str]]], None] | None = None) -> Iterator[AudioChunk]:
     """Yield one ``AudioChunk`` per sentence of ``text`` (a string or an iterable of string pieces).
 
     ``voice`` None picks the default voice for each run of Chinese or English; a named voice
@@ -69,6 +73,9 @@ def synthesize_stream(text: str | Iterable[str], voice: str | None = None,
     rate (``options.sample_rate`` or the first sentence's voice's). ``chunk.text`` is the
     sentence as written, ``chunk.start_s`` its start in the utterance, and the last chunk has
     ``is_last``; a sentence's silence follows it inside its chunk.
+    Text no voice can say (other scripts, emoji, unknown symbols) is left out, and
+    ``on_skip(sentence, [(skipped text, script)])`` hears of each sentence that lost some (default:
+    a warning on the ``tingshuo.tts`` logger).
     Raises ``InputError`` for empty text or text with nothing to say, ``UnknownNameError`` for
     an unknown voice (listing the valid ones).
     """
@@ -76,11 +83,30 @@ def synthesize_stream(text: str | Iterable[str], voice: str | None = None,
     chosen = get_voice(voice) if voice else None
     if isinstance(text, str) and not text.strip():
         raise InputError("The text to speak is empty; give at least one word.")
-    plans = _plans(split_sentences(text), chosen, opts)
+    skipped: list[tuple[str, str]] = []
+    held: list[tuple[str, list]] = []  # reports wait for the first sentence that can be said
+
+    def report(sentence: str, pieces: list[tuple[str, str]]) -> None:
+        if len(skipped) < 8:
+            skipped.extend(pieces[:8])
+        if not started:
+            held.append((sentence, pieces))
+        else:
+            (on_skip or _log_skip)(sentence, pieces)
+
+    started = False
+    plans = _plans(split_sentences(text), chosen, opts, report)
     current = next(plans, None)
-    if current is None:
+    if current is None:  # one error says it all; no warnings before it
+        if skipped:
+            what = " and ".join(dict.fromkeys(_kind(script) for _, script in skipped))
+            raise InputError(f"The text has nothing to speak that the voices can say ({_quote(skipped[0][0])} is "
+                             f"{what}); they speak English and Mandarin Chinese.")
         raise InputError("The text has nothing to speak (no letters, digits or Chinese characters); "
                          "give words to say.")
+    started = True
+    for sentence, pieces in held:
+        (on_skip or _log_skip)(sentence, pieces)
     out_rate = opts.sample_rate or current[1][0][0].sample_rate
     position_s = 0.0
     while current is not None:
@@ -95,13 +121,33 @@ def synthesize_stream(text: str | Iterable[str], voice: str | None = None,
         current = following
 
 
-def _plans(sentences: Iterable[str], chosen: VoiceInfo | None, opts: SpeakOptions):
+def _log_skip(sentence: str, pieces: list[tuple[str, str]]) -> None:
+    log.warning("left out what the voices cannot say: %s", describe_skipped(pieces))
+
+
+def describe_skipped(pieces: list[tuple[str, str]]) -> str:
+    """'"Привет" (Cyrillic), "😀" (symbols)' for a warning line."""
+    return ", ".join(f"{_quote(text)} ({script})" for text, script in pieces)
+
+
+def _kind(script: str) -> str:
+    return script if script in ("symbols", "numerals", "unknown") else f"in {script} script"
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    return '"' + (text if len(text) <= limit else text[:limit - 1] + "…") + '"'
+
+
+def _plans(sentences: Iterable[str], chosen: VoiceInfo | None, opts: SpeakOptions, report):
     """(sentence as written, [(voice, text to speak)]) for each sentence with something to say."""
     defaults = default_names()
     for sentence in sentences:
-        if not is_speakable(sentence):
-            continue
         spoken = normalize(sentence) if opts.normalize_text else sentence
+        spoken, skipped = sayable_part(spoken)
+        if skipped:
+            report(sentence, skipped)
+        if not is_speakable(spoken):
+            continue
         runs = []
         for lang, piece in script_runs(spoken):
             if chosen is not None and (lang in chosen.languages or lang not in defaults):

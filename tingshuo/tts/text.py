@@ -143,6 +143,79 @@ def split_clauses(sentence: str) -> list[tuple[str, str]]:
     return [(c.strip(), p) for c, p in out if c.strip() or p]
 
 
+_FULLWIDTH = {c: c - 0xFEE0 for c in list(range(0xFF10, 0xFF1A)) + list(range(0xFF21, 0xFF3B)) + list(range(0xFF41, 0xFF5B))}
+
+
+def sayable_part(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``(text the voices can say, [(skipped text, its script)]``) for one normalised sentence.
+
+    The voices speak English (Latin script) and Mandarin (Chinese characters); digits, spaces and
+    punctuation go with either. Any other letters (Cyrillic, Arabic, Kana, Hangul, ...), numerals
+    and symbols (emoji, signs ``normalize`` does not read) are cut out, and each run of them is
+    returned with the name of its script, so the caller can say what was left unsaid. Control
+    characters are dropped silently; full-width letters and digits become ASCII.
+
+        >>> sayable_part("Hello Привет world")
+        ('Hello   world', [('Привет', 'Cyrillic')])
+    """
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text).translate(_FULLWIDTH)
+    kept: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    run: list[str] = []
+    script = ""
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            ch, cat = (" ", "Zs") if cat == "Cc" else ("", "Zs")  # controls become spaces; format marks go
+            if not ch:
+                continue
+        ok = (ch.isascii() or HAN_RE.match(ch) or LATIN_RE.match(ch) or cat[0] in "PZ"
+              or (cat[0] == "M" and not run))  # a combining mark on a sayable letter
+        if ok:
+            if run and (cat[0] in "PZM") and ch.strip():
+                run.append(ch)  # punctuation inside a skipped run stays with it ("Привет, мир")
+                continue
+            if run and cat[0] == "Z":
+                run.append(ch)
+                continue
+            if run:
+                _close(run, script, skipped, kept)
+                run = []
+            kept.append(ch)
+            continue
+        if not run:
+            script = _script_name(ch, cat)
+        run.append(ch)
+    if run:
+        _close(run, script, skipped, kept)
+    return "".join(kept), skipped
+
+
+def _close(run: list[str], script: str, skipped: list, kept: list) -> None:
+    piece = "".join(run)
+    core = piece.rstrip()
+    trail = piece[len(core):]
+    stripped = core.rstrip(".,;:!?。，、；：！？…")  # the sentence's own end mark is kept for the voice
+    if stripped:
+        skipped.append((stripped.strip(), script))
+    kept.append(" " + core[len(stripped):] + trail)
+
+
+def _script_name(ch: str, cat: str) -> str:
+    import unicodedata
+
+    if cat[0] == "L":
+        name = unicodedata.name(ch, "")
+        first = name.split()[0] if name else ""
+        return {"CJK": "Chinese", "HIRAGANA": "Japanese kana", "KATAKANA": "Japanese kana"}.get(first, first.title()
+                                                                                                or "unknown")
+    if cat[0] == "N":
+        return "numerals"
+    return "symbols"
+
+
 def is_speakable(text: str) -> bool:
     """Whether ``text`` has anything a voice can say (letters, digits or Chinese characters)."""
     return SPEAKABLE_RE.search(text) is not None

@@ -26,7 +26,7 @@ class AudioFileWriter:
         self.sample_rate = sample_rate
         self.n_samples = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name[:64]}.", suffix=".part", dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
         self._sf = self._av = None

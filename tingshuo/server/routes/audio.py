@@ -63,10 +63,9 @@ def _options(services, *, task: str, language, prompt, temperature: float, words
                                word_timestamps=words, temperatures=temps)
 
 
-def _load(path: str, max_audio_s: float):
-    from ...audio.io import load_audio
-
-    return load_audio(path, max_duration_s=max_audio_s)
+def _load(services, path: str, label: str):
+    """The upload at 16 kHz, decoded in a worker process: a decoder crash fails this request only."""
+    return services.decoder.load(path, 16000, max_duration_s=services.config.max_audio_s, label=label)
 
 
 async def _run_asr(request: Request, file: UploadFile, options, route: str):
@@ -74,8 +73,8 @@ async def _run_asr(request: Request, file: UploadFile, options, route: str):
     async with services.admitted():
         # The upload is checked first (size, format, length: bounded by the limits), so bad input gets
         # its own 4xx on a busy server; the deadline covers the recognition.
-        async with saved_upload(services, file) as (path, _label):
-            audio = await services.run(_load, path, services.config.max_audio_s)
+        async with saved_upload(services, file) as (path, label):
+            audio = await services.run(_load, services, path, label)
         if audio.n_samples == 0:
             from ...errors import AudioDecodeError
 

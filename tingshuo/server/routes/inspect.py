@@ -65,6 +65,9 @@ async def inspect(request: Request, files: list[UploadFile] = File(...),
             clips, paths = [], {}
             for i, upload in enumerate(files):
                 path, label = await stack.enter_async_context(saved_upload(services, upload))
+                # Decoded once in a worker process first: a file that crashes the decoder fails this request
+                # (422), not the server; ordinary decode errors are left for the inspector to report.
+                await services.run(lambda p=path, lb=label: services.decoder.check(p, label=lb))
                 text = texts[i] if i < len(texts) and texts[i].strip() else None
                 lang = languages[i] if i < len(languages) and languages[i].strip() else None
                 clips.append(quality.Clip(audio=path, text=text, lang=lang, id=label))

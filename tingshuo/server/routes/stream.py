@@ -252,7 +252,10 @@ async def chat(ws: WebSocket):
                 continue
             kind = cmd.get("type")
             if kind == "text" and str(cmd.get("text", "")).strip():
-                await pipeline.say(str(cmd["text"]).strip(), cmd.get("language"))
+                try:
+                    await pipeline.say(str(cmd["text"]).strip(), cmd.get("language"))
+                except TingshuoError as exc:  # a turn too long: say so, keep the session
+                    await s.error(exc)
             elif kind == "interrupt":
                 if pipeline.busy:
                     await pipeline.interrupt(time.perf_counter())

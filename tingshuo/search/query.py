@@ -1,0 +1,386 @@
+"""Hybrid retrieval over one index: lexical (FTS5: stems, characters, pinyin) + dense (e5), fused,
+cut down to the words that matched, merged per stretch of a file, and thresholded.
+
+    >>> result = search(store, vectors, embedder, "怎么退货", SearchOptions(top=5))   # doctest: +SKIP
+    >>> [(h.audio, h.start_s, h.end_s, h.matched_by) for h in result.hits]           # doctest: +SKIP
+
+Each candidate passage gets two calibrated signals: ``dense`` (cosine to the query, mapped so
+0 is a typical unrelated passage and 1 a close paraphrase) and ``lexical`` (how much of the query
+the best-matching stretch of the passage covers: stems, characters and their bigrams, pinyin
+bigrams). The score is a weighted sum; a query whose best hit scores below ``threshold`` has no
+match. The constants were fitted on the benchmark's *tune* split only (bench/search.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..options import opt
+from .vectors import centre
+from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, pinyin, pinyin_tokens,
+                   raw_tokens, stem)
+
+MAX_QUERY_CHARS = 2000
+K_LEXICAL = 60  # FTS5 candidates
+K_DENSE = 60  # vector candidates
+PY_WEIGHT = 0.6  # bm25 weight of the pinyin column against the words column
+# Calibration, fitted on the benchmark's tune split only (bench/search.py): the dense signal is the
+# cosine after each side's language mean is removed (vectors.centre), ~0.1-0.2 for unrelated speech,
+# 0.3-0.6 for a paraphrase or translation; a query fully found word for word adds W_LEXICAL.
+W_LEXICAL = 0.35
+THRESHOLD = 0.30
+DENSE_ALONE = 0.25  # a centred cosine this high counts as a match by meaning on its own
+PAD_S = 0.25  # added before the first and after the last matched word
+MERGE_GAP_S = 1.0  # hits of one file closer than this are one hit
+MAX_HIT_S = 45.0
+CLUSTER_GAP = 6  # matched tokens further apart than this (in tokens) start another stretch
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tingshuo-search")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search; every default is stated here once (CLI flags and request fields derive from it)."""
+
+    top: int = opt(5, "most hits to return", metavar="N")
+    lang: str | None = opt(None, "only hits in this language", choices=("en", "zh"), shown="any")
+    matchers: str = opt("hybrid", "which matchers run: hybrid, lexical or dense", choices=("hybrid", "lexical", "dense"))
+    threshold: float = opt(THRESHOLD, "hits scoring below this are not returned (0 returns the nearest anyway)",
+                           metavar="SCORE")
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.top <= 1000:
+            raise ValueError(f"top must be between 1 and 1000, not {self.top}.")
+        if not 0.0 <= self.threshold <= 2.0:
+            raise ValueError("threshold must be between 0 and 2.")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where something was said: the file, the seconds of the words that matched, the snippet."""
+
+    audio: str
+    start_s: float
+    end_s: float
+    text: str  # snippet, matched words marked **like this**
+    score: float
+    matched_by: tuple[str, ...]  # "lexical", "pinyin", "dense"
+    language: str
+
+    def to_dict(self) -> dict:
+        return {"audio": self.audio, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
+                "text": self.text, "score": round(self.score, 3), "matched_by": list(self.matched_by),
+                "language": self.language}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    best_score: float  # of the best candidate, returned or not
+    threshold: float
+    latency_ms: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        d = {"query": self.query, "hits": [h.to_dict() for h in self.hits],
+             "best_score": round(self.best_score, 3), "threshold": self.threshold}
+        if not self.hits:
+            d["message"] = self.message()
+        return d
+
+    def message(self) -> str:
+        if self.hits:
+            return ""
+        if self.best_score <= 0:
+            return "No match: nothing in the index resembles the query."
+        return (f"No match: the best passage scored {self.best_score:.2f}, below the threshold {self.threshold:.2f}"
+                " (lower --threshold to see it).")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    language: str
+    stems: frozenset  # English stems and digits (stopwords dropped unless that leaves nothing)
+    chars: frozenset  # Chinese characters
+    bigrams: frozenset  # Chinese character bigrams
+    pinyin: frozenset  # toneless pinyin bigrams
+    match: str  # the FTS5 MATCH expression
+
+
+def check_query(text: str) -> str:
+    if text is None or not str(text).strip():
+        raise InputError("The query is empty; type what you are looking for, e.g. tingshuo search \"refund\" --index LIB.")
+    text = " ".join(str(text).split())
+    if len(text) > MAX_QUERY_CHARS:
+        raise InputError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}: "
+                         "search for a sentence or a phrase, not a document.")
+    if not re.search(r"\w", text):
+        raise InputError("The query has no words or characters to search for.")
+    return text
+
+
+def parse_query(text: str) -> Query:
+    text = check_query(text)
+    toks = raw_tokens(text)
+    latin = [t for t in toks if not HAN_RE.match(t)]
+    han = [t for t in toks if HAN_RE.match(t)]
+    content = [t for t in latin if t not in STOPWORDS]
+    stems = frozenset(stem(t) for t in (content or latin))
+    bigrams = frozenset(t for t in lexical_tokens(toks) if len(t) == 2 and HAN_RE.match(t[0]) and HAN_RE.match(t[1]))
+    chars = frozenset(c for c in han if c not in ZH_STOPCHARS) or frozenset(han)
+    py = frozenset(pinyin_tokens(toks))
+    lex_terms = set(stems) | set(bigrams)
+    if not bigrams:  # one Chinese character alone is searched as a character
+        lex_terms |= chars
+    parts = []
+    if lex_terms:
+        parts.append("lex : (" + " OR ".join(_quote(t) for t in sorted(lex_terms)) + ")")
+    if py:
+        parts.append("py : (" + " OR ".join(_quote(t) for t in sorted(py)) + ")")
+    return Query(text, guess_language(text), stems, chars, bigrams, py, " OR ".join(parts))
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------------------------- matching words
+
+@dataclass(frozen=True)
+class _Match:
+    lo: int  # first matched word (index into the passage's words)
+    hi: int  # last matched word
+    coverage: float  # 0..1 of the query
+    by: tuple[str, ...]  # lexical, pinyin
+    marked: frozenset  # indices of the words that matched
+
+
+def _word_tokens(words: list) -> list[tuple[int, str]]:
+    """(word index, raw token) for every token of the passage's words, in order."""
+    out = []
+    for i, w in enumerate(words):
+        for t in raw_tokens(w[2]):
+            out.append((i, t))
+    return out
+
+
+def match_words(q: Query, words: list) -> _Match | None:
+    """The stretch of ``words`` that covers most of the query, or None when nothing matched."""
+    toks = _word_tokens(words)
+    if not toks:
+        return None
+    hits: list[tuple[int, str, str]] = []  # (token position, query unit, matcher)
+    for k, (_wi, t) in enumerate(toks):
+        if HAN_RE.match(t):
+            nxt = toks[k + 1][1] if k + 1 < len(toks) else ""
+            if HAN_RE.match(nxt or " "):
+                bg = t + nxt
+                if bg in q.bigrams:
+                    hits += [(k, "b:" + bg, "lexical"), (k + 1, "b:" + bg, "lexical")]
+                else:
+                    pb = pinyin(t) + pinyin(nxt)
+                    if pb in q.pinyin:
+                        hits += [(k, "p:" + pb, "pinyin"), (k + 1, "p:" + pb, "pinyin")]
+            if not q.bigrams and t in q.chars:
+                hits.append((k, "c:" + t, "lexical"))
+        else:
+            s = stem(t)
+            if s in q.stems:
+                hits.append((k, "s:" + s, "lexical"))
+    if not hits:
+        return None
+    # A Chinese query unit is its bigram; a pinyin bigram stands for the same unit as the characters.
+    total = len(q.stems) + max(len(q.bigrams), len(q.pinyin)) + (0 if q.bigrams else len(q.chars))
+    hits.sort()
+    best = None
+    start = 0
+    for end in range(len(hits)):
+        if end > start and hits[end][0] - hits[end - 1][0] > CLUSTER_GAP:
+            start = end
+        units = {}
+        for pos, unit, by in hits[start:end + 1]:
+            units.setdefault(_unit_key(unit), by)
+        cov = len(units) / max(total, 1)
+        span = hits[end][0] - hits[start][0]
+        if best is None or cov > best[0] + 1e-9 or (abs(cov - best[0]) < 1e-9 and span < best[1]):
+            best = (cov, span, start, end, tuple(sorted(set(units.values()))))
+    cov, _span, s, e, by = best
+    units = {_unit_key(u) for _p, u, _b in hits[s:e + 1]}
+    while e + 1 < len(hits) and hits[e + 1][0] - hits[e][0] <= 1 and _unit_key(hits[e + 1][1]) in units:
+        e += 1  # the second character of a matched bigram, a repeated word right after
+    while s > 0 and hits[s][0] - hits[s - 1][0] <= 1 and _unit_key(hits[s - 1][1]) in units:
+        s -= 1
+    lo, hi = toks[hits[s][0]][0], toks[hits[e][0]][0]
+    marked = frozenset(toks[pos][0] for pos, _u, _b in hits[s:e + 1])
+    return _Match(lo, hi, min(1.0, cov), by, marked)
+
+
+def _unit_key(unit: str) -> str:
+    """Character bigrams and their pinyin count as one query unit."""
+    if unit.startswith("b:"):
+        return "p:" + pinyin(unit[2]) + pinyin(unit[3])
+    return unit
+
+
+# ---------------------------------------------------------------------------------- search
+
+def dense_score(cos: float | None) -> float:
+    """The centred cosine (0 when the passage was not compared)."""
+    return 0.0 if cos is None else float(cos)
+
+
+def fuse(dense: float, lexical: float) -> float:
+    """Coverage squared: half the query's words found adds a quarter (partial matches are weak evidence)."""
+    return dense + W_LEXICAL * lexical * lexical
+
+
+@dataclass
+class _Cand:
+    row: object
+    cos: float | None
+    match: _Match | None
+    score: float
+    lo: int = 0  # localised word span (indices into row.words)
+    hi: int = 0
+    by: tuple = ()
+    marked: frozenset = frozenset()
+
+
+def search(store, vectors, embedder, text: str, options: SearchOptions | None = None, means=None) -> SearchResult:
+    """Hits for ``text`` in the index behind ``store``/``vectors``; ``embedder`` embeds the query,
+    ``means`` are the reference means vectors are centred with (``vectors.reference_means``)."""
+    import time
+
+    from .document import embed_text
+
+    t0 = time.perf_counter()
+    opts = options or SearchOptions()
+    q = parse_query(text)
+    use_lex, use_dense = opts.matchers != "dense", opts.matchers != "lexical"
+    # FTS5 runs in a helper thread while the query is embedded and the vectors scanned (both release
+    # the GIL): the latency is the longer of the two, not their sum.
+    lexical = _POOL.submit(store.lexical, q.match, K_LEXICAL, PY_WEIGHT) if use_lex else None
+    cos: dict[int, float] = {}
+    qv = None
+    try:
+        if use_dense:
+            raw = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
+            qv = centre(raw, [q.language], means, side=0)[0]
+            ids, sims = vectors.search(qv, K_DENSE)
+            cos = {int(i): float(s) for i, s in zip(ids, sims)}
+    finally:
+        lex_ids = [pid for pid, _bm in lexical.result()] if lexical is not None else []
+    lex_set = set(lex_ids)
+    rows = store.passages(set(lex_ids) | set(cos))
+    if qv is not None:
+        for pid, (vec, lang) in store.vectors_for([p for p in rows if p not in cos]).items():
+            cos[pid] = float(centre(vec, [lang], means)[0] @ qv)
+    cands = []
+    for pid, row in rows.items():
+        if opts.lang and row.language != opts.lang:
+            continue
+        m = match_words(q, row.words) if pid in lex_set else None
+        d = dense_score(cos.get(pid)) if use_dense else 0.0
+        lx = m.coverage if m else 0.0
+        score = fuse(d, lx) if use_lex and use_dense else (lx if use_lex else d)
+        cands.append(_Cand(row, cos.get(pid), m, score))
+    cands.sort(key=lambda c: -c.score)
+    best = cands[0].score if cands else 0.0
+    shortlist = [c for c in cands if c.score >= opts.threshold][:3 * opts.top + 5]
+    for c in shortlist:
+        _localise(c, store, qv, use_dense, means)
+    hits = _merge(shortlist, opts.top)
+    return SearchResult(q.text, tuple(hits), best, opts.threshold, round((time.perf_counter() - t0) * 1000, 1))
+
+
+def _localise(c: _Cand, store, qv, use_dense: bool, means) -> None:
+    """Cut the passage down to the matched words, or for a dense-only match to its best unit."""
+    words = c.row.words
+    by = []
+    if c.match is not None and (c.match.coverage >= 0.5 or not use_dense or dense_score(c.cos) < DENSE_ALONE):
+        c.lo, c.hi, c.marked = c.match.lo, c.match.hi, c.match.marked
+        by += list(c.match.by)
+        if use_dense and dense_score(c.cos) >= DENSE_ALONE:
+            by.append("dense")
+        c.by = tuple(by)
+        return
+    unit = _best_unit(c, store, qv, means) if qv is not None else c.row.unit_lo
+    idx = [i for i, w in enumerate(words) if w[3] == unit] or list(range(len(words)))
+    c.lo, c.hi = idx[0], idx[-1]
+    c.marked = frozenset(idx)
+    if c.match is not None:
+        by += list(c.match.by)
+    c.by = tuple(by + ["dense"])
+
+
+def _best_unit(c: _Cand, store, qv, means) -> int:
+    """Of the passage's units, the one whose passages (it is in two) are closest to the query on average."""
+    row = c.row
+    if row.unit_lo == row.unit_hi:
+        return row.unit_lo
+    neigh = store.neighbours(row.file_id, row.unit_lo, row.unit_hi)
+    vecs = store.vectors_for([n[0] for n in neigh])
+    best_u, best_s, seen = row.unit_lo, -math.inf, set()
+    for u in range(row.unit_lo, row.unit_hi + 1):
+        members = tuple(pid for pid, lo, hi in neigh if lo <= u <= hi and pid in vecs)
+        seen.add(members)
+        s = sum(float(centre(vecs[pid][0], [vecs[pid][1]], means)[0] @ qv) for pid in members) / len(members) \
+            if members else -math.inf
+        if s > best_s:
+            best_u, best_s = u, s
+    return best_u if len(seen) > 1 else -1  # -1: the units cannot be told apart, keep the passage
+
+
+def _merge(cands: list[_Cand], top: int) -> list[Hit]:
+    """Best first; a candidate overlapping (or within MERGE_GAP_S of) a kept hit of the same file joins it."""
+    kept: list[dict] = []
+    for c in cands:
+        words = c.row.words
+        start = max(0.0, words[c.lo][0] - PAD_S)
+        end = words[c.hi][1] + PAD_S
+        for k in kept:
+            if k["path"] == c.row.path and start <= k["end"] + MERGE_GAP_S and end >= k["start"] - MERGE_GAP_S:
+                if max(end, k["end"]) - min(start, k["start"]) <= MAX_HIT_S:
+                    k["start"], k["end"] = min(start, k["start"]), max(end, k["end"])
+                k["by"] = tuple(sorted(set(k["by"]) | set(c.by)))
+                break
+        else:
+            if len(kept) < top:
+                kept.append({"path": c.row.path, "start": start, "end": end, "score": c.score, "by": c.by,
+                             "text": snippet(words, c.lo, c.hi, c.marked), "lang": c.row.language})
+    return [Hit(k["path"], round(k["start"], 2), round(k["end"], 2), k["text"], round(k["score"], 3),
+                tuple(sorted(set(k["by"]), key=["lexical", "pinyin", "dense"].index)), k["lang"]) for k in kept]
+
+
+def snippet(words: list, lo: int, hi: int, marked: frozenset, context: int = 6) -> str:
+    """The hit's words with a little context; runs of matched words are marked **like this**."""
+    from .passages import join_words
+
+    a, b = max(0, lo - context), min(len(words), hi + 1 + context)
+    run: list = []
+
+    class W:
+        def __init__(self, text):
+            self.text = text
+
+    out: list = []
+    for i in range(a, b):
+        t = words[i][2]
+        if i in marked:
+            run.append(t)
+            if i + 1 not in marked or i + 1 >= b:
+                lead = len(run[0]) - len(run[0].lstrip())
+                joined = join_words([W(x) for x in run])
+                out.append(W(run[0][:lead] + "**" + joined.strip() + "**"))
+                run = []
+        else:
+            out.append(W(t))
+    text = join_words(out).strip()
+    return ("… " if a > 0 else "") + text + (" …" if b < len(words) else "")

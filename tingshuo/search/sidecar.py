@@ -1,0 +1,112 @@
+"""Transcripts that already exist next to the audio: our JSON, SRT and VTT (then no recognition runs).
+
+    >>> find_sidecar("talk.mp3")          # talk.json (ours), else talk.srt, else talk.vtt  # doctest: +SKIP
+    >>> read_transcript("talk.srt")       # a Transcript; segments without word times  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..errors import InputError
+from ..types import Segment, Transcript, Word
+from .text import guess_language
+
+SIDECAR_SUFFIXES = (".json", ".srt", ".vtt")
+_CUE_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
+_ARROW = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def find_sidecar(audio: str | Path) -> Path | None:
+    """The first existing transcript beside ``audio``: same stem, .json (ours), .srt or .vtt."""
+    p = Path(audio)
+    for suffix in SIDECAR_SUFFIXES:
+        cand = p.with_suffix(suffix)
+        if cand != p and cand.is_file():
+            if suffix == ".json" and not _is_our_json(cand):
+                continue
+            return cand
+    return None
+
+
+def _is_our_json(path: Path) -> bool:
+    """A JSON object with a list of segments (as 'tingshuo transcribe --format json' writes); other JSON
+    beside an audio file (metadata, say) is not a transcript, and the audio is transcribed instead."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            if fh.read(1) != "{":
+                return False
+            fh.seek(0)
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("segments"), list)
+
+
+def read_transcript(path: str | Path, duration_s: float = 0.0) -> Transcript:
+    """A Transcript from our JSON (segments, words), an SRT or a VTT file."""
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: the transcript cannot be read ({exc}); fix or remove it.") from None
+    if p.suffix.lower() == ".json":
+        return _from_json(p, raw)
+    segments = _cues(p, raw)
+    text = " ".join(s.text for s in segments)
+    lang = guess_language(text) if text else None
+    segments = tuple(Segment(s.start_s, s.end_s, s.text, language=lang) for s in segments)
+    end = max((s.end_s for s in segments), default=0.0)
+    return Transcript.from_segments(segments, language=lang, language_probability=1.0,
+                                    duration_s=max(duration_s, end), source=str(p), model=f"sidecar:{p.suffix[1:]}")
+
+
+def _from_json(p: Path, raw: str) -> Transcript:
+    try:
+        data = json.loads(raw)
+        segs = []
+        for s in data["segments"]:
+            words = tuple(Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
+                          for w in s.get("words") or ())
+            segs.append(Segment(float(s["start"]), float(s["end"]), str(s["text"]), words,
+                                language=s.get("language") or data.get("language")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{p}: not a tingshuo JSON transcript ({type(exc).__name__}: {exc}); "
+                         "remove it or write it with 'tingshuo transcribe --format json'.") from None
+    text = data.get("text") or ""
+    lang = data.get("language") or (guess_language(text) if text else None)
+    return Transcript.from_segments(tuple(segs), language=lang, language_probability=1.0,
+                                    duration_s=float(data.get("duration") or 0.0), source=str(p),
+                                    model=data.get("model") or "sidecar:json")
+
+
+def _seconds(stamp: str) -> float | None:
+    m = _CUE_TIME.fullmatch(stamp.strip())
+    if not m:
+        return None
+    h, mi, s, ms = m.groups()
+    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000
+
+
+def _cues(p: Path, raw: str) -> list[Segment]:
+    """Cues of an SRT or VTT file (times, text without tags); a file with none is an error."""
+    out = []
+    for block in re.split(r"\n\s*\n", raw.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = block.strip("\n").split("\n")
+        for i, line in enumerate(lines):
+            m = _ARROW.match(line)
+            if not m:
+                continue
+            start, end = _seconds(m.group(1)), _seconds(m.group(2))
+            if start is None or end is None:
+                break
+            text = " ".join(_TAG.sub("", t).strip() for t in lines[i + 1:] if t.strip())
+            if text:
+                out.append(Segment(start, max(end, start), text))
+            break
+    if not out and raw.strip():
+        raise InputError(f"{p}: no subtitle cues found; fix the file or remove it so the audio is transcribed.")
+    return sorted(out, key=lambda s: s.start_s)

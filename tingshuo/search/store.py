@@ -1,0 +1,315 @@
+"""The index on disk: one SQLite database (files, segments, passages, FTS5 terms, vectors).
+
+    >>> store = Store("lib/index.sqlite")                   # doctest: +SKIP
+    >>> store.file_by_path("/data/talk.wav")                 # doctest: +SKIP
+
+Files are keyed by content hash; everything one file contributes (its segments, passages, their
+FTS5 terms and vectors) is written in one transaction, so a process killed at any moment leaves
+either the whole file or nothing of it, and the next run picks up where it stopped. WAL mode lets
+searches read while an indexing run writes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import InputError
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, content_hash TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, duration_s REAL NOT NULL, language TEXT, transcript_source TEXT NOT NULL,
+    recogniser TEXT, n_passages INTEGER NOT NULL, indexed_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS files_hash ON files(content_hash);
+CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
+    text TEXT NOT NULL, language TEXT);
+CREATE INDEX IF NOT EXISTS segments_file ON segments(file_id);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, unit_lo INTEGER NOT NULL, unit_hi INTEGER NOT NULL,
+    start_s REAL NOT NULL, end_s REAL NOT NULL, language TEXT NOT NULL, text TEXT NOT NULL,
+    words TEXT NOT NULL, lex TEXT NOT NULL, py TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id, unit_lo);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    lex, py, content='passages', content_rowid='id', tokenize="unicode61 remove_diacritics 0");
+CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, vec BLOB NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    path: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    duration_s: float
+    language: str | None
+    transcript_source: str
+    recogniser: str | None
+    n_passages: int
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    id: int
+    file_id: int
+    unit_lo: int
+    unit_hi: int
+    start_s: float
+    end_s: float
+    language: str
+    text: str
+    words_json: str
+    path: str
+
+    @functools.cached_property
+    def words(self) -> list:
+        """[[start_s, end_s, text, unit], ...], decoded on first use (most candidates never need it)."""
+        return json.loads(self.words_json)
+
+
+class Store:
+    """SQLite access for one index; one connection per thread, writes serialised."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.exists() and not create:
+            raise InputError(f"No search index at {self.path.parent}; build one with "
+                             f"'tingshuo index PATH... --index {self.path.parent}'.")
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        try:
+            self.connection().executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
+                             "or remove that file.") from None
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
+                             "build a new index with 'tingshuo index'.")
+
+    def connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA busy_timeout=60000")
+            self._local.con = con
+        return con
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.connection().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write_lock:
+            self.connection().execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+    # ------------------------------------------------------------------ files
+    def files(self) -> list[FileRow]:
+        rows = self.connection().execute(
+            "SELECT id, path, content_hash, size, mtime_ns, duration_s, language, transcript_source, recogniser, "
+            "n_passages FROM files ORDER BY path").fetchall()
+        return [FileRow(*r) for r in rows]
+
+    def file_by_path(self, path: str) -> FileRow | None:
+        r = self.connection().execute(
+            "SELECT id, path, content_hash, size, mtime_ns, duration_s, language, transcript_source, recogniser, "
+            "n_passages FROM files WHERE path=?", (path,)).fetchone()
+        return FileRow(*r) if r else None
+
+    def file_by_hash(self, content_hash: str) -> list[FileRow]:
+        rows = self.connection().execute(
+            "SELECT id, path, content_hash, size, mtime_ns, duration_s, language, transcript_source, recogniser, "
+            "n_passages FROM files WHERE content_hash=?", (content_hash,)).fetchall()
+        return [FileRow(*r) for r in rows]
+
+    def touch(self, file_id: int, path: str, size: int, mtime_ns: int) -> None:
+        """Record a file's new path or modification time (same content: nothing else changes)."""
+        with self._write_lock:
+            self.connection().execute("UPDATE files SET path=?, size=?, mtime_ns=? WHERE id=?",
+                                      (path, size, mtime_ns, file_id))
+
+    def counts(self) -> dict:
+        con = self.connection()
+        n_files, audio_s = con.execute("SELECT count(*), coalesce(sum(duration_s), 0) FROM files").fetchone()
+        n_passages = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return {"files": n_files, "passages": n_passages, "audio_s": round(audio_s, 1)}
+
+    # ------------------------------------------------------------------ writing one file
+    def write_file(self, doc, *, replace_id: int | None = None) -> int:
+        """Store one prepared document (``index.Document``) in one transaction; returns its file id."""
+        vec16 = np.asarray(doc.vectors, np.float16)
+        with self._write_lock:
+            con = self.connection()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                old = con.execute("SELECT id FROM files WHERE path=?", (doc.path,)).fetchone()
+                for fid in {x for x in (replace_id, old[0] if old else None) if x is not None}:
+                    self._delete_file(con, fid)
+                cur = con.execute(
+                    "INSERT INTO files(path, content_hash, size, mtime_ns, duration_s, language, transcript_source, "
+                    "recogniser, n_passages, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    (doc.path, doc.content_hash, doc.size, doc.mtime_ns, doc.duration_s, doc.language,
+                     doc.transcript_source, doc.recogniser, len(doc.passages), time.time()))
+                fid = cur.lastrowid
+                con.executemany("INSERT INTO segments(file_id, start_s, end_s, text, language) VALUES(?,?,?,?,?)",
+                                [(fid, s.start_s, s.end_s, s.text, s.language) for s in doc.segments])
+                for k, p in enumerate(doc.passages):
+                    words = json.dumps([[round(w.start_s, 3), round(w.end_s, 3), w.text, u]
+                                        for w, u in zip(p.words, p.word_units)], ensure_ascii=False)
+                    cur = con.execute(
+                        "INSERT INTO passages(file_id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py)"
+                        " VALUES(?,?,?,?,?,?,?,?,?,?)",
+                        (fid, p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, words,
+                         doc.lex[k], doc.py[k]))
+                    pid = cur.lastrowid
+                    con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)", (pid, doc.lex[k], doc.py[k]))
+                    con.execute("INSERT INTO vectors(id, vec) VALUES(?,?)", (pid, vec16[k].tobytes()))
+                _bump_version(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return fid
+
+    def delete_file(self, file_id: int) -> None:
+        with self._write_lock:
+            con = self.connection()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_file(con, file_id)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _delete_file(con, file_id: int) -> None:
+        con.execute("INSERT INTO passages_fts(passages_fts, rowid, lex, py) "
+                    "SELECT 'delete', id, lex, py FROM passages WHERE file_id=?", (file_id,))
+        con.execute("DELETE FROM vectors WHERE id IN (SELECT id FROM passages WHERE file_id=?)", (file_id,))
+        con.execute("DELETE FROM passages WHERE file_id=?", (file_id,))
+        con.execute("DELETE FROM segments WHERE file_id=?", (file_id,))
+        con.execute("DELETE FROM files WHERE id=?", (file_id,))
+        _bump_version(con)
+
+    # ------------------------------------------------------------------ reading for search
+    def lexical(self, match: str, limit: int, py_weight: float) -> list[tuple[int, float]]:
+        """(passage id, bm25) of the best FTS5 matches; bm25 is negative, lower is better."""
+        if not match:
+            return []
+        sql = ("SELECT rowid, bm25(passages_fts, 1.0, ?) AS r FROM passages_fts WHERE passages_fts MATCH ? "
+               "ORDER BY r LIMIT ?")
+        try:
+            return self.connection().execute(sql, (py_weight, match, limit)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"The query could not be searched ({exc}).") from None
+
+    def passages(self, ids) -> dict[int, PassageRow]:
+        ids = list({int(i) for i in ids})
+        out = {}
+        con = self.connection()
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            q = ("SELECT p.id, p.file_id, p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, p.words, f.path "
+                 f"FROM passages p JOIN files f ON f.id = p.file_id WHERE p.id IN ({','.join('?' * len(chunk))})")
+            for r in con.execute(q, chunk):
+                out[r[0]] = PassageRow(*r)
+        return out
+
+    def neighbours(self, file_id: int, unit_lo: int, unit_hi: int) -> list[tuple[int, int, int]]:
+        """(id, unit_lo, unit_hi) of the passages of one file that share a unit with units lo..hi."""
+        return self.connection().execute(
+            "SELECT id, unit_lo, unit_hi FROM passages WHERE file_id=? AND unit_lo BETWEEN ? AND ? AND unit_hi >= ?",
+            (file_id, unit_lo - 2, unit_hi, unit_lo)).fetchall()
+
+    def vectors_for(self, ids) -> dict[int, tuple[np.ndarray, str]]:
+        """{passage id: (vector float32 as embedded, passage language)}."""
+        ids = list({int(i) for i in ids})
+        out = {}
+        con = self.connection()
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            for pid, blob, lang in con.execute(
+                    "SELECT v.id, v.vec, p.language FROM vectors v JOIN passages p ON p.id = v.id "
+                    f"WHERE v.id IN ({','.join('?' * len(chunk))})", chunk):
+                out[pid] = (np.frombuffer(blob, np.float16).astype(np.float32), lang)
+        return out
+
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        """(ids int64, vectors float16 (n, dim), languages) in id order, a batch at a time."""
+        con = self.connection()
+        last = -1
+        while True:
+            rows = con.execute("SELECT v.id, v.vec, p.language FROM vectors v JOIN passages p ON p.id = v.id "
+                               "WHERE v.id > ? ORDER BY v.id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], np.int64)
+            mat = np.frombuffer(b"".join(r[1] for r in rows), np.float16).reshape(len(rows), -1)
+            yield ids, mat, [r[2] for r in rows]
+            last = int(ids[-1])
+
+    def vector_state(self) -> tuple[int]:
+        """A counter every write of vectors increments: what a vector cache must match to be current
+        (one indexed read, unlike count(*), which scans the table)."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key='vectors_version'").fetchone()
+        return (int(row[0]) if row else 0,)
+
+    def passage_texts(self, batch: int = 256) -> Iterator[list[tuple[int, str]]]:
+        con = self.connection()
+        last = -1
+        while True:
+            rows = con.execute("SELECT id, text FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def replace_vectors(self, ids, vectors, extra_meta: dict | None = None) -> None:
+        """New vectors for stored passages (re-embedding), with meta keys set in the same transaction."""
+        vec16 = np.asarray(vectors, np.float16)
+        with self._write_lock:
+            con = self.connection()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.executemany("UPDATE vectors SET vec=? WHERE id=?",
+                                [(vec16[k].tobytes(), int(i)) for k, i in enumerate(ids)])
+                if extra_meta:
+                    con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
+                _bump_version(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+
+def _bump_version(con) -> None:
+    """Inside a write transaction: the stored vectors changed."""
+    con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('vectors_version', "
+                "coalesce((SELECT value FROM meta WHERE key='vectors_version'), 0) + 1)")

@@ -1,0 +1,150 @@
+"""Text as the search index sees it: normalised, then cut into lexical tokens.
+
+    >>> normalize("ＡＢＣ１２３ 這是測試")
+    'abc123 这是测试'
+    >>> lexical_tokens("Returning items")
+    ['return', 'item']
+    >>> lexical_tokens("期中考试")          # characters and their bigrams
+    ['期', '中', '考', '试', '期中', '中考', '考试']
+    >>> pinyin_tokens("期终")              # toneless pinyin bigrams: 期中 and 期终 share one
+    ['qizhong']
+
+Normalisation: Unicode NFKC (full-width letters, digits and punctuation become half-width),
+Traditional Chinese to Simplified (OpenCC t2s, the converter the recogniser's output goes
+through), lower case. English words are stemmed (Snowball, Porter2); Mandarin is indexed as
+characters (so one- and two-character queries work) and character bigrams, plus toneless pinyin
+bigrams in a separate column so a homophone written with other characters still matches.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+from ..errors import ModelNotInstalled
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN_RE = re.compile(f"[{_HAN}]")
+_TOKEN_RE = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+(?:'[^\\W_{_HAN}]+)*")
+_LATIN_RE = re.compile(f"[^\\W_{_HAN}]+")
+
+# Function words left out of queries (not of the index) when a query has other words: they
+# match nearly every passage and would cost time without ranking anything.
+STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have he her
+him his how i if in into is it its me my no not of on or our she so than that the their them then there these
+they this to was we were what when where which who why will with would you your""".split())
+ZH_STOPCHARS = frozenset("的了是在我有和就不人都一个也很到说要去你会着没看好自这那吗呢吧啊")
+
+
+def normalize(text: str) -> str:
+    """NFKC, Traditional→Simplified Chinese, lower case."""
+    text = unicodedata.normalize("NFKC", text or "")
+    if HAN_RE.search(text):
+        text = _t2s(text)
+    return text.lower()
+
+
+def has_han(text: str) -> bool:
+    return HAN_RE.search(text or "") is not None
+
+
+def guess_language(text: str) -> str:
+    """'zh' when Chinese characters make up a good share of the letters, else 'en'."""
+    han = len(HAN_RE.findall(text))
+    latin = sum(len(w) for w in _LATIN_RE.findall(text) if w.isascii())
+    return "zh" if han and han * 3 >= latin else "en"
+
+
+@functools.lru_cache(maxsize=65536)
+def _t2s(text: str) -> str:
+    from ..asr.text import to_script
+
+    return to_script(text, "zh", "simplified")
+
+
+def raw_tokens(text: str) -> list[str]:
+    """Words of Latin script (with digits) and single Chinese characters, normalised, in order."""
+    if len(text) <= 24:  # a transcript word: the same ones come back at every query
+        return list(_word_raw_tokens(text))
+    return _TOKEN_RE.findall(normalize(text))
+
+
+@functools.lru_cache(maxsize=262144)
+def _word_raw_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN_RE.findall(normalize(text)))
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import snowballstemmer
+    except ImportError:
+        raise ModelNotInstalled("Search needs the Snowball stemmer: pip install 'tingshuo[models]' "
+                                "(or: pip install snowballstemmer).") from None
+    return snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=262144)
+def stem(word: str) -> str:
+    """Porter2 stem of a lower-case word; Chinese characters and digits are returned as they are."""
+    plain = word.replace("'", "")
+    if not plain.isascii() or not plain.isalpha():
+        return word
+    return _stemmer().stemWord(plain)
+
+
+@functools.lru_cache(maxsize=65536)
+def pinyin(char: str) -> str:
+    """Toneless pinyin of one Chinese character (pypinyin's most frequent reading); '' for others."""
+    if not HAN_RE.fullmatch(char):
+        return ""
+    try:
+        from pypinyin import Style, lazy_pinyin
+    except ImportError:
+        raise ModelNotInstalled("Search needs pypinyin for Mandarin: pip install 'tingshuo[models]' "
+                                "(or: pip install pypinyin).") from None
+    syl = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
+    return syl[0].replace("ü", "v") if syl else ""
+
+
+def unit_tokens(token: str) -> list[str]:
+    """The lexical index terms one raw token contributes by itself (a stem, or the character)."""
+    return [stem(token)]
+
+
+def _bigrams(chars: list[str]) -> list[str]:
+    return [a + b for a, b in zip(chars, chars[1:])]
+
+
+def _han_runs(tokens: list[str]) -> list[list[str]]:
+    runs, cur = [], []
+    for t in tokens:
+        if len(t) == 1 and HAN_RE.match(t):
+            cur.append(t)
+        else:
+            if cur:
+                runs.append(cur)
+            cur = []
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def lexical_tokens(text: str | list[str]) -> list[str]:
+    """Index terms: English stems and digits, Chinese characters, then Chinese character bigrams."""
+    tokens = raw_tokens(text) if isinstance(text, str) else text
+    out = [stem(t) for t in tokens]
+    for run in _han_runs(tokens):
+        out += _bigrams(run)
+    return out
+
+
+def pinyin_tokens(text: str | list[str]) -> list[str]:
+    """Toneless pinyin bigrams of each run of Chinese characters ("期中" -> ["qizhong"])."""
+    tokens = raw_tokens(text) if isinstance(text, str) else text
+    out = []
+    for run in _han_runs(tokens):
+        syl = [pinyin(c) for c in run]
+        out += [a + b for a, b in zip(syl, syl[1:]) if a and b]
+    return out
