@@ -262,3 +262,27 @@ def test_transcribe_dataset_maps_a_ray_dataset_of_paths(cluster, clips, expected
         assert row["error"] == "" and _without_source(row["json"]) == expected[names[f"clip{k:02d}"]]
         assert row["text"] == expected[names[f"clip{k:02d}"]]["text"]
     assert "missing.wav" in rows[paths[4]]["error"] and rows[paths[4]]["text"] == ""
+
+
+def test_cli_inspect_on_ray_gives_the_local_results(cluster, tmp_path, data_dir):
+    """inspect --ray: signal and transcript checks on the cluster's actors; the store, duplicates,
+    grades and manifests on the driver — the same results.jsonl and manifests as the plain run."""
+    rows = [json.loads(x) for x in (data_dir / "manifest.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["audio"] in ("jfk.wav", "cathy_a0005.wav", "zh_funasr_example.wav")]
+    shutil.copy(data_dir / "cathy_a0005.wav", tmp_path / "copy.wav")  # a duplicate, found on the driver
+    rows = [{**r, "audio": str(data_dir / r["audio"])} for r in rows] + [{**rows[1], "audio": str(tmp_path / "copy.wav")}]
+    manifest = tmp_path / "in.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    common = ["inspect", manifest, "--asr-model", MODEL]
+    plain = cli(*common, "-o", tmp_path / "plain", "-q", env=env)
+    ray = cli(*common, "-o", tmp_path / "ray", "--ray-address", cluster.address, env=env)
+    assert plain.returncode == ray.returncode == 0, ray.stderr
+    assert "Traceback" not in ray.stderr and "on Ray: 1 actor process" in ray.stderr, ray.stderr[-500:]
+    got = lambda d: [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]  # noqa: E731
+    assert got(tmp_path / "ray") == got(tmp_path / "plain") and len(got(tmp_path / "plain")) == 4
+    assert any("duplicate" in json.dumps(r) for r in got(tmp_path / "ray"))
+    for name in ("keep.jsonl", "review.jsonl", "drop.jsonl"):
+        a, b = tmp_path / "plain" / name, tmp_path / "ray" / name
+        assert a.exists() == b.exists() and (not a.exists() or a.read_bytes() == b.read_bytes()), name
