@@ -17,7 +17,7 @@ from typing import Any
 from .options import RayOptions, add_ray_arguments, ray_options
 
 __all__ = ["RayOptions", "add_ray_arguments", "ray_options", "transcribe_many", "transcribe_dataset",
-           "connect", "run_items", "Job", "Outcome", "RunStats"]
+           "connect", "run_items", "Job", "Outcome", "RunStats", "RayMapExecutor"]
 
 
 def __getattr__(name: str) -> Any:  # the rest loads on first use (it needs no ray until a job runs)
@@ -29,6 +29,10 @@ def __getattr__(name: str) -> Any:  # the rest loads on first use (it needs no r
         from .cluster import connect
 
         return connect
+    if name == "RayMapExecutor":
+        from .functions import RayMapExecutor
+
+        return RayMapExecutor
     if name in ("run_items", "Job", "Outcome", "RunStats"):
         from . import executor
 
