@@ -138,6 +138,22 @@ def _cmd(pid: int) -> str:
         return ""
 
 
+def run_inspect(name: str, rows: list[dict], out: Path, extra: list[str], env: dict) -> dict:
+    """`tingshuo inspect` over the same clips (with their transcripts): wall time and peak memory."""
+    manifest = out.parent / f"{name}-input.jsonl"
+    manifest.write_text("".join(json.dumps({"audio": r["path"], "text": r["text"], "lang": r["lang"],
+                                            "duration_s": r["duration_s"]}) + "\n" for r in rows))
+    cmd = ["nice", "-n", "10", sys.executable, "-m", "tingshuo", "inspect", str(manifest), "-o", str(out), *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with Sampler({proc.pid}) as mem:
+        stderr = proc.communicate()[1]
+    wall = time.perf_counter() - t0
+    return {"name": name, "returncode": proc.returncode, "clips": len(rows), "wall_s": round(wall, 2),
+            "clips_per_s": round(len(rows) / wall, 3), "peak_total_mb": round(mem.peak_total_mb),
+            "actor_peak_mb": mem.actors(), "stderr_tail": stderr.strip().splitlines()[-3:]}
+
+
 def same_outputs(a: Path, b: Path) -> dict:
     files = sorted(p.relative_to(a) for p in a.rglob("*.json"))
     same = sum(1 for f in files if (b / f).exists() and (a / f).read_bytes() == (b / f).read_bytes())
@@ -197,7 +213,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="at most this many clips of the split")
     ap.add_argument("--rounds", type=int, default=1,
                     help="repeat plain/ray-1/ray-2 this many times, interleaved (a shared machine's load drifts)")
-    ap.add_argument("--only", default="plain,ray-1,ray-2,nodes-2,kill-actor,driver")
+    ap.add_argument("--only", default="plain,ray-1,ray-2,nodes-2,kill-actor,driver",
+                    help="runs to do; also inspect-plain,inspect-ray-2 (the inspect verb, same clips)")
     args = ap.parse_args()
     model = args.model or ("whisper-tiny.en" if args.quick else "whisper-base")
     rows = corpus(args.split, args.quick, args.limit)
@@ -235,6 +252,13 @@ def main() -> None:
                                     for r, p in zip(runs, rounds["plain"]))
                     median["paired_steady_vs_plain"] = [round(x, 3) for x in ratios]
             result["runs"].append(median)
+        for name, flags in (("inspect-plain", []), ("inspect-ray-2", ["--ray", "--ray-actors", "2:2"])):
+            if name in only:
+                result["runs"].append(run_inspect(name, rows, tmp / name, flags, env))
+        if "inspect-plain" in only and "inspect-ray-2" in only:
+            res = [[json.loads(x) for x in (tmp / n / "results.jsonl").read_text().splitlines()]
+                   for n in ("inspect-plain", "inspect-ray-2")]
+            result["inspect_same_results"] = res[0] == res[1]
         if only & {"nodes-2", "kill-actor", "driver"}:
             t0 = time.perf_counter()
             with LocalCluster(nodes=2, cpus_per_node=1) as cluster:
@@ -252,7 +276,7 @@ def main() -> None:
             result["leftover_ray_processes"] = sorted(cluster.leftovers | (ray_processes() - before))
         base = next((r for r in result["runs"] if r["name"] == "plain"), None)
         for r in result["runs"]:
-            if base and r is not base:
+            if base and r is not base and not r["name"].startswith("inspect"):
                 r["same_outputs_as_plain"] = same_outputs(tmp / "plain", tmp / r["name"])
                 r["steady_vs_plain"] = round(r["steady_clips_per_s"] / base["steady_clips_per_s"], 3)
                 r["whole_run_vs_plain"] = round(r["clips_per_s"] / base["clips_per_s"], 3)
