@@ -224,7 +224,8 @@ def main() -> None:
     token = tmp / "token"
     token.write_text("bench-" + os.urandom(16).hex())
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), PYTHONPATH=str(REPO))
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), PYTHONPATH=str(REPO),
+               RAY_TMPDIR=str(tmp / "ray"))  # a local Ray's session folder goes with the rest
     load = os.getloadavg()
     result = {"corpus": {"split": args.split, "clips": len(rows), "audio_s": round(sum(r["duration_s"] for r in rows), 1),
                          "langs": sorted({r["lang"] for r in rows})},

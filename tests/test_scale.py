@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -96,8 +97,10 @@ def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_be
     broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nonsense")
     token = tmp_path / "token"
     token.write_text("local-test-token-" + "0" * 40)
+    ray_tmp = tempfile.mkdtemp(prefix="tsr-", dir="/tmp")  # short: Ray's socket paths have a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))  # keeps ~/.ray untouched
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token),  # keeps ~/.ray untouched
+               RAY_TMPDIR=ray_tmp)  # and /tmp/ray: the local Ray's session folder goes here
     common = [data_dir, broken, "-m", MODEL, "-f", "all"]
     plain = cli("transcribe", *common, "-o", tmp_path / "plain", "--manifest-out", tmp_path / "plain" / "m.jsonl",
                 env=env)
@@ -113,6 +116,7 @@ def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_be
     for rel in files:
         assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes(), rel
     time.sleep(1.0)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     assert not (ray_processes() - ray_before), "the CLI's local Ray outlived it"
 
 
