@@ -5,8 +5,8 @@
     ...     extra = cluster.add_node(); cluster.remove_node(extra)
     >>> assert not cluster.leftovers                             # doctest: +SKIP
 
-Each cluster gets its own short temp dir (Unix socket paths are limited to ~107 characters) and
-token authentication with its own token (``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN_PATH``) in
+Each cluster gets its own short temp dir (Unix socket paths are limited to ~107 characters; also
+``RAY_TMPDIR``, so nothing lands in /tmp/ray) and token authentication with its own token (``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN_PATH``) in
 ``cluster.env``, as Ray 2.59+ clusters have by default — a driver needs the same environment.
 Also: :class:`EchoWorker`, a per-item worker with no model, for tests of the executor itself.
 """
@@ -96,11 +96,13 @@ class LocalCluster:
         self.cpus_per_node = cpus_per_node
         self.object_store_mb = object_store_mb
         self.tmp = tempfile.mkdtemp(prefix="tsray-", dir="/tmp")
-        self.env: dict[str, str] = {}
+        os.makedirs(os.path.join(self.tmp, "ray"))
+        # Ray's defaults (the address file, a driver's own folder) go here too, never to /tmp/ray
+        self.env: dict[str, str] = {"RAY_TMPDIR": self.tmp}
         if auth:
             token = Path(self.tmp) / "auth_token"
             token.write_text(secrets.token_hex(32))
-            self.env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+            self.env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)})
         self.cluster: Any = None
         self.workers: list[Any] = []
         self.pids: set[int] = set()
@@ -121,13 +123,28 @@ class LocalCluster:
                 self.pids.add(info.process.pid)
 
     def start(self) -> "LocalCluster":
-        from ray.cluster_utils import Cluster
-
         for k, v in self.env.items():
             self._saved_env[k] = os.environ.get(k)
             os.environ[k] = v
         _reload_auth_config()
         t0 = time.perf_counter()
+        before = ray_processes()
+        try:
+            self._start()
+        except BaseException:  # kill whatever did start, by pid
+            for pid in (ray_processes() - before) & descendants({os.getpid()}):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.shutdown()
+            raise
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def _start(self) -> None:
+        from ray.cluster_utils import Cluster
+
         # A lost node is declared dead after ~3 s instead of Ray's default ~30 s (tests wait less).
         fast_health = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 1000,
                        "health_check_timeout_ms": 1000, "health_check_failure_threshold": 3}
@@ -137,8 +154,6 @@ class LocalCluster:
         self._record(self.cluster.head_node)
         for _ in range(self.n_nodes - 1):
             self.add_node()
-        self.startup_s = time.perf_counter() - t0
-        return self
 
     def add_node(self, cpus: int | None = None) -> Any:
         node = self.cluster.add_node(**{**self._node_args(), **({"num_cpus": cpus} if cpus else {})})
@@ -160,6 +175,8 @@ class LocalCluster:
         """Stop every node; wait for all recorded processes (and those below them) to end; SIGKILL
         stragglers by pid. Returns (and keeps in ``leftovers``) the pids that had to be killed."""
         if self.cluster is None:
+            self._restore_env()
+            shutil.rmtree(self.tmp, ignore_errors=True)
             return set()
         self.pids |= descendants(self.pids)
         try:
@@ -181,15 +198,19 @@ class LocalCluster:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            for k, v in self._saved_env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            _reload_auth_config()
+            self._restore_env()
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.cluster = None
         return self.leftovers
+
+    def _restore_env(self) -> None:
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env = {}
+        _reload_auth_config()
 
     def __enter__(self) -> "LocalCluster":
         return self.start()
