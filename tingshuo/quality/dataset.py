@@ -111,7 +111,9 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
 
     ``report=False`` skips report.html (the plots take a few seconds). Unreadable clips are
     results (graded low); ``stats.n_unreadable`` counts them and ``stats.input_errors`` lists
-    inputs that held no clip at all (a missing path, a bad manifest line).
+    inputs that held no clip at all (a missing path, a bad manifest line). ``executor`` and
+    ``transcribe_many`` run the per-clip stages elsewhere (``tingshuo.scale.inspect.ray_stages``:
+    on Ray actors); the store, duplicates, grades and outputs stay in this process.
     """
     options = options or InspectOptions()
     out = Path(out_dir)
