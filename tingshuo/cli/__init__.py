@@ -37,6 +37,7 @@ EPILOG = """\
 examples:
   tingshuo transcribe talk.mp3 --format srt,json -o out/
   tingshuo transcribe clips/ --language zh --skip-existing
+  tingshuo transcribe corpus/ -o out/ --skip-existing --ray     # on a Ray cluster (docs/scale.md)
   tingshuo chat --kb bank --input question.wav -o out/chat
   tingshuo models
   tingshuo speak "Dr. Lee arrives at 3:30 pm. 我们明天见！" -o hello.mp3

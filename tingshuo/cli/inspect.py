@@ -11,6 +11,7 @@ examples:
   tingshuo inspect train.jsonl -o out/qc --profile tts-training  # ours or NeMo JSONL
   tingshuo inspect data/train -o out/qc --no-asr --jobs 2        # a Kaldi dir, signal checks only
   tingshuo inspect LJSpeech-1.1/metadata.csv -o out/lj --profile my-profile.yaml
+  tingshuo inspect corpus.jsonl -o out/qc --ray                  # per-clip work on a Ray cluster
 
 Writes OUTDIR/results.jsonl (metrics, findings, grade per clip), keep/review/drop manifests in
 the input's format (grades high/medium/low), report.html and summary.json. Each clip's results
@@ -27,6 +28,7 @@ missing."""
 def add_parser(sub) -> None:
     from ..options import add_arguments
     from ..quality.base import InspectOptions
+    from ..scale.options import add_ray_arguments
     from . import HelpFormatter
 
     p = sub.add_parser("inspect", help="speech-data quality inspection: grades, reasons, filtered manifests",
@@ -39,6 +41,7 @@ def add_parser(sub) -> None:
     p.add_argument("--output-dir", "-o", required=True, metavar="OUTDIR", help="where results and the report go")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary table")
     add_arguments(p, InspectOptions)
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -46,6 +49,7 @@ def run(args) -> int:
     from ..options import from_namespace
     from ..quality.base import InspectOptions
     from ..quality.dataset import inspect_dataset
+    from ..scale.options import ray_options
 
     from . import prepare_output_dir
 
@@ -55,7 +59,17 @@ def run(args) -> int:
     load_profile(options.profile)  # a bad profile fails before any work
     prepare_output_dir(args.output_dir)
     t0 = time.time()
-    summary, stats = inspect_dataset(args.inputs, args.output_dir, options, progress=not args.quiet)
+    ray = ray_options(args)
+    if ray.active:  # per-clip work on Ray actors; store, duplicates, grades and report stay here
+        from ..scale.inspect import ray_stages
+
+        with ray_stages(ray) as stages:
+            summary, stats = inspect_dataset(args.inputs, args.output_dir, options, progress=not args.quiet,
+                                             **stages)
+        if not args.quiet:
+            print(f"on Ray: {stages['executor'].stats.describe()}", file=sys.stderr)
+    else:
+        summary, stats = inspect_dataset(args.inputs, args.output_dir, options, progress=not args.quiet)
     if not args.quiet:
         print(summary.table())
         print(f"\n{stats.n_clips} clips ({stats.audio_s / 3600:.2f} h of audio) in {time.time() - t0:.1f} s; "

@@ -105,12 +105,15 @@ def _write_results(out: Path, datasets, run, results, errors: list, report: bool
 
 
 def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
-                    progress: bool = False, on_clip=None, report: bool = True):
+                    progress: bool = False, on_clip=None, report: bool = True, executor=None,
+                    transcribe_many=None):
     """Inspect every clip of ``inputs`` into ``out_dir``; returns (Summary, Stats).
 
     ``report=False`` skips report.html (the plots take a few seconds). Unreadable clips are
     results (graded low); ``stats.n_unreadable`` counts them and ``stats.input_errors`` lists
-    inputs that held no clip at all (a missing path, a bad manifest line).
+    inputs that held no clip at all (a missing path, a bad manifest line). ``executor`` and
+    ``transcribe_many`` run the per-clip stages elsewhere (``tingshuo.scale.inspect.ray_stages``:
+    on Ray actors); the store, duplicates, grades and outputs stay in this process.
     """
     options = options or InspectOptions()
     out = Path(out_dir)
@@ -130,7 +133,8 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
                          "choose a writable folder with -o.") from None
     store = options.store or str(out / "store.sqlite")
     run, results = inspect_items(lambda: _iter_items(datasets), options, total=total, store_path=store,
-                                 progress=progress, on_clip=on_clip)
+                                 progress=progress, on_clip=on_clip, executor=executor,
+                                 transcribe_many=transcribe_many)
     try:
         summary = _write_results(out, datasets, run, results, errors, report)
     finally:

@@ -78,7 +78,8 @@ class Inspection:
 
     def __init__(self, options: InspectOptions | None = None, store_path: str | None = None,
                  progress: bool = False, on_clip: Callable[[Item], None] | None = None,
-                 executor: Callable[..., Any] | None = None) -> None:
+                 executor: Callable[..., Any] | None = None,
+                 transcribe_many: Callable[..., Any] | None = None) -> None:
         from .store import Store
 
         self.options = options or InspectOptions()
@@ -89,6 +90,9 @@ class Inspection:
         # executor(n_jobs, progress) -> a context manager with map(fn, [(tag, args)]) -> (tag, result)
         # and a ``crashes`` count; workers.LocalExecutor by default (another may run on a cluster)
         self.executor = executor
+        # transcribe_many(paths, model, options) -> (index, Transcript or error): the recogniser stage's
+        # executor; a local Transcriber by default (tingshuo.scale.transcribe.transcribe_many on Ray)
+        self.transcribe_many = transcribe_many
         self.stats = Stats()
         self._keys: dict[int, str | None] = {}
         self._root: dict[int, int] = {}  # position of a duplicate -> position of its group's first clip
@@ -107,6 +111,7 @@ class Inspection:
     # -------------------------------------------------------------- stage 1: signal
     def run_signal(self, items: Callable[[], Iterable[Item]], total: int) -> None:
         from .measure import failed, measure_file
+        from ..errors import TingshuoError
         from .workers import LocalExecutor, WorkerCrashed
 
         t0 = time.time()
@@ -136,7 +141,7 @@ class Inspection:
             with make(o.n_jobs, progress if self.progress else None) as ex:
                 for key, out in ex.map(measure_file, tasks()):
                     item = todo.pop(key)
-                    if isinstance(out, WorkerCrashed):
+                    if isinstance(out, (WorkerCrashed, TingshuoError)):  # a crash, or a lost item on a cluster
                         out = failed(item.audio, str(out))
                     self._stored(key, item, out)
                     bar.update(1)
@@ -185,10 +190,15 @@ class Inspection:
             from ..asr.pipeline import Transcriber
             from ..errors import TingshuoError
 
-            tr = Transcriber(self.options.asr_model, TranscribeOptions(beam_size=ASR_BEAM, batch_size=8),
-                             cpu_threads=self.options.asr_threads)
+            topts = TranscribeOptions(beam_size=ASR_BEAM, batch_size=8)
+            paths = [it.audio for _, it in need]
+            if self.transcribe_many is not None:
+                outs = self.transcribe_many(paths, self.options.asr_model, topts)
+            else:
+                tr = Transcriber(self.options.asr_model, topts, cpu_threads=self.options.asr_threads)
+                outs = tr.transcribe_many(paths)
             with self._bar(len(need), "transcript checks") as bar:
-                for i, out in tr.transcribe_many([it.audio for _, it in need]):
+                for i, out in outs:
                     key = need[i][0]
                     if isinstance(out, TingshuoError):
                         self.store.put_asr(key, self.asr_model, None, None, 0.0, str(out))
@@ -367,12 +377,13 @@ def _tidy(findings: list[Finding], metrics: dict) -> list[Finding]:
 
 def inspect_items(items: list[Item] | Callable[[], Iterable[Item]], options: InspectOptions | None = None, *,
                   total: int | None = None, store_path: str | None = None, progress: bool = False,
-                  on_clip=None, executor=None) -> tuple[Inspection, Iterator[tuple[Item, ClipResult]]]:
+                  on_clip=None, executor=None, transcribe_many=None,
+                  ) -> tuple[Inspection, Iterator[tuple[Item, ClipResult]]]:
     """Run signal and ASR stages now; return the inspection and a lazy iterator of graded results."""
     factory = items if callable(items) else (lambda: iter(items))
     if total is None:
         total = sum(1 for _ in factory())
-    run = Inspection(options, store_path, progress, on_clip, executor)
+    run = Inspection(options, store_path, progress, on_clip, executor, transcribe_many)
     run.run_signal(factory, total)
     run.run_asr(factory)
     return run, run.judge(factory, total)

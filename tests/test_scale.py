@@ -1,0 +1,295 @@
+"""--ray on real Ray clusters on this machine: the same bytes as a local run, and nothing lost when an
+actor, a node or the driver dies. Clusters are torn down by recorded pids; no Ray process may remain.
+
+One two-node cluster (1 CPU per node, token authentication on) is shared by the module; the first
+test starts its own local Ray through the CLI, as a laptop user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from tingshuo.testing import models_installed
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow,
+              pytest.mark.skipif(not models_installed(), reason="needs the models extra")]
+pytest.importorskip("ray.data", reason="needs Ray: pip install 'tingshuo[ray]' (make test installs it)")
+
+from tingshuo.testing.ray import LocalCluster, alive, ray_processes  # noqa: E402
+
+MODEL = "whisper-tiny.en"
+CLIPS = ("cathy_a0001.wav", "cathy_a0005.wav", "onetwothree_u8_44k.wav", "silence_48k.wav")
+N_CLIPS = 24
+
+
+def cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "tingshuo", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300, **kw)
+
+
+@pytest.fixture(scope="module")
+def ray_before():
+    return ray_processes()
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_before):
+    c = LocalCluster(nodes=2, cpus_per_node=1).start()
+    try:
+        yield c
+    finally:
+        leftovers = c.shutdown()
+        time.sleep(0.5)
+        remaining = ray_processes() - ray_before
+        assert not leftovers, f"Ray processes outlived the cluster's shutdown: {sorted(leftovers)}"
+        assert not remaining, f"Ray processes left behind: {sorted(remaining)}"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, data_dir):
+    """N_CLIPS short real clips (copies of four bundled ones) in one folder; clip name -> source name."""
+    folder = tmp_path_factory.mktemp("clips")
+    names = {}
+    for k in range(N_CLIPS):
+        src = CLIPS[k % len(CLIPS)]
+        shutil.copy(data_dir / src, folder / f"clip{k:02d}.wav")
+        names[f"clip{k:02d}"] = src
+    return folder, names
+
+
+@pytest.fixture(scope="module")
+def expected(data_dir):
+    """The local run's JSON for each source clip (its ``source`` field left out: it names the path)."""
+    from tingshuo.asr.formats import render
+    from tingshuo.asr.pipeline import Transcriber
+
+    t = Transcriber(MODEL)
+    return {name: _without_source(render(t.transcribe(data_dir / name), "json")) for name in CLIPS}
+
+
+def _without_source(text: str) -> dict:
+    d = json.loads(text)
+    d.pop("source")
+    return d
+
+
+def _check_all(results: dict, clips) -> None:
+    folder, names = clips
+    assert sorted(results) == list(range(N_CLIPS))
+    for i, t in results.items():
+        assert not isinstance(t, Exception), t
+        assert t.source == str(folder / f"clip{i:02d}.wav")
+
+
+def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_before):
+    """--ray with no address starts a local Ray: every output file and manifest line, and the error
+    for a broken file, are byte for byte those of the plain run."""
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nonsense")
+    token = tmp_path / "token"
+    token.write_text("local-test-token-" + "0" * 40)
+    ray_tmp = tempfile.mkdtemp(prefix="tsr-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token),  # keeps ~/.ray untouched
+               RAY_TMPDIR=ray_tmp)  # and /tmp/ray: the local Ray's session folder goes here
+    common = [data_dir, broken, "-m", MODEL, "-f", "all"]
+    plain = cli("transcribe", *common, "-o", tmp_path / "plain", "--manifest-out", tmp_path / "plain" / "m.jsonl",
+                env=env)
+    ray = cli("transcribe", *common, "-o", tmp_path / "ray", "--manifest-out", tmp_path / "ray" / "m.jsonl",
+              "--ray", env=env)
+    assert plain.returncode == ray.returncode == 1, ray.stderr  # the broken file
+    errors = lambda r: sorted(x for x in r.stderr.splitlines() if x.startswith("error:"))  # noqa: E731
+    assert errors(plain) == errors(ray) and len(errors(ray)) == 1 and "broken.wav" in errors(ray)[0]
+    assert "Traceback" not in ray.stderr and "on Ray:" in ray.stderr
+    files = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*") if p.is_file())
+    assert len(files) == 10 * 5 + 1
+    assert files == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes(), rel
+    deadline = time.monotonic() + 20  # Ray's daemons and workers end a moment after the CLI
+    while ray_processes() - ray_before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert not (ray_processes() - ray_before), "the CLI's local Ray outlived it"
+
+
+def test_two_nodes_share_the_work_and_losing_one_loses_nothing(cluster, clips, expected):
+    from tingshuo.asr.formats import render
+    from tingshuo.scale import RayOptions, RunStats, transcribe_many
+
+    folder, names = clips
+    extra = cluster.add_node()
+    extra_id = extra.node_id
+    stats = RunStats()
+    opts = RayOptions(address=cluster.address, items_per_batch=1, stall_timeout_s=45)
+    results, removed_after = {}, None
+    paths = [folder / f"clip{k:02d}.wav" for k in range(N_CLIPS)]
+    for i, t in transcribe_many(paths, MODEL, ray=opts, stats=stats):
+        assert i not in results, f"input {i} delivered twice"
+        results[i] = t
+        if removed_after is None and (stats.per_node.get(extra_id) or len(results) >= 12):
+            cluster.remove_node(extra)  # its raylet, workers and actor die with whatever they held
+            removed_after = len(results)
+    assert removed_after is not None and removed_after < N_CLIPS
+    _check_all(results, clips)
+    for i, t in results.items():
+        assert _without_source(render(t, "json")) == expected[names[f"clip{i:02d}"]], i
+    assert len(stats.per_node) >= 2, f"only one node did work: {dict(stats.per_node)}"
+    assert stats.per_node[extra_id] >= 1
+
+
+def test_killing_an_actor_mid_run_loses_nothing(cluster, clips, expected):
+    from tingshuo.asr.base import TranscribeOptions
+    from tingshuo.asr.formats import render
+    from tingshuo.scale import RayOptions, RunStats, connect, run_items
+    from tingshuo.scale.transcribe import job, rows_for
+
+    folder, names = clips
+    opts = RayOptions(address=cluster.address, items_per_batch=1)
+    rows = rows_for([str(folder / f"clip{k:02d}.wav") for k in range(N_CLIPS)])
+    stats = RunStats()
+    killed, results, pids_after = None, {}, set()
+    with connect(opts) as info:
+        for out in run_items(rows, job(MODEL, TranscribeOptions(), opts), opts, info, stats):
+            assert out.index not in results
+            results[out.index] = out.error or out.value
+            if killed is None and len(results) == 2:
+                killed = out.pid
+                os.kill(killed, signal.SIGKILL)
+            elif killed is not None:
+                pids_after.add(out.pid)
+    _check_all(results, clips)
+    for i, t in results.items():
+        assert _without_source(render(t, "json")) == expected[names[f"clip{i:02d}"]], i
+    assert killed and not alive(killed)
+    # results the actor finished before it died may still arrive; then the others (or its restart) go on
+    assert pids_after - {killed}, "no actor produced anything after the kill"
+
+
+def test_a_killed_driver_resumes_with_only_the_rest(cluster, clips, tmp_path, expected):
+    folder, names = clips
+    out = tmp_path / "out"
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    args = ["transcribe", folder, "-m", MODEL, "-f", "json", "-o", out, "--ray-address", cluster.address,
+            "--ray-batch", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "tingshuo", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while len(list(out.glob("*.json"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    done_before = len(list(out.glob("*.json")))
+    assert 3 <= done_before < N_CLIPS, f"{done_before} outputs before the kill"
+    again = cli(*args, "--skip-existing", env=env)
+    assert again.returncode == 0, again.stderr
+    summary = [x for x in again.stderr.splitlines() if x.startswith("transcribed")][0]
+    n_done, n_skipped = int(summary.split()[1]), int(summary.split(", ")[-1].split()[0]) if "skipped" in summary else 0
+    assert n_skipped >= done_before and n_done + n_skipped == N_CLIPS and n_done < N_CLIPS, summary
+    for k in range(N_CLIPS):
+        got = _without_source((out / f"clip{k:02d}.json").read_text())
+        assert got == expected[names[f"clip{k:02d}"]], k
+    assert not list(out.glob(".*.tmp")), "temporaries of the killed run were left behind"
+
+
+def test_executor_and_function_map_report_errors_per_item_and_stop_on_a_stall(cluster, data_dir):
+    from tingshuo.errors import EngineError, InputError
+    from tingshuo.scale import Job, RayOptions, connect, run_items
+
+    opts = RayOptions(address=cluster.address, items_per_batch=2)
+    rows = [{"index": i, "path": f"bad:{i}" if i % 5 == 0 else f"p{i}"} for i in range(20)]
+    echo = Job("tingshuo.testing.ray:EchoWorker", {}, memory_gb=0.1)
+    with connect(opts) as info:
+        outs = {o.index: o for o in run_items(rows, echo, opts, info)}
+        assert sorted(outs) == list(range(20))
+        assert all(isinstance(outs[i].error, InputError) for i in range(0, 20, 5))
+        assert outs[3].value["path"] == "p3" and outs[3].error is None
+    from tingshuo.scale.functions import RayMapExecutor
+    from tingshuo.testing.ray import measure_name
+
+    relative = os.path.relpath(data_dir / "jfk.wav")  # actors work in the driver's folder
+    tasks = [(f"t{i}", (p, 3)) for i, p in enumerate(["a.wav", "bad:b.wav", "crash:c.wav", "dd.wav", relative])]
+    with RayMapExecutor(opts, memory_gb=0.1)(2, None) as ex:
+        got = dict(ex.map(measure_name, tasks))
+    assert got["t0"]["value"] == 15 and got["t3"]["value"] == 18
+    assert got["t4"]["exists"] and not got["t0"]["exists"]
+    assert isinstance(got["t1"], InputError) and isinstance(got["t2"], EngineError) and "crash:c.wav" in str(got["t2"])
+    with connect(opts) as info:
+        slow = Job("tingshuo.testing.ray:EchoWorker", {"delay_s": 60.0}, memory_gb=0.1)
+        t0 = time.monotonic()
+        with pytest.raises(EngineError, match="No result from the Ray cluster for 2 s"):
+            list(run_items(rows[:2], slow, RayOptions(address=cluster.address, stall_timeout_s=2), info))
+        assert time.monotonic() - t0 < 30
+
+
+def test_a_poison_input_fails_alone_and_its_batch_mates_finish(cluster):
+    from tingshuo.errors import EngineError
+    from tingshuo.scale import Job, RayOptions, RunStats, connect, run_items
+
+    opts = RayOptions(address=cluster.address, items_per_batch=2, task_retries=0, max_attempts=2)
+    rows = [{"index": i, "path": "die:x" if i == 2 else f"p{i}"} for i in range(6)]
+    stats = RunStats()
+    with connect(opts) as info:
+        outs = {o.index: o for o in run_items(rows, Job("tingshuo.testing.ray:EchoWorker", {}, memory_gb=0.1),
+                                               opts, info, stats)}
+    assert sorted(outs) == list(range(6))
+    assert isinstance(outs[2].error, EngineError) and "not processed after 2 passes" in str(outs[2].error)
+    assert all(outs[i].error is None and outs[i].value["path"] == f"p{i}" for i in (0, 1, 3, 4, 5))
+    assert stats.redone >= 2 and stats.lost == 1  # input 3 shared the poison batch and was redone
+
+
+def test_transcribe_dataset_maps_a_ray_dataset_of_paths(cluster, clips, expected):
+    import ray
+
+    from tingshuo.scale import RayOptions, transcribe_dataset
+
+    folder, names = clips
+    paths = [str(folder / f"clip{k:02d}.wav") for k in range(4)] + [str(folder / "missing.wav")]
+    ray.init(address=cluster.address)
+    try:
+        ds = ray.data.from_items([{"path": p} for p in paths])
+        rows = {r["path"]: r for r in transcribe_dataset(ds, "whisper-tiny.en", ray=RayOptions()).take_all()}
+    finally:
+        ray.shutdown()
+    assert sorted(rows) == sorted(paths)
+    for k in range(4):
+        row = rows[paths[k]]
+        assert row["error"] == "" and _without_source(row["json"]) == expected[names[f"clip{k:02d}"]]
+        assert row["text"] == expected[names[f"clip{k:02d}"]]["text"]
+    assert "missing.wav" in rows[paths[4]]["error"] and rows[paths[4]]["text"] == ""
+
+
+def test_cli_inspect_on_ray_gives_the_local_results(cluster, tmp_path, data_dir):
+    """inspect --ray: signal and transcript checks on the cluster's actors; the store, duplicates,
+    grades and manifests on the driver — the same results.jsonl and manifests as the plain run."""
+    rows = [json.loads(x) for x in (data_dir / "manifest.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["audio"] in ("jfk.wav", "cathy_a0005.wav", "zh_funasr_example.wav")]
+    shutil.copy(data_dir / "cathy_a0005.wav", tmp_path / "copy.wav")  # a duplicate, found on the driver
+    rows = [{**r, "audio": str(data_dir / r["audio"])} for r in rows] + [{**rows[1], "audio": str(tmp_path / "copy.wav")}]
+    manifest = tmp_path / "in.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    common = ["inspect", manifest, "--asr-model", MODEL]
+    plain = cli(*common, "-o", tmp_path / "plain", "-q", env=env)
+    ray = cli(*common, "-o", tmp_path / "ray", "--ray-address", cluster.address, env=env)
+    assert plain.returncode == ray.returncode == 0, ray.stderr
+    assert "Traceback" not in ray.stderr and "on Ray: 1 actor process" in ray.stderr, ray.stderr[-500:]
+    got = lambda d: [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]  # noqa: E731
+    assert got(tmp_path / "ray") == got(tmp_path / "plain") and len(got(tmp_path / "plain")) == 4
+    assert any("duplicate" in json.dumps(r) for r in got(tmp_path / "ray"))
+    for name in ("keep.jsonl", "review.jsonl", "drop.jsonl"):
+        a, b = tmp_path / "plain" / name, tmp_path / "ray" / name
+        assert a.exists() == b.exists() and (not a.exists() or a.read_bytes() == b.read_bytes()), name

@@ -1,0 +1,135 @@
+"""Joining a Ray cluster (or starting a local one), with the errors a user can act on.
+
+    >>> with connect(RayOptions(enabled=True)) as info:      # doctest: +SKIP
+    ...     info.cpus, info.nodes, info.started_here
+
+Ray 2.59+ turns on token authentication for a local cluster it starts (the token is written to
+``~/.ray/auth_token``), and ``ray start --head`` turns it on whenever that file exists. A driver that
+joins such a cluster by address must say so itself: ``RAY_AUTH_MODE=token`` plus the token
+(``~/.ray/auth_token``, ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``). See docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from ..errors import InputError, ModelNotInstalled
+from .options import RayOptions
+
+INSTALL_HINT = "pip install 'tingshuo[ray]'"
+AUTH_HELP = ("set RAY_AUTH_MODE=token and give this driver the cluster's token (copy the head node's "
+             "~/.ray/auth_token to this machine, or set RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH; "
+             "`ray get-auth-token` on the head node prints it)")
+
+
+def import_ray() -> Any:
+    """``ray`` with Ray Data, or ``ModelNotInstalled`` naming the extra to install."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ModelNotInstalled(f"--ray needs Ray with Ray Data, which is not installed ({exc.name}): "
+                                f"{INSTALL_HINT}.") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    address: str | None  # None: a local Ray started for this run
+    started_here: bool
+    nodes: int
+    cpus: float  # logical CPUs of all alive nodes
+    max_node_cpus: float
+    memory_bytes: float  # Ray's schedulable memory of all alive nodes
+    startup_s: float
+    max_node_memory_bytes: float = 0.0
+    # Drops this driver's connection (and with it every actor and task it owns) and joins again;
+    # None when the connection belongs to the caller.
+    reconnect: Callable[[], "ClusterInfo"] | None = field(default=None, compare=False, repr=False)
+
+
+def _quiet_ray_logs() -> None:
+    # Ray Data's progress lines would fight with our bar; real problems still surface as errors.
+    for name in ("ray", "ray._private", "ray.util"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # a failed pass is handled and reported by us
+
+
+def _no_auto_init() -> None:
+    """Stop Ray from calling ``ray.init()`` by itself in this process.
+
+    After a stalled pass is dropped (``ray.shutdown()``), Ray Data's executor thread can still call
+    ``ray.wait``, and Ray's auto-init would then start a new local Ray that nobody stops. A process
+    that used ``connect`` must call ``ray.init()`` itself afterwards.
+    """
+    try:
+        from ray._private import auto_init_hook
+
+        auto_init_hook.enable_auto_connect = False
+    except (ImportError, AttributeError):  # another Ray version: nothing to switch off
+        pass
+
+
+def cluster_info(ray: Any, address: str | None, started_here: bool, startup_s: float,
+                 reconnect: Callable[[], ClusterInfo] | None = None) -> ClusterInfo:
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = [float(n.get("Resources", {}).get("CPU", 0.0)) for n in alive]
+    mems = [float(n.get("Resources", {}).get("memory", 0.0)) for n in alive]
+    return ClusterInfo(address, started_here, len(alive), sum(cpus), max(cpus, default=0.0), sum(mems), startup_s,
+                       max(mems, default=0.0), reconnect)
+
+
+@contextmanager
+def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[ClusterInfo]:
+    """Join the cluster ``options`` names (or ``$RAY_ADDRESS``), or start a local Ray for the
+    duration of the block; disconnect (and stop the local Ray) on the way out.
+
+    A process that already called ``ray.init`` keeps its connection. ``num_cpus`` sizes a local Ray.
+    """
+    import time
+
+    ray = import_ray()
+    if ray.is_initialized():
+        yield cluster_info(ray, options.resolved_address(), False, 0.0)
+        return
+    _quiet_ray_logs()
+    _no_auto_init()
+    address = options.resolved_address()
+
+    def init() -> ClusterInfo:
+        t0 = time.perf_counter()
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+            else:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.ERROR)
+        except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError, ValueError ...
+            raise _connect_error(exc, address) from None
+        return cluster_info(ray, address, not address, time.perf_counter() - t0, reconnect)
+
+    def reconnect() -> ClusterInfo:
+        ray.shutdown()
+        return init()
+
+    try:
+        yield init()
+    finally:
+        ray.shutdown()
+
+
+def _connect_error(exc: Exception, address: str | None) -> Exception:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "authenticat" in text.lower() or type(exc).__name__ == "AuthenticationError":
+        return InputError(f"The Ray cluster at {address or 'this machine'} requires token authentication "
+                          f"({text}): {AUTH_HELP}.")
+    if address:
+        auth = "" if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" else (
+            "; if the cluster uses token authentication (Ray 2.59+ turns it on by default), " + AUTH_HELP)
+        return InputError(f"Could not join the Ray cluster at {address} ({text}): check --ray-address / "
+                          f"$RAY_ADDRESS and that `ray status` works there{auth}.")
+    return InputError(f"Could not start a local Ray ({text}); give --ray-address to use a running cluster.")
