@@ -8,7 +8,10 @@ out-of-scope thresholds) on one question set's standalone and out-of-domain ques
 the best settings and their figures. Objective: right-entry rate on in-domain questions (a
 clarifying question naming the right entry counts half) plus the declined rate on out-of-domain
 ones, minus a penalty for clarifying more than 5 % of in-domain questions (the issue's targets). The chosen values are then written into the brain by hand; the
-report set (every other questions file) is never looked at here.
+report set (every other questions file) is never looked at here. The grid always preferred never
+clarifying; QUESTION_TIE and PLAUSIBLE (clarify only when both entries match the caller's words
+well and equally) were then set by reading the tune set's clarifications, so that a planted pair
+of twin entries is asked about and weak near-ties are not.
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ Per knowledge base and brain:
   * out_of_domain: questions the KB does not cover: ``declined`` = said out of scope (source
     out_of_scope), ``not_answered`` = any reply that is not an entry's answer (a clarifying
     question counts here; the previous brain could only clarify), ``answered`` = an entry's answer;
-  * brain_ms: time for the brain's whole decision per turn (its first token: the KB brain yields
-    the answer in one piece), median and p90, on this machine.
+  * brain_ms: wall time for the brain's whole decision per turn (its first token: the KB brain
+    yields the answer in one piece), median and p90, on this machine; brain_cpu_ms: the CPU time
+    the process used for it (all threads: an upper bound on the wall time on idle cores when the
+    engine uses one), which a shared machine's load inflates much less.
 The peer is the previous release of the brain (bench/kb_previous.py), on the same embedder.
 """
 
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "bench" / "data" / "kb"
 ANSWERED = ("kb", "kb-slot", "kb-follow-up")
+CPU_MS: list[float] = []
 
 
 def load_set(name: str) -> dict:
@@ -63,9 +66,10 @@ def ask(brain, conv, text: str) -> tuple[dict, float]:
 
     lang = text_language(text)
     conv.add("user", text, lang)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     answer, info = brain.decide(conv, text, lang)
     ms = (time.perf_counter() - t0) * 1000
+    CPU_MS.append((time.process_time() - c0) * 1000)
     meta = info.to_dict()
     conv.add("assistant", answer, info.language, meta=meta)
     return meta | {"answer": answer}, ms
@@ -87,6 +91,7 @@ def run_set(brain, spec: dict) -> dict:
     from tingshuo.dialogue.kb import text_language
 
     times: list[float] = []
+    CPU_MS.clear()
     rows = []
     for entry, text in spec["questions"]:
         meta, ms = ask(brain, Conversation(), text)
@@ -111,7 +116,7 @@ def run_set(brain, spec: dict) -> dict:
         times.append(ms)
         ood_rows.append({"q": text, "lang": text_language(text), "source": meta.get("source"), "got": meta.get("entry")})
     return {"in_domain": _in_domain(rows), "follow_ups": _follow_ups(fu_rows), "out_of_domain": _ood(ood_rows),
-            "brain_ms": _stats(times), "rows": rows, "follow_up_rows": fu_rows, "ood_rows": ood_rows}
+            "brain_ms": _stats(times), "brain_cpu_ms": _stats(list(CPU_MS)), "rows": rows, "follow_up_rows": fu_rows, "ood_rows": ood_rows}
 
 
 def _rate(rows, key, value) -> float:
@@ -181,7 +186,8 @@ def main() -> int:
                      "per_kb": {}}
     for name in names:
         summary["per_kb"][name] = {"split": results[name]["split"]} | {
-            which: {k: results[name][which][k] for k in ("in_domain", "follow_ups", "out_of_domain", "brain_ms")}
+            which: {k: results[name][which].get(k) for k in ("in_domain", "follow_ups", "out_of_domain", "brain_ms",
+                                                               "brain_cpu_ms")}
             for which in brains}
     report = [n for n in names if results[n]["split"] == "report"]
     if report:

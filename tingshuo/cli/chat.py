@@ -92,11 +92,13 @@ def run(args) -> int:
                 raise InputError(f"{path}: file not found.")
         if not args.output_dir:
             raise InputError("--input needs --output-dir for the reply audio and the conversation JSON.")
-    brain = _brain(args)
-    if args.log:
+    if args.log:  # before the brain loads: a bad folder fails at once
         from ..dialogue.turnlog import TurnLog
 
-        args.turn_log = TurnLog(args.log, kb=getattr(getattr(brain, "kb", None), "name", None))
+        args.turn_log = TurnLog(args.log)
+    brain = _brain(args)
+    if args.log:
+        args.turn_log.kb = getattr(getattr(brain, "kb", None), "name", None)
     if args.mic:
         return asyncio.run(_live(brain, options, args))
     return asyncio.run(_session(brain, options, args))

@@ -12,7 +12,7 @@ Each entry is scored by everything it says about itself (``KBIndex.scores``):
 
 Then one decision rule (``KBBrain.judge``), the same for every knowledge base, with weights and
 thresholds calibrated on held-out data (bench/calibrate_kb.py on the telecom set; figures for the
-other knowledge bases in docs/benchmarks-chat.md come from data not tuned on):
+other knowledge bases in docs/knowledge-base.md come from data not tuned on):
 
 * **out of scope** when the best entry is not convincing: its score is low, or the question is
   nearer to things callers ask elsewhere (``data/background.yaml``: weather, sport, chit-chat,
