@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from tingshuo.dialogue.context import Conversation
-from tingshuo.dialogue.kb import load_kb
 
 # A small library's phone line, written for these tests (not a benchmark KB). card_lost and
 # card_stolen are planted twins: the same topic split in two, sharing a phrasing, as KB authors
