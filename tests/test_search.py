@@ -60,7 +60,9 @@ def test_index_reports_each_file_and_one_line_for_a_bad_one(library):
     assert sources["subtitled.wav"] == "srt" and sources["jfk.wav"] == "asr"
     assert sources["jsoned.wav"] == "json" and sources["meta.wav"] == "asr"
     hit = lib.search("violin case").hits[0]
-    assert Path(hit.audio).name == "jsoned.wav" and (hit.start_s, hit.end_s) == (0.1, 1.05)  # words ± 0.25 s
+    assert Path(hit.audio).name == "jsoned.wav"
+    assert (hit.match_start_s, hit.match_end_s) == (0.35, 0.8)  # exactly "violin case"
+    assert (hit.start_s, hit.end_s) == (0.0, 1.55)  # widened to its sentence (0.1-1.3 s) ± 0.25 s
     info = lib.info()
     assert info["recogniser"] == "whisper-base" and "e5" in info["embedder"]
 
@@ -71,11 +73,15 @@ def test_english_hit_is_localised_to_the_matched_words(library):
     top = res.hits[0]
     assert Path(top.audio).name == "jfk.wav" and top.language == "en"
     assert "lexical" in top.matched_by and "**" in top.text
-    assert 2.0 < top.start_s < top.end_s < 10.5  # the words, not the whole 11 s file
+    assert 2.0 < top.start_s <= top.match_start_s < top.match_end_s <= top.end_s < 11.0  # not the whole file
     d = top.to_dict()
-    assert list(d) == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language"]
+    assert list(d)[:7] == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language"]  # the contract
+    assert d["match_start_s"] == top.match_start_s and d["match_end_s"] == top.match_end_s
     one = lib.search("Americans", top=3).hits[0]
-    assert Path(one.audio).name == "jfk.wav" and one.end_s - one.start_s < 3.0
+    assert Path(one.audio).name == "jfk.wav" and one.match_end_s - one.match_start_s < 1.5  # the one word
+    # widened toward its sentence by at most EXTEND_S (3 s) each side, plus 0.25 s
+    assert one.match_start_s - 3.3 <= one.start_s <= one.match_start_s
+    assert one.match_end_s <= one.end_s <= one.match_end_s + 3.3 and one.end_s - one.start_s > 1.5
 
 
 def test_mandarin_characters_traditional_and_full_width(library):
@@ -108,6 +114,22 @@ def test_srt_sidecar_is_searched_without_recognition(library):
     assert 0.0 <= hits[0].start_s < hits[0].end_s <= 2.0
 
 
+def test_hit_extent_stays_in_the_sentence_and_stops_at_pauses():
+    from tingshuo.search.query import extent
+
+    # [start_s, end_s, text, unit]: unit 0 is two clauses with a 1.2 s pause inside (a joined short
+    # sentence), unit 1 a long sentence of 12 words, one every 0.55 s
+    words = [[0.0, 0.4, "Yes.", 0], [1.6, 2.0, " I", 0], [2.0, 2.4, " see", 0], [2.4, 2.8, " it.", 0]]
+    words += [[3.0 + 0.55 * i, 3.45 + 0.55 * i, f" w{i}", 1] for i in range(12)]
+    assert extent(words, 2, 2) == (1, 3)  # "see": widened to "I see it.", not across the pause to "Yes."
+    assert extent(words, 0, 0) == (0, 0)  # the pause stops it forward too
+    assert extent(words, 4, 4) == (4, 9)  # unit 1's first word: not back into unit 0; forward 3 s at most
+    a, b = extent(words, 10, 11)  # the middle of unit 1: at most 3 s each side
+    assert (a, b) == (5, 15) and words[10][0] - words[a][0] <= 3.0 and words[b][1] - words[11][1] <= 3.0
+    assert extent(words, 4, 15) == (4, 15)  # the whole unit matched: nothing to add
+    assert extent(words, 10, 11, extend_s=0.0) == (10, 11)
+
+
 def test_no_match_and_bad_queries(library):
     lib = library[0]
     res = lib.search("strawberry cheesecake recipe with whipped cream")
@@ -129,7 +151,9 @@ def test_cli_json_clips_and_errors(library, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert list(out)[:2] == ["query", "hits"] and out["hits"]
     hit = out["hits"][0]
-    assert set(hit) == {"audio", "start_s", "end_s", "text", "score", "matched_by", "language"}
+    assert set(hit) == {"audio", "start_s", "end_s", "text", "score", "matched_by", "language",
+                        "match_start_s", "match_end_s"}
+    assert hit["start_s"] <= hit["match_start_s"] < hit["match_end_s"] <= hit["end_s"]
     wavs = sorted((tmp_path / "clips").glob("*.wav"))
     assert len(wavs) == len(out["hits"])
     import soundfile as sf

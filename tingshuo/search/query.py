@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..options import opt
+from .passages import PAUSE_S
 from .vectors import centre
 from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, pinyin, pinyin_tokens,
                    raw_tokens, stem)
@@ -36,7 +37,11 @@ PY_WEIGHT = 0.6  # bm25 weight of the pinyin column against the words column
 W_LEXICAL = 0.35
 THRESHOLD = 0.30
 DENSE_ALONE = 0.25  # a centred cosine this high counts as a match by meaning on its own
-PAD_S = 0.25  # added before the first and after the last matched word
+PAD_S = 0.25  # added before the first and after the last word of a hit
+# A hit is the matched words widened toward the edges of the sentence (unit) that holds them, by at most
+# EXTEND_S each side, never past the unit or across a pause of PAUSE_S: a listener hears the sentence the
+# words were said in, and a judge that wants the hit to cover the utterance finds it covered.
+EXTEND_S = 3.0
 MERGE_GAP_S = 1.0  # hits of one file closer than this are one hit
 MAX_HIT_S = 45.0
 CLUSTER_GAP = 6  # matched tokens further apart than this (in tokens) start another stretch
@@ -62,7 +67,12 @@ class SearchOptions:
 
 @dataclass(frozen=True)
 class Hit:
-    """Where something was said: the file, the seconds of the words that matched, the snippet."""
+    """Where something was said: the file, the seconds of the hit, the snippet.
+
+    ``start_s``/``end_s``: the matched words widened to the sentence around them (at most EXTEND_S
+    each side, within the sentence, plus PAD_S); ``match_start_s``/``match_end_s``: exactly the
+    first and last matched word (for a match by meaning alone, the sentence that matched).
+    """
 
     audio: str
     start_s: float
@@ -71,11 +81,20 @@ class Hit:
     score: float
     matched_by: tuple[str, ...]  # "lexical", "pinyin", "dense"
     language: str
+    match_start_s: float = -1.0  # -1: same as start_s
+    match_end_s: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.match_start_s < 0:
+            object.__setattr__(self, "match_start_s", self.start_s)
+        if self.match_end_s < 0:
+            object.__setattr__(self, "match_end_s", self.end_s)
 
     def to_dict(self) -> dict:
         return {"audio": self.audio, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
                 "text": self.text, "score": round(self.score, 3), "matched_by": list(self.matched_by),
-                "language": self.language}
+                "language": self.language, "match_start_s": round(self.match_start_s, 2),
+                "match_end_s": round(self.match_end_s, 2)}
 
 
 @dataclass(frozen=True)
@@ -338,13 +357,29 @@ def _best_unit(c: _Cand, store, qv, means) -> int:
     return best_u if len(seen) > 1 else -1  # -1: the units cannot be told apart, keep the passage
 
 
+def extent(words: list, lo: int, hi: int, extend_s: float = EXTEND_S) -> tuple[int, int]:
+    """Word indices of the hit around matched words ``lo..hi``: widened word by word toward the edges
+    of their unit while the widening stays within ``extend_s`` of the matched words and crosses no
+    pause of ``PAUSE_S`` or more (units can hold a joined short sentence after a longer pause)."""
+    t0, t1 = words[lo][0], words[hi][1]
+    a, b = lo, hi
+    while a > 0 and words[a - 1][3] == words[lo][3] and words[a][0] - words[a - 1][1] < PAUSE_S \
+            and t0 - words[a - 1][0] <= extend_s:
+        a -= 1
+    while b + 1 < len(words) and words[b + 1][3] == words[hi][3] and words[b + 1][0] - words[b][1] < PAUSE_S \
+            and words[b + 1][1] - t1 <= extend_s:
+        b += 1
+    return a, b
+
+
 def _merge(cands: list[_Cand], top: int) -> list[Hit]:
     """Best first; a candidate overlapping (or within MERGE_GAP_S of) a kept hit of the same file joins it."""
     kept: list[dict] = []
     for c in cands:
         words = c.row.words
-        start = max(0.0, words[c.lo][0] - PAD_S)
-        end = words[c.hi][1] + PAD_S
+        a, b = extent(words, c.lo, c.hi)
+        start = max(0.0, words[a][0] - PAD_S)
+        end = words[b][1] + PAD_S
         for k in kept:
             if k["path"] == c.row.path and start <= k["end"] + MERGE_GAP_S and end >= k["start"] - MERGE_GAP_S:
                 if max(end, k["end"]) - min(start, k["start"]) <= MAX_HIT_S:
@@ -354,9 +389,11 @@ def _merge(cands: list[_Cand], top: int) -> list[Hit]:
         else:
             if len(kept) < top:
                 kept.append({"path": c.row.path, "start": start, "end": end, "score": c.score, "by": c.by,
-                             "text": snippet(words, c.lo, c.hi, c.marked), "lang": c.row.language})
+                             "text": snippet(words, c.lo, c.hi, c.marked), "lang": c.row.language,
+                             "m0": words[c.lo][0], "m1": words[c.hi][1]})
     return [Hit(k["path"], round(k["start"], 2), round(k["end"], 2), k["text"], round(k["score"], 3),
-                tuple(sorted(set(k["by"]), key=["lexical", "pinyin", "dense"].index)), k["lang"]) for k in kept]
+                tuple(sorted(set(k["by"]), key=["lexical", "pinyin", "dense"].index)), k["lang"],
+                round(k["m0"], 2), round(k["m1"], 2)) for k in kept]
 
 
 def snippet(words: list, lo: int, hi: int, marked: frozenset, context: int = 6) -> str:
