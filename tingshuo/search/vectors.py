@@ -34,8 +34,8 @@ LANGS = ("en", "zh")
 EXACT_MAX = 50_000  # passages scanned exactly; above it, sign codes + re-scoring
 RESCORE = 1000  # candidates re-scored exactly (float16 rows) at the end
 PRESELECT = 16  # x RESCORE rows kept by Hamming distance for the lookup-table ranking
-BLOCK = 65536
-CACHE_VERSION = 2  # rows are centred (reference means) and unit length  # rows per block in the exact scan (bounded temporary memory)
+BLOCK = 65536  # rows per block in the exact scan (bounded temporary memory)
+CACHE_VERSION = 3  # rows: unit (sentence) vectors, centred (reference means), unit length
 
 
 @functools.lru_cache(maxsize=1)
@@ -208,7 +208,8 @@ class VectorCache:
         return out
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Passage ids and cosine of the ``k`` nearest stored vectors to the unit vector ``q``."""
+        """Vector ids (``Store.vector_owners`` maps them to passage and unit) and cosines of the ``k``
+        nearest stored vectors to the unit vector ``q``."""
         self.ensure()
         ids, mat, codes = self._ids, self._mat, self._codes
         n = len(ids)
