@@ -6,8 +6,9 @@ The large indexes are SYNTHESISED from the real transcripts of the search benchm
 must have run once: it leaves index-ours and index-oracle in bench/results/search/): each synthetic
 passage joins the first half of one real passage's words with the second half of another's, drops a
 few words at random, and gets the matching vector perturbation — the normalised sum of the two real
-passages' vectors plus Gaussian noise — since embedding a million real passages at ~76/s would take
-four hours. Text statistics (vocabulary, passage length, languages) are therefore those of real
+passages' first-unit vectors plus Gaussian noise, stored as the vector of its first unit (one vector
+per passage, where a real index has about one per unit) — since embedding a million real passages
+at ~40/s would take seven hours. Text statistics (vocabulary, passage length, languages) are therefore those of real
 speech transcripts; the vectors keep the real ones' geometry. Rows are written straight into the
 SQLite store (the same schema and FTS5 table ``tingshuo index`` writes), 500 passages per file.
 
@@ -45,7 +46,8 @@ def real_passages() -> list[tuple]:
         if not db.exists():
             sys.exit(f"{db} not found: run bench/search.py first (it builds the real indexes this one is made from).")
         con = sqlite3.connect(str(db))
-        rows += con.execute("SELECT p.language, p.words, v.vec FROM passages p JOIN vectors v ON v.id = p.id").fetchall()
+        rows += con.execute("SELECT p.language, p.words, v.vec FROM passages p JOIN unit_vectors v "
+                            "ON v.passage_id = p.id AND v.unit = p.unit_lo").fetchall()
         con.close()
     return [(lang, json.loads(words), np.frombuffer(vec, np.float16).astype(np.float32)) for lang, words, vec in rows]
 
@@ -91,7 +93,8 @@ def synthesise(folder: Path, n: int, seed: int = 7) -> dict:
                               " VALUES(?,?,?,?,?,?,?,?,?,?)", (fid, j, j + 1, p.start_s, p.end_s, lang, text, wjson, lex, py))
             pid = cur.lastrowid
             con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)", (pid, lex, py))
-            con.execute("INSERT INTO vectors(id, vec) VALUES(?,?)", (pid, vec.astype(np.float16).tobytes()))
+            con.execute("INSERT INTO unit_vectors(id, passage_id, file_id, unit, vec) VALUES(?,?,?,?,?)",
+                        (pid, pid, fid, j, vec.astype(np.float16).tobytes()))
         con.execute("COMMIT")
         made += k
         file_no += 1

@@ -345,3 +345,26 @@ def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
         q /= np.linalg.norm(q)
         ids, sims = cache.search(q, 5)
         assert ids[0] == target and sims[0] > 0.9 and list(sims) == sorted(sims, reverse=True)
+
+
+def test_hot_terms_bound_the_lexical_query(library, monkeypatch):
+    """In a large library, terms found in many passages are only searched AND-ed (short FTS5 work);
+    verbatim phrases are still found. Forced here on the small test library."""
+    from tingshuo.search import store as S
+    from tingshuo.search.query import parse_query
+
+    q = parse_query("ask not what your country can do, Americans")
+    assert q.match_bounded(frozenset()) == q.match == 'lex : ("american" OR "ask" OR "countri")'
+    assert q.match_bounded(frozenset({"countri", "ask"})) == \
+        'lex : ("american") OR lex : ("american" AND "ask" AND "countri")'
+    assert parse_query("期中").match_bounded(frozenset({"qizhong"})) == 'lex : ("期中") OR py : ("qizhong")'
+    lib = library[0]
+    monkeypatch.setattr(S, "HOT_MIN_PASSAGES", 1)
+    monkeypatch.setattr(S, "HOT_FRACTION", 0.0)  # every term is hot
+    lib.store._hot = None
+    assert "countri" in lib.store.hot_terms() and (lib.folder / "hot_terms.json").exists()
+    hits = lib.search("ask not what your country can do", top=3).hits
+    assert hits and Path(hits[0].audio).name == "jfk.wav" and "lexical" in hits[0].matched_by
+    hits = lib.search("欢迎大佳来体验", top=3).hits  # pinyin column: every pinyin bigram AND-ed
+    assert hits and Path(hits[0].audio).name == "zh_funasr_example.wav" and "pinyin" in hits[0].matched_by
+    lib.store._hot = None

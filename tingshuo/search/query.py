@@ -130,7 +130,23 @@ class Query:
     chars: frozenset  # Chinese characters
     bigrams: frozenset  # Chinese character bigrams
     pinyin: frozenset  # toneless pinyin bigrams
-    match: str  # the FTS5 MATCH expression
+    match: str  # the FTS5 MATCH expression (every term OR-ed)
+    lex_terms: frozenset = frozenset()  # what is searched in the FTS5 column ``lex``
+
+    def match_bounded(self, hot: frozenset) -> str:
+        """The MATCH expression for a large library, where ``hot`` terms (in many passages) would make
+        an OR scan long posting lists: rare terms are OR-ed as usual; hot terms only find passages
+        holding every term of their column (an AND, which FTS5 answers by seeking in the lists)."""
+        if not hot:
+            return self.match
+        parts = []
+        for col, terms in (("lex", self.lex_terms), ("py", self.pinyin)):
+            rare = sorted(t for t in terms if t not in hot)
+            if rare:
+                parts.append(f"{col} : (" + " OR ".join(_quote(t) for t in rare) + ")")
+            if len(rare) < len(terms):
+                parts.append(f"{col} : (" + " AND ".join(_quote(t) for t in sorted(terms)) + ")")
+        return " OR ".join(parts)
 
 
 def check_query(text: str) -> str:
@@ -163,7 +179,7 @@ def parse_query(text: str) -> Query:
         parts.append("lex : (" + " OR ".join(_quote(t) for t in sorted(lex_terms)) + ")")
     if py:
         parts.append("py : (" + " OR ".join(_quote(t) for t in sorted(py)) + ")")
-    return Query(text, guess_language(text), stems, chars, bigrams, py, " OR ".join(parts))
+    return Query(text, guess_language(text), stems, chars, bigrams, py, " OR ".join(parts), frozenset(lex_terms))
 
 
 def _quote(term: str) -> str:
@@ -288,7 +304,7 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     use_lex, use_dense = opts.matchers != "dense", opts.matchers != "lexical"
     # FTS5 runs in a helper thread while the query is embedded and the vectors scanned (both release
     # the GIL): the latency is the longer of the two, not their sum.
-    lexical = _POOL.submit(store.lexical, q.match, K_LEXICAL, PY_WEIGHT) if use_lex else None
+    lexical = _POOL.submit(store.lexical, q.match_bounded(store.hot_terms()), K_LEXICAL, PY_WEIGHT) if use_lex else None
     dense_pids: list[int] = []
     qv = None
     try:

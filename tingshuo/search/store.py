@@ -11,8 +11,10 @@ searches read while an indexing run writes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,6 +26,8 @@ import numpy as np
 
 from ..errors import InputError
 
+HOT_MIN_PASSAGES = 50_000  # below this every query term is OR-ed (posting lists are short)
+HOT_FRACTION = 0.005  # above it, a term in more than this fraction of passages is "hot" (Query.match_bounded)
 SCHEMA_VERSION = "2"  # 2: one vector per unit (sentence) in unit_vectors; 1 had one per passage
 LEGACY_EMBEDDER = "passage vectors of an older tingshuo (schema 1)"
 SCHEMA = """
@@ -94,6 +98,7 @@ class Store:
                              f"'tingshuo index PATH... --index {self.path.parent}'.")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._hot: tuple | None = None
         try:
             self.connection().executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -249,6 +254,35 @@ class Store:
             return self.connection().execute(sql, (py_weight, match, limit)).fetchall()
         except sqlite3.OperationalError as exc:
             raise InputError(f"The query could not be searched ({exc}).") from None
+
+    def hot_terms(self) -> frozenset:
+        """Terms in more than HOT_FRACTION of the passages of a library of HOT_MIN_PASSAGES or more
+        (empty below that). Derived: kept in ``hot_terms.json`` beside the database for the current
+        vector_state (every write changes it) and recomputed from FTS5's vocabulary when stale."""
+        state = self.vector_state()
+        if self._hot is not None and self._hot[0] == state:
+            return self._hot[1]
+        cache = self.path.parent / "hot_terms.json"
+        hot = None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            if data["state"] == list(state) and data["rule"] == [HOT_MIN_PASSAGES, HOT_FRACTION]:
+                hot = frozenset(data["terms"])
+        if hot is None:
+            con = self.connection()
+            n = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+            hot = frozenset()
+            if n >= HOT_MIN_PASSAGES:
+                con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING fts5vocab(main, 'passages_fts', 'row')")
+                hot = frozenset(t for (t,) in con.execute("SELECT term FROM temp.passages_vocab WHERE doc > ?",
+                                                          (int(HOT_FRACTION * n),)))
+            with contextlib.suppress(OSError):
+                tmp = cache.with_suffix(f".{threading.get_ident()}.tmp")
+                tmp.write_text(json.dumps({"state": list(state), "rule": [HOT_MIN_PASSAGES, HOT_FRACTION],
+                                           "terms": sorted(hot)}, ensure_ascii=False), encoding="utf-8")
+                os.replace(tmp, cache)
+        self._hot = (state, hot)
+        return hot
 
     def passages(self, ids) -> dict[int, PassageRow]:
         ids = list({int(i) for i in ids})
