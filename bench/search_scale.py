@@ -150,7 +150,32 @@ def vector_methods(index, queries: list[str]) -> dict:
     return out
 
 
-def run_size(n: int, queries: list[str], keep: bool) -> dict:
+def steps(index, queries: list[str]) -> dict:
+    """The two steps that run side by side in a search, each alone: FTS5 (with the hot-term bound the
+    search uses, and with every term OR-ed as before it) and the vector step (embedding + cache)."""
+    from tingshuo.search.document import embed_text
+    from tingshuo.search.query import K_DENSE, K_LEXICAL, PY_WEIGHT, parse_query
+    from tingshuo.search.text import guess_language
+    from tingshuo.search.vectors import centre
+
+    hot = index.store.hot_terms()
+    means = index.means()
+    out = {"hot_terms": len(hot)}
+    for name, fn in (
+            ("fts5_bounded", lambda q: index.store.lexical(parse_query(q).match_bounded(hot), K_LEXICAL, PY_WEIGHT)),
+            ("fts5_all_or", lambda q: index.store.lexical(parse_query(q).match, K_LEXICAL, PY_WEIGHT)),
+            ("vectors", lambda q: index.vectors.search(centre(index.embedder.queries([embed_text(q)])[0],
+                                                              [guess_language(q)], means, side=0)[0], K_DENSE))):
+        lat = []
+        for q in queries:
+            t0 = time.perf_counter()
+            fn(q)
+            lat.append((time.perf_counter() - t0) * 1000)
+        out[name] = {"p50_ms": round(float(np.percentile(lat, 50)), 1), "p95_ms": round(float(np.percentile(lat, 95)), 1)}
+    return out
+
+
+def run_size(n: int, queries: list[str], keep: bool, methods: bool = True) -> dict:
     import shutil
 
     from tingshuo.search import Index
@@ -176,7 +201,9 @@ def run_size(n: int, queries: list[str], keep: bool) -> dict:
     info["query_ms_p50"] = round(float(np.percentile(lat, 50)), 1)
     info["query_ms_p95"] = round(float(np.percentile(lat, 95)), 1)
     info["query_ms_max"] = round(float(np.max(lat)), 1)
-    info["vector_methods"] = vector_methods(index, queries[:60])
+    info["steps"] = steps(index, queries)
+    if methods:
+        info["vector_methods"] = vector_methods(index, queries[:60])
     info["bytes"] = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
     info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     index.close()
@@ -187,14 +214,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--keep", action="store_true", help="reuse indexes synthesised by an earlier run")
+    ap.add_argument("--no-methods", action="store_true", help="skip the table of vector methods (bench/search_ann.py has more)")
     args = ap.parse_args()
     queries = [json.loads(line)["query"] for line in open(QUERIES, encoding="utf-8")]
     out = {}
     for n in [int(x) for x in args.sizes.split(",")]:
-        out[str(n)] = run_size(n, queries, args.keep)
+        out[str(n)] = run_size(n, queries, args.keep, not args.no_methods)
         print(json.dumps({n: out[str(n)]}), file=sys.stderr, flush=True)
     (REPO / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (REPO / "bench" / "results" / "search-scale.json").write_text(json.dumps(out, indent=2))
+    (REPO / "bench" / "results" / f"search-scale-{args.sizes.replace(',', '-')}.json").write_text(json.dumps(out, indent=2))
     emit(out)
 
 
