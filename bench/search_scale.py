@@ -5,9 +5,9 @@
 The large indexes are SYNTHESISED from the real transcripts of the search benchmark (bench/search.py
 must have run once: it leaves index-ours and index-oracle in bench/results/search/): each synthetic
 passage joins the first half of one real passage's words with the second half of another's, drops a
-few words at random, and gets the matching vector perturbation — the normalised sum of the two real
-passages' first-unit vectors plus Gaussian noise, stored as the vector of its first unit (one vector
-per passage, where a real index has about one per unit) — since embedding a million real passages
+few words at random, and gets the matching vector perturbation — the normalised sum of two real
+unit vectors (one of each parent passage) plus Gaussian noise, stored as the vector of its first unit
+(one vector per passage, as a real index has about one per unit) — since embedding a million real passages
 at ~40/s would take seven hours. Text statistics (vocabulary, passage length, languages) are therefore those of real
 speech transcripts; the vectors keep the real ones' geometry. Rows are written straight into the
 SQLite store (the same schema and FTS5 table ``tingshuo index`` writes), 500 passages per file.
@@ -46,8 +46,9 @@ def real_passages() -> list[tuple]:
         if not db.exists():
             sys.exit(f"{db} not found: run bench/search.py first (it builds the real indexes this one is made from).")
         con = sqlite3.connect(str(db))
-        rows += con.execute("SELECT p.language, p.words, v.vec FROM passages p JOIN unit_vectors v "
-                            "ON v.passage_id = p.id AND v.unit = p.unit_lo").fetchall()
+        # each unit vector with the words of the passage that holds it (its owner)
+        rows += con.execute("SELECT p.language, p.words, v.vec FROM unit_vectors v JOIN passages p "
+                            "ON p.id = v.passage_id").fetchall()
         con.close()
     return [(lang, json.loads(words), np.frombuffer(vec, np.float16).astype(np.float32)) for lang, words, vec in rows]
 

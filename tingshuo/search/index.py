@@ -15,6 +15,7 @@ version gets every passage embedded again (resumably) on the next ``add``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -68,6 +69,7 @@ def recogniser_name(model: str | None) -> str:
     return (models.get(model) if model else models.default("asr")).name
 
 
+@functools.lru_cache(maxsize=4)
 def embedder_name(name: str = "e5") -> str:
     from importlib.metadata import PackageNotFoundError, version
 

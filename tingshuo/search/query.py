@@ -320,8 +320,17 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     rows = store.passages(lex_set | set(dense_pids))
     unit_cos: dict[int, dict[int, float]] = {}
     if qv is not None:  # every unit of every candidate, exactly (the cache's cosines may be approximate)
+        keys, vecs, langs = [], [], []
         for pid, units in store.unit_vectors(list(rows.values())).items():
-            unit_cos[pid] = {u: float(centre(vec, [lang], means)[0] @ qv) for u, (vec, lang) in units.items()}
+            unit_cos[pid] = {}
+            for u, (vec, lang) in units.items():
+                keys.append((pid, u))
+                vecs.append(vec)
+                langs.append(lang)
+        if keys:
+            sims = centre(np.stack(vecs), langs, means) @ qv
+            for (pid, u), sim in zip(keys, sims):
+                unit_cos[pid][u] = float(sim)
     cands = []
     for pid, row in rows.items():
         if opts.lang and row.language != opts.lang:
