@@ -22,6 +22,7 @@ import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing t
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -194,11 +195,15 @@ def run_size(n: int, queries: list[str], keep: bool, methods: bool = True) -> di
     info["vector_cache_build_s"] = round(time.perf_counter() - t0, 1)
     index.search("warm up", top=5)
     index.search("预热一下", top=5)  # pypinyin's dictionaries load on the first Mandarin query
-    lat = []
+    lat, cpu = [], []
     for q in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         index.search(q, top=10)
         lat.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)  # all threads of the process: what a query costs the machine
+    info["query_cpu_ms_p50"] = round(float(np.percentile(cpu, 50)), 1)
+    info["query_cpu_ms_p95"] = round(float(np.percentile(cpu, 95)), 1)
+    info["load_average"] = [round(x, 1) for x in os.getloadavg()]
     info["query_ms_p50"] = round(float(np.percentile(lat, 50)), 1)
     info["query_ms_p95"] = round(float(np.percentile(lat, 95)), 1)
     info["query_ms_max"] = round(float(np.max(lat)), 1)
