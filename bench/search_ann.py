@@ -1,6 +1,6 @@
 """Vector search methods at scale: the index's own sign codes against ANN libraries from PyPI.
 
-    pip install faiss-cpu usearch hnswlib           # measured here only; tingshuo itself needs none of them
+    pip install 'tingshuo[bench-search]'             # faiss-cpu, usearch, hnswlib: measured here only
     python bench/search_ann.py --size 1000000       # needs bench/results/search/scale-1000000 (bench/search_scale.py)
 
 On the vector cache of a synthetic index (bench/search_scale.py: passages and vectors SYNTHESISED
