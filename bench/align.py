@@ -234,25 +234,28 @@ def _speak_zh(sent: str):
         return None  # the front end changed the text: no clean map to characters
     audio, dur = eng._speak(phones, 1.0)
     t = np.concatenate([[0.0], np.cumsum(dur[:len(phones)] * HOP)]) / SAMPLE_RATE
-    spans, cur = [], None
+    spans: list[tuple[float, float]] = []
+    cur = None  # [start, end, has_final]
     for k, p in enumerate(phones):
-        if p == "sil":
-            if cur:
-                spans.append(cur)
-                cur = None
-        elif p.startswith("#"):
-            if cur:
-                cur = (cur[0], float(t[k + 1]))
-                spans.append(cur)
-                cur = None
-        elif cur is None or not _is_final(phones[k - 1]) or _is_final(p) and _is_final(phones[k - 1]):
+        if p == "sil" or p.startswith("#"):
+            if cur is not None and p.startswith("#"):
+                cur[1] = float(t[k + 1])
             if cur is not None:
-                spans.append(cur)
-            cur = (float(t[k]), float(t[k + 1]))
-        else:
-            cur = (cur[0], float(t[k + 1]))
-    if cur:
-        spans.append(cur)
+                spans.append((cur[0], cur[1]))
+            cur = None
+        elif _is_final(p):
+            if cur is None or cur[2]:
+                if cur is not None:
+                    spans.append((cur[0], cur[1]))
+                cur = [float(t[k]), float(t[k + 1]), True]
+            else:
+                cur[1], cur[2] = float(t[k + 1]), True
+        else:  # an initial (or ^, the empty one)
+            if cur is not None:
+                spans.append((cur[0], cur[1]))
+            cur = [float(t[k]), float(t[k + 1]), False]
+    if cur is not None:
+        spans.append((cur[0], cur[1]))
     chars = [(m.start(), m.end()) for m in HAN_RE.finditer(sent)]
     if len(spans) != len(chars):
         return None
@@ -586,11 +589,13 @@ def _digit_shift(before: str, after: str):
     blocks = sm.get_matching_blocks()
 
     def f(k: int) -> int:
+        prev_end = 0  # in ``after``: where the previous matching block ended
         for a, b, n in blocks:
             if a <= k < a + n:
                 return b + (k - a)
-            if a > k:
-                return b
+            if a > k:  # inside a rewritten stretch: its start in ``after``
+                return prev_end
+            prev_end = b + n
         return len(after)
 
     return f

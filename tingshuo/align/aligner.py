@@ -32,6 +32,10 @@ from .text import Unit, detect_language, is_cjk_language, join_texts, units
 LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
 DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
 DOUBT_MIN_P = 0.05  # ... nor one the forced decoder found this improbable
+UNSAID_P = float(__import__("os").environ.get("ALIGN_UNSAID_P", "0.01"))  # a unit the recogniser did not
+# hear, with nothing else heard in its place, that the forced decoder finds this improbable was not said
+TEST_RUN_MAX = 2  # at most this many unheard units in a row are tested as possibly not said
+UNSAID_MARGIN = float(__import__("os").environ.get("ALIGN_UNSAID_MARGIN", "1.0"))  # log-probability margin
 ProgressFn = Callable[[float], None]  # fraction of the work done, 0..1
 
 
@@ -118,13 +122,15 @@ class Aligner:
             packed = [pack_pauses(samples, w.start_s, silent) if silent is not None else (samples, [(0, samples.size)])
                       for w, samples in batch]
             fws = [ForcedWindow(p, tuple(plan.items[i].text for i in w.items),
-                                tuple(plan.items[i].core for i in w.items), language)
+                                tuple(plan.items[i].core for i in w.items), language,
+                                drop=_to_test([plan.items[i] for i in w.items]))
                    for (w, _), (p, _) in zip(batch, packed)]
             for (w, _), (_, kept), res in zip(batch, packed, self.forced.align(fws)):
                 for i, t in zip(w.items, res):
                     if not math.isnan(t.start_s):
                         out[i] = (w.start_s + unpack_time(t.start_s, kept, False),
-                                  w.start_s + unpack_time(t.end_s, kept, True), t.probability)
+                                  w.start_s + unpack_time(t.end_s, kept, True), t.probability,
+                                  t.next_with, t.next_without)
             if batch:
                 progress.aligned(batch[-1][0].end_s)
             batch.clear()
@@ -181,7 +187,8 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
             extra.append((s0, s1, it.text[it.core[0]:it.core[1]]))
             continue
         raw = times[i]
-        if it.doubtful and ((raw[1] - raw[0]) < DOUBT_MIN_S or p < DOUBT_MIN_P):
+        if not it.anchored and ((it.doubtful and ((raw[1] - raw[0]) < DOUBT_MIN_S or p < DOUBT_MIN_P))
+                                or (not it.heard_nearby and p < UNSAID_P) or _unsaid_by_test(raw)):
             doubtful_out.append(it.unit)
             continue
         aligned[it.unit] = (s0, s1, p)
@@ -200,6 +207,32 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
     unaligned.sort(key=lambda u: (u.start_s, u.offset))
     return Alignment(audio=label, language=language, words=words, unaligned=tuple(unaligned),
                      duration_s=round(heard.duration_s, 3), text=text)
+
+
+def _to_test(items: list[Item]) -> tuple[int, ...]:
+    """Items whose words may not have been said: text the recogniser did not hear, alone or in
+    pairs between heard words (a longer unheard run is misrecognised speech, not inserted text).
+    They are tested by aligning the window without them too."""
+    out: list[int] = []
+    run: list[int] = []
+    for k, it in enumerate([*items, None]):
+        if it is not None and it.unit >= 0 and not it.anchored and not it.heard:
+            run.append(k)
+            continue
+        if 0 < len(run) <= TEST_RUN_MAX:
+            out.extend(run)
+        run = []
+    return tuple(out)
+
+
+def _unsaid_by_test(raw: tuple) -> bool:
+    """A unit was not said when the text without it explains the audio better: the forced decoder's
+    probability of the unit, times that of the unit after it, is below that of the unit after it
+    when the unit is left out."""
+    p, with_next, without_next = raw[2], raw[3], raw[4]
+    if with_next is None or without_next is None:
+        return False
+    return np.log(max(p, 1e-6)) + with_next + UNSAID_MARGIN < without_next
 
 
 def _ends_phrase(u: Unit) -> bool:

@@ -31,6 +31,7 @@ WINDOW_PAD_S = 1.0  # silence after the audio inside the encoder window
 WINDOW_STEP_S = 5.0  # encoder windows come in these steps so that windows batch together
 WINDOW_MIN_S = 10.0
 PUNCT = os.environ.get("ALIGN_PUNCT", "attach")  # experiment switch: attach | core | drop
+TEST_NEXT = int(os.environ.get("ALIGN_TEST_NEXT", "3"))  # pieces after a tested one whose probabilities count
 BATCH_FRAMES = 8 * 3000  # encoder frames per batch: bounds memory like the recogniser does
 
 
@@ -42,6 +43,7 @@ class ForcedWindow:
     pieces: tuple[str, ...]  # one per unit, as written (punctuation included)
     cores: tuple[tuple[int, int], ...]  # the timed part of each piece: (start, end) within the piece
     language: str
+    drop: tuple[int, ...] = ()  # pieces to test: aligned again without them, on the same encoding
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class UnitTime:
     start_s: float
     end_s: float
     probability: float
+    # for a piece in ``drop``: the log-probability of the pieces after it with and without it in the text
+    next_with: float | None = None
+    next_without: float | None = None
 
 
 def encoder_frames(n_samples: int) -> int:
@@ -132,7 +137,45 @@ class WhisperForcedAligner:
         out = []
         for w, (text, starts), toks, offs, res in zip(windows, texts, tokens, offsets, results):
             out.append(_unit_times(w, text, starts, toks, offs, res))
+        tested = [k for k, w in enumerate(windows) if w.drop and len(w.drop) < len(w.pieces)]
+        if tested:
+            self._test_drops([windows[k] for k in tested], [out[k] for k in tested],
+                             np.asarray(encoded)[tested], [num_frames[k] for k in tested], language)
         return out
+
+    def _test_drops(self, windows, outs, encoded: np.ndarray, num_frames, language: str) -> None:
+        """Align each window again without its ``drop`` pieces; note how the piece after each
+        dropped one fares with and without it (a word that was not said lowers the next one)."""
+        import ctranslate2
+
+        tok = self.engine.tokenizer(language, "transcribe")
+        reduced, kept_idx = [], []
+        for w in windows:
+            keep = [i for i in range(len(w.pieces)) if i not in set(w.drop)]
+            kept_idx.append(keep)
+            reduced.append(ForcedWindow(w.samples, tuple(w.pieces[i] for i in keep),
+                                        tuple(w.cores[i] for i in keep), w.language))
+        texts = [join_pieces(w.pieces) for w in reduced]
+        tokens, offsets = zip(*[self._tokens(t, language) for t, _ in texts])
+        with self.engine._lock:
+            results = self.engine.model.align(ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
+                                              list(tok.sot_sequence) + [tok.no_timestamps],
+                                              [list(t) for t in tokens], list(num_frames),
+                                              median_filter_width=self.median_filter_width)
+        for w, rw, units, keep, (text, starts), toks, offs, res in zip(windows, reduced, outs, kept_idx, texts,
+                                                                       tokens, offsets, results):
+            without = dict(zip(keep, _unit_times(rw, text, starts, toks, offs, res)))
+            for d in w.drop:
+                nxt = [i for i in range(d + 1, len(w.pieces)) if i not in set(w.drop)][:TEST_NEXT]
+                if not nxt:
+                    continue
+                units[d] = UnitTime(units[d].start_s, units[d].end_s, units[d].probability,
+                                    _log_sum(units[i].probability for i in nxt),
+                                    _log_sum(without[i].probability for i in nxt))
+
+
+def _log_sum(probs) -> float:
+    return float(sum(np.log(max(p, 1e-6)) for p in probs))
 
 
 def _unit_times(w: ForcedWindow, text: str, starts: list[int], tokens, offsets, result) -> list[UnitTime]:

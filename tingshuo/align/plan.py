@@ -50,6 +50,8 @@ class Item:
     t1: float
     anchored: bool
     doubtful: bool = False
+    heard_nearby: bool = True  # the recogniser heard words not in the text in this item's gap
+    heard: bool = True  # the recogniser heard this unit's words here (even if too few to anchor it)
 
 
 @dataclass
@@ -107,45 +109,39 @@ def _span_time(heard: Heard, spans, starts, a: int, b: int) -> tuple[float, floa
 
 
 def match(text_keys: list[str], heard_keys: list[str], min_anchor: int) -> list[tuple[int, int, int]]:
-    """Anchor runs ``(text_index, heard_index, length)``: common subsequence runs of at least ``min_anchor``."""
+    """Runs ``(text_index, heard_index, length)`` of the longest common subsequence of the keys.
+
+    Very long inputs are matched block by block (rapidfuzz's table is len x len / 64 words): each
+    block of recognised keys against the text from where the previous block's last run of at least
+    ``min_anchor`` ended, so memory stays bounded and the runs stay in order.
+    """
     from rapidfuzz.distance import Indel
 
     if not text_keys or not heard_keys:
         return []
     runs: list[tuple[int, int, int]] = []
     if len(text_keys) * len(heard_keys) <= 4e8:
-        blocks = [(0, len(text_keys), 0, len(heard_keys))]
-    else:
-        blocks = _blocks(text_keys, heard_keys, min_anchor)
-    for t_lo, t_hi, h_lo, h_hi in blocks:
-        for op in Indel.opcodes(text_keys[t_lo:t_hi], heard_keys[h_lo:h_hi]):
-            if op.tag == "equal" and op.src_end - op.src_start >= min_anchor:
-                runs.append((t_lo + op.src_start, h_lo + op.dest_start, op.src_end - op.src_start))
-    return runs
-
-
-def _blocks(text_keys, heard_keys, min_anchor):
-    """Very long inputs: match the recognised keys block by block against the text from where the
-    previous block's last anchor was, so memory stays bounded (rapidfuzz's table is len*len/64)."""
-    from rapidfuzz.distance import Indel
-
-    ratio = len(text_keys) / max(1, len(heard_keys))
-    out, t_pos = [], 0
+        for op in Indel.opcodes(text_keys, heard_keys):
+            if op.tag == "equal":
+                runs.append((op.src_start, op.dest_start, op.src_end - op.src_start))
+        return runs
+    ratio = len(text_keys) / len(heard_keys)
+    t_pos = 0
     for h_lo in range(0, len(heard_keys), MATCH_BLOCK_KEYS):
         h_hi = min(len(heard_keys), h_lo + MATCH_BLOCK_KEYS)
-        t_hi = min(len(text_keys), t_pos + int(2.5 * (h_hi - h_lo) * ratio) + 4000)
-        if h_hi == len(heard_keys):
-            t_hi = len(text_keys)
-        out.append((t_pos, t_hi, h_lo, h_hi))
-        last = None
-        for op in Indel.opcodes(text_keys[t_pos:t_hi], heard_keys[h_lo:h_hi]):
-            if op.tag == "equal" and op.src_end - op.src_start >= min_anchor:
-                last = t_pos + op.src_end
-        if last is not None:
-            t_pos = last
-    # consecutive blocks may overlap in text; anchors stay monotonic because each block starts
-    # after the previous block's last anchor
-    return out
+        last = h_hi == len(heard_keys)
+        t_hi = len(text_keys) if last else min(len(text_keys), t_pos + int(2.5 * (h_hi - h_lo) * ratio) + 4000)
+        block = [(t_pos + op.src_start, h_lo + op.dest_start, op.src_end - op.src_start)
+                 for op in Indel.opcodes(text_keys[t_pos:t_hi], heard_keys[h_lo:h_hi]) if op.tag == "equal"]
+        long_runs = [r for r in block if r[2] >= min_anchor]
+        if not last and long_runs:  # keep this block's runs up to its last long one
+            end = long_runs[-1][0] + long_runs[-1][2]
+            block = [r for r in block if r[0] + r[2] <= end]
+            t_pos = end
+        elif not last:
+            block = []
+        runs.extend(block)
+    return runs
 
 
 def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor: int,
@@ -157,22 +153,28 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
         for k in u.keys:
             t_keys.append(k)
             t_owner.append(ui)
-    runs = match(t_keys, [h.key for h in hkeys], min_anchor)
+    all_runs = match(t_keys, [h.key for h in hkeys], min_anchor)
+    runs = [r for r in all_runs if r[2] >= min_anchor]
     n_units = len(text_units)
     matched_keys = np.zeros(len(t_keys), bool)
+    heard_any = np.zeros(len(t_keys), bool)  # matched by a run of any length
     key_heard = np.full(len(t_keys), -1)
     for ti, hi, n in runs:
         matched_keys[ti:ti + n] = True
         key_heard[ti:ti + n] = np.arange(hi, hi + n)
+    for ti, hi, n in all_runs:
+        heard_any[ti:ti + n] = True
     # a unit is anchored when all its keys are matched; its rough time is theirs
     anchored = np.zeros(n_units, bool)
     u_t0 = np.zeros(n_units)
     u_t1 = np.zeros(n_units)
     u_h = np.full((n_units, 2), -1)
+    heard_unit = np.zeros(n_units, bool)
     pos = 0
     for ui, u in enumerate(text_units):
         ks = range(pos, pos + len(u.keys))
         pos += len(u.keys)
+        heard_unit[ui] = all(heard_any[k] for k in ks)
         if all(matched_keys[k] for k in ks):
             anchored[ui] = True
             hs = [key_heard[k] for k in ks]
@@ -181,6 +183,7 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
     matched_share = float(matched_keys.mean()) if len(t_keys) else 0.0
     key_s = _key_seconds(text_units, anchored, u_t0, u_t1, language)
 
+    h_place = _extra_places(all_runs, t_owner, len(hkeys))
     items: list[Item] = []
     unspoken: list[tuple[int, int, float, float]] = []
     used_heard = np.zeros(len(hkeys), bool)
@@ -207,17 +210,54 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
         if not gap_units:
             items.extend(extra_items)
             continue
-        if speech >= unspoken_ratio * expected:
-            items.extend(_spread(text_units, gap_units, t_lo, t_hi, heard))
-        elif n_keys <= DOUBT_MAX_KEYS:
-            for it in _spread(text_units, gap_units, t_lo, t_hi, heard):
-                it.doubtful = True
+        if speech >= unspoken_ratio * expected or n_keys <= DOUBT_MAX_KEYS:
+            # recognised words with no text between their matched neighbours are speech not in
+            # the text; they go in among the gap's units where the matching puts them
+            extra_after: dict[int, list[int]] = {}
+            for h in gap_heard:
+                place = h_place.get(h)
+                if place is not None and (place == a or place in gap_units):
+                    extra_after.setdefault(place, []).append(h)
+            spread = _spread(text_units, gap_units, t_lo, t_hi, heard)
+            items.extend(_extra_items(hu, hkeys, extra_after.get(a, [])))
+            for it in spread:
+                it.doubtful = speech < unspoken_ratio * expected
+                it.heard_nearby = bool(gap_heard)
                 items.append(it)
+                items.extend(_extra_items(hu, hkeys, extra_after.get(it.unit, [])))
         else:
             unspoken.append((gap_units[0], gap_units[-1] + 1, t_lo, t_hi))
             items.extend(extra_items)
+    for it in items:
+        if it.unit >= 0 and not it.anchored:
+            it.heard = bool(heard_unit[it.unit])
     plan = Plan(items, unspoken, matched_share, key_s=key_s)
     return plan
+
+
+def _extra_places(all_runs, t_owner: list[int], n_heard: int) -> dict[int, int]:
+    """Recognised keys that no text can account for: heard key -> the text unit it follows (-1: none).
+
+    A recognised key the matching left out, whose matched neighbours (runs of any length) are
+    next to each other in the text, has no text of its own: it is speech not in the text.
+    """
+    matched = np.full(n_heard, -1)
+    for ti, hi, n in all_runs:
+        matched[hi:hi + n] = np.arange(ti, ti + n)
+    out: dict[int, int] = {}
+    prev_t = -1
+    idx = np.flatnonzero(matched >= 0)
+    nxt_pos = 0
+    for h in range(n_heard):
+        if matched[h] >= 0:
+            prev_t = int(matched[h])
+            continue
+        while nxt_pos < idx.size and idx[nxt_pos] <= h:
+            nxt_pos += 1
+        next_t = int(matched[idx[nxt_pos]]) if nxt_pos < idx.size else len(t_owner)
+        if next_t == prev_t + 1:
+            out[h] = t_owner[prev_t] if prev_t >= 0 else -1
+    return out
 
 
 def _extra_between(a, b, u_h, used_heard, anchored, n_units) -> bool:

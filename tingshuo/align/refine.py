@@ -25,14 +25,19 @@ def silence_mask(heard: Heard, quiet_db: float = QUIET_DB) -> np.ndarray:
     n = e.size
     if n == 0:
         return np.zeros(0, bool)
+    vad_idx = np.minimum((np.arange(n) * ENERGY_FRAME_S / FRAME_S).astype(int), max(0, heard.vad_probs.size - 1))
+    vad = heard.vad_probs[vad_idx] if heard.vad_probs.size else np.zeros(n, np.float32)
+    # The floor is the typical level where the VAD hears no speech (room tone), per block; digital
+    # silence (synthesised speech, fades) would drag a plain low percentile far below it.
     block = int(FLOOR_BLOCK_S / ENERGY_FRAME_S)
     floor = np.empty(n, np.float32)
     for a in range(0, n, block):
-        seg = e[max(0, a - block // 2):min(n, a + block + block // 2)]
-        floor[a:a + block] = np.percentile(seg, FLOOR_PERCENTILE)
+        lo, hi = max(0, a - block // 2), min(n, a + block + block // 2)
+        seg = e[lo:hi]
+        quiet_part = seg[vad[lo:hi] < 0.2]
+        floor[a:a + block] = (np.median(quiet_part) if quiet_part.size >= 20
+                              else np.percentile(seg, FLOOR_PERCENTILE))
     quiet = e < floor + quiet_db
-    vad_idx = np.minimum((np.arange(n) * ENERGY_FRAME_S / FRAME_S).astype(int), max(0, heard.vad_probs.size - 1))
-    vad = heard.vad_probs[vad_idx] if heard.vad_probs.size else np.zeros(n, np.float32)
     # near the floor is silence whatever the VAD says (it holds on for ~0.2 s after speech ends)
     silent = (quiet & (vad < VAD_SPEECH)) | (e < floor + FLOOR_DB)
     return _drop_short_runs(silent, int(MIN_SILENCE_S / ENERGY_FRAME_S))
