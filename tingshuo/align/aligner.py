@@ -26,7 +26,7 @@ from .forced import MAX_TEXT_TOKENS, ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
 from .refine import (at_pause, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
-                     unpack_time)
+                     unpack_time, widen_short)
 from .text import Unit, detect_language, is_cjk_language, join_texts, units
 
 LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
@@ -192,8 +192,12 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
             doubtful_out.append(it.unit)
             continue
         aligned[it.unit] = (s0, s1, p)
-    # monotonic, non-overlapping word times (a snapped edge never crosses a neighbour)
     keys = sorted(aligned)
+    spans2 = [list(aligned[k][:2]) for k in keys]
+    widen_short(spans2)
+    for k, (s0, s1) in zip(keys, spans2):
+        aligned[k] = (s0, s1, aligned[k][2])
+    # monotonic, non-overlapping word times (a snapped edge never crosses a neighbour)
     for a, b in zip(keys[:-1], keys[1:]):
         if aligned[b][0] < aligned[a][1]:
             mid = (aligned[a][1] + aligned[b][0]) / 2

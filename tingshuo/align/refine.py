@@ -206,3 +206,29 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
         if j < len(over) and k + 1 < len(spans) and spans[k + 1][0] <= b + 0.02:
             spans[k + 1][0] = min(max(spans[k + 1][0], over[j][1]), spans[k + 1][1])
         sp[0], sp[1] = new_a, max(new_b, new_a + MIN_WORD_S)
+
+
+MIN_UNIT_S = 0.05  # a said word never comes out shorter than this
+
+
+def widen_short(spans: list[list[float]], min_s: float = MIN_UNIT_S) -> None:
+    """Give words the DTW left (almost) no frames a minimum span, taken from the longer touching
+    neighbour (in place; ``spans`` sorted [start, end] lists). A token the decoder did not expect
+    (a title's lower-case "the") can be passed over in one frame even though it was said."""
+    n = len(spans)
+    for k in range(n):
+        need = min_s - (spans[k][1] - spans[k][0])
+        if need <= 0:
+            continue
+        prev_ok = k > 0 and abs(spans[k - 1][1] - spans[k][0]) < 0.02
+        next_ok = k + 1 < n and abs(spans[k + 1][0] - spans[k][1]) < 0.02
+        room_prev = spans[k - 1][1] - spans[k - 1][0] - min_s if prev_ok else 0.0
+        room_next = spans[k + 1][1] - spans[k + 1][0] - min_s if next_ok else 0.0
+        if room_next >= room_prev and room_next > 0:
+            take = min(need, room_next)
+            spans[k][1] += take
+            spans[k + 1][0] = spans[k][1]
+        elif room_prev > 0:
+            take = min(need, room_prev)
+            spans[k][0] -= take
+            spans[k - 1][1] = spans[k][0]

@@ -23,6 +23,7 @@ VERBS = {
     "serve": "tingshuo.cli.serve",
     "inspect": "tingshuo.cli.inspect",
     "train": "tingshuo.cli.train",
+    "align": "tingshuo.cli.align",
 }
 
 DESCRIPTION = """\
@@ -41,6 +42,8 @@ examples:
   tingshuo serve --port 8000
   tingshuo inspect train.jsonl -o out/qc --profile tts-training
   tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
+  tingshuo align chapter.mp3 chapter.txt --format json,textgrid -o out/
+  tingshuo align book.flac book.txt --segment -o dataset/
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
