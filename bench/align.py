@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import DEV, REPO, emit  # noqa: E402
+from common import DEV, emit  # noqa: E402
 
 SR = 16000
 MFA_TIMIT_MS = 21.0

@@ -22,7 +22,7 @@ import numpy as np
 from ..audio.io import Source, iter_audio, probe
 from ..errors import InputError
 from .base import AlignedWord, Alignment, AlignOptions, Unaligned
-from .forced import MAX_TEXT_TOKENS, ForcedWindow, WhisperForcedAligner
+from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
 from .refine import (at_pause, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
@@ -32,10 +32,8 @@ from .text import Unit, detect_language, is_cjk_language, join_texts, units
 LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
 DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
 DOUBT_MIN_P = 0.05  # ... nor one the forced decoder found this improbable
-UNSAID_P = float(__import__("os").environ.get("ALIGN_UNSAID_P", "0.01"))  # a unit the recogniser did not
-# hear, with nothing else heard in its place, that the forced decoder finds this improbable was not said
 TEST_RUN_MAX = 2  # at most this many unheard units in a row are tested as possibly not said
-UNSAID_MARGIN = float(__import__("os").environ.get("ALIGN_UNSAID_MARGIN", "1.0"))  # log-probability margin
+UNSAID_MARGIN = 2.0  # log-probability a unit's window must gain without it to call the unit not said
 ProgressFn = Callable[[float], None]  # fraction of the work done, 0..1
 
 
@@ -188,7 +186,7 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
             continue
         raw = times[i]
         if not it.anchored and ((it.doubtful and ((raw[1] - raw[0]) < DOUBT_MIN_S or p < DOUBT_MIN_P))
-                                or (not it.heard_nearby and p < UNSAID_P) or _unsaid_by_test(raw)):
+                                or _unsaid_by_test(raw)):
             doubtful_out.append(it.unit)
             continue
         aligned[it.unit] = (s0, s1, p)
@@ -203,8 +201,8 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
             mid = (aligned[a][1] + aligned[b][0]) / 2
             aligned[a] = (aligned[a][0], max(aligned[a][0], mid), aligned[a][2])
             aligned[b] = (min(mid, aligned[b][1]), aligned[b][1], aligned[b][2])
-    words = tuple(AlignedWord(text[u.core_start:u.core_end], aligned[i][0], aligned[i][1], aligned[i][2],
-                              offset=u.core_start)
+    words = tuple(AlignedWord(text[u.core_start:u.core_end], round(float(aligned[i][0]), 3),
+                              round(float(aligned[i][1]), 3), float(aligned[i][2]), offset=u.core_start)
                   for i, u in enumerate(text_units) if i in aligned)
     unaligned = _unaligned_text(text, text_units, plan, aligned, doubtful_out, heard)
     unaligned += _unaligned_speech(extra, language)

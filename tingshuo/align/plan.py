@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .listen import ENERGY_FRAME_S, Heard
-from .text import Unit, is_cjk_language, keys_of, units
+from .text import Unit, is_cjk_language, units
 
 DOUBT_MAX_KEYS = 3  # a gap of at most this many keys the recogniser did not hear is decided later
 LONG_PAUSE_S = 1.0  # a pause this long between items ends a window at once
@@ -184,6 +184,13 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
     key_s = _key_seconds(text_units, anchored, u_t0, u_t1, language)
 
     h_place = _extra_places(all_runs, t_owner, len(hkeys))
+    unit_keys: dict[int, list[int]] = {}
+    for k, h in enumerate(hkeys):
+        unit_keys.setdefault(h.unit, []).append(k)
+    emitted: set[int] = set()
+    heard_matched = np.zeros(len(hkeys), bool)
+    for _, hi, n in all_runs:
+        heard_matched[hi:hi + n] = True
     items: list[Item] = []
     unspoken: list[tuple[int, int, float, float]] = []
     used_heard = np.zeros(len(hkeys), bool)
@@ -206,9 +213,9 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
         n_keys = sum(len(text_units[i].keys) for i in gap_units)
         speech = heard.speech_s(t_lo, t_hi)
         expected = n_keys * key_s
-        extra_items = _extra_items(hu, hkeys, gap_heard)
+        loose = [h for h in gap_heard if not heard_matched[h]]  # matched to no text at all
         if not gap_units:
-            items.extend(extra_items)
+            items.extend(_extra_items(hu, hkeys, loose, unit_keys, emitted))
             continue
         if speech >= unspoken_ratio * expected or n_keys <= DOUBT_MAX_KEYS:
             # recognised words with no text between their matched neighbours are speech not in
@@ -219,15 +226,15 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
                 if place is not None and (place == a or place in gap_units):
                     extra_after.setdefault(place, []).append(h)
             spread = _spread(text_units, gap_units, t_lo, t_hi, heard)
-            items.extend(_extra_items(hu, hkeys, extra_after.get(a, [])))
+            items.extend(_extra_items(hu, hkeys, extra_after.get(a, []), unit_keys, emitted))
             for it in spread:
                 it.doubtful = speech < unspoken_ratio * expected
                 it.heard_nearby = bool(gap_heard)
                 items.append(it)
-                items.extend(_extra_items(hu, hkeys, extra_after.get(it.unit, [])))
+                items.extend(_extra_items(hu, hkeys, extra_after.get(it.unit, []), unit_keys, emitted))
         else:
             unspoken.append((gap_units[0], gap_units[-1] + 1, t_lo, t_hi))
-            items.extend(extra_items)
+            items.extend(_extra_items(hu, hkeys, loose, unit_keys, emitted))
     for it in items:
         if it.unit >= 0 and not it.anchored:
             it.heard = bool(heard_unit[it.unit])
@@ -270,19 +277,22 @@ def _extra_between(a, b, u_h, used_heard, anchored, n_units) -> bool:
     return hi > lo and not used_heard[lo:hi].all()
 
 
-def _extra_items(hu: list[Unit], hkeys: list[HeardKey], heard_idx: list[int]) -> list[Item]:
-    """Recognised units (whole) of the given keys, as items of speech not in the text."""
+def _extra_items(hu: list[Unit], hkeys: list[HeardKey], heard_idx: list[int], unit_keys: dict[int, list[int]],
+                 emitted: set[int]) -> list[Item]:
+    """Recognised units, as items of speech not in the text, for those of the given keys' units whose
+    keys are all among them (a unit partly matched to the text is a misreading, not extra speech);
+    each unit at most once (``emitted``)."""
     out: list[Item] = []
-    seen = set()
+    given = set(heard_idx)
     for h in heard_idx:
         ui = hkeys[h].unit
-        if ui in seen:
+        if ui in emitted or not all(k in given for k in unit_keys[ui]):
             continue
-        seen.add(ui)
+        emitted.add(ui)
         u = hu[ui]
-        near = [k for k in hkeys[max(0, h - 16):h + 16] if k.unit == ui]  # a unit's keys are adjacent
-        t0, t1 = min(k.start_s for k in near), max(k.end_s for k in near)
-        out.append(Item(-1, u.text, (u.core_start - u.start, u.core_end - u.start), t0, t1, True))
+        ks = [hkeys[k] for k in unit_keys[ui]]
+        out.append(Item(-1, u.text, (u.core_start - u.start, u.core_end - u.start),
+                        min(k.start_s for k in ks), max(k.end_s for k in ks), True))
     return out
 
 

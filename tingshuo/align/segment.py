@@ -28,8 +28,8 @@ DROP_UNALIGNED = "text not said or speech not in the text"
 DROP_NO_PAUSE = "no pause to cut at within the length range"
 DROP_SHORT = "too short between pauses"
 DROP_DISAGREE = "re-recognition disagrees with the text"
-SENTENCE_BONUS = 1.0  # a clip ending at a sentence end counts as if it held this many more seconds
-CLAUSE_BONUS = 0.3
+SENTENCE_BONUS = 1.0  # a clip ending at a sentence end (or a line end) counts as if it held this much more speech
+CLIP_COST = 0.2  # ... and every clip as if it held this much less: no cuts at commas without need
 DEFAULT_MAX_ERROR = {"en": 0.2, "zh": 0.3}  # Mandarin: whisper-base's own CER on clean read speech is ~20 %
 
 
@@ -101,13 +101,12 @@ def plan_clips(a: Alignment, options: SegmentOptions) -> ClipPlan:
     cut_at = [0] + [k for k in range(1, n) if gap[k - 1] >= options.min_pause_s] + [n]
     # elementary stretches between consecutive cuts; bad when a blocked boundary lies inside
     bad = [bool(blocked[cut_at[j] + 1:cut_at[j + 1]].any()) for j in range(len(cut_at) - 1)]
-    # a cut after a sentence (or a line of the text) is worth more than one after a clause
+    # a cut after a sentence (or a line of the text) is worth more than one elsewhere
     cut_bonus = [0.0] * (n + 1)
     for k, w in enumerate(words):
         u = by_offset.get(w.offset)
-        if u is not None:
-            cut_bonus[k + 1] = SENTENCE_BONUS if (u.sentence_end or u.paragraph_end) else \
-                CLAUSE_BONUS if u.clause_end else 0.0
+        if u is not None and (u.sentence_end or u.paragraph_end):
+            cut_bonus[k + 1] = SENTENCE_BONUS
     cum_speech = np.concatenate([[0.0], np.cumsum([w.end_s - w.start_s for w in words])])
 
     def span(j0: int, j1: int) -> tuple[float, float]:
@@ -132,7 +131,7 @@ def plan_clips(a: Alignment, options: SegmentOptions) -> ClipPlan:
             if e - s < options.min_s:
                 continue
             # what counts is the speech kept (word time), so cutting at a pause costs nothing
-            score = best[j0] + cum_speech[cut_at[j1]] - cum_speech[cut_at[j0]] + cut_bonus[cut_at[j1]]
+            score = best[j0] + cum_speech[cut_at[j1]] - cum_speech[cut_at[j0]] + cut_bonus[cut_at[j1]] - CLIP_COST
             if score > best[j1]:
                 best[j1], back[j1] = score, (j0, True)
     chosen: list[tuple[int, int]] = []

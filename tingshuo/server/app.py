@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import importlib
 import json
 import logging
 import time
@@ -86,6 +87,7 @@ def create_app(config: ServerConfig):
 
     for module in (audio, info, inspect, stream):
         app.include_router(module.router)
+    app.include_router(importlib.import_module(".routes.align", __package__).router)  # POST /v1/align
 
     @app.get("/", include_in_schema=False)
     async def index():
