@@ -165,9 +165,10 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
               o: AlignOptions, label: str, language: str) -> Alignment:
     order = [i for i in range(len(plan.items)) if i in times]
     spans = [[times[i][0], times[i][1]] for i in order]
+    runs = pause_runs(silent) if silent is not None else []
     if silent is not None:
         ends = [it.unit >= 0 and _ends_phrase(text_units[it.unit]) for it in (plan.items[i] for i in order)]
-        split_at_pauses(spans, pause_runs(silent), ends)
+        split_at_pauses(spans, runs, ends, speech=heard.speech_share)
     aligned: dict[int, tuple[float, float, float]] = {}  # unit -> times
     extra: list[tuple[float, float, str]] = []
     doubtful_out = [it.unit for i, it in enumerate(plan.items) if i not in times and it.unit >= 0]
@@ -176,9 +177,9 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
         p = times[i][2]
         s0, s1, moved0, moved1 = snap(t0, t1, silent) if silent is not None else (t0, t1, False, False)
         if o.shift_s:  # the DTW's bias, on edges inside speech only (an edge at a pause is measured)
-            if not moved0 and (silent is None or not at_pause(s0, silent, True)):
+            if not moved0 and not _by_pause(s0, runs, silent, after=True):
                 s0 += o.shift_s
-            if not moved1 and (silent is None or not at_pause(s1, silent, False)):
+            if not moved1 and not _by_pause(s1, runs, silent, after=False):
                 s1 += o.shift_s
         s0, s1 = max(0.0, s0), min(heard.duration_s, max(s1, s0 + 0.01))
         if it.unit < 0:
@@ -235,6 +236,25 @@ def _unsaid_by_test(raw: tuple) -> bool:
     if with_next is None or without_next is None:
         return False
     return np.log(max(p, 1e-6)) + with_next + UNSAID_MARGIN < without_next
+
+
+def _by_pause(t: float, runs: list[tuple[float, float]], silent, after: bool, tol_s: float = 0.04) -> bool:
+    """Whether ``t`` is where a pause ends (``after``) or begins: an edge measured, not estimated."""
+    import bisect
+
+    if silent is None:
+        return False
+    if at_pause(t, silent, before=after):
+        return True
+    if not runs:
+        return False
+    k = bisect.bisect_left(runs, (t - 1.0,))
+    for a, b in runs[k:k + 64]:
+        if a > t + tol_s:
+            break
+        if (after and abs(t - b) <= tol_s) or (not after and abs(t - a) <= tol_s):
+            return True
+    return False
 
 
 def _ends_phrase(u: Unit) -> bool:

@@ -47,6 +47,12 @@ class Heard:
     regions: tuple[tuple[float, float], ...]  # speech regions (padded), seconds
     first_chunk: np.ndarray | None = None  # the first recognised chunk's audio (language hints)
 
+    def speech_share(self, t0: float, t1: float) -> float:
+        """Mean VAD speech probability between ``t0`` and ``t1`` (0..1)."""
+        a, b = int(t0 / FRAME_S), max(int(t0 / FRAME_S) + 1, int(np.ceil(t1 / FRAME_S)))
+        p = self.vad_probs[a:b]
+        return float(p.mean()) if p.size else 0.0
+
     def speech_s(self, t0: float, t1: float) -> float:
         """Seconds of speech (VAD) between ``t0`` and ``t1``."""
         if t1 <= t0:

@@ -156,15 +156,17 @@ def pause_runs(silent: np.ndarray, min_s: float = PACK_MIN_PAUSE_S) -> list[tupl
 
 
 def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], ends_phrase: list[bool],
-                    min_part_s: float = 0.05) -> None:
+                    min_part_s: float = 0.05, speech=None) -> None:
     """Take pauses out of words (in place; ``spans`` sorted [start, end] lists).
 
     A word that overlaps pauses is split by them into stretches of sound; the word keeps one
     stretch, the longest, weighted by what usually happens: cross-attention DTW tends to give a
     pause (and the tail of the word before) to the word after it, so the last stretch counts
     more — unless the text has the word end a sentence or clause, when a pause follows it and
-    the first stretch counts more. Stretches before the kept one go to the word before, those
-    after it to the word after.
+    the first stretch counts more. A stretch counts by its length times how sure the VAD is that
+    it is speech (``speech(t0, t1)`` -> 0..1, full weight from 0.1; a click or breath before a
+    sentence is not a word).
+    Stretches before the kept one go to the word before, those after it to the word after.
     """
     if not runs or not spans:
         return
@@ -181,7 +183,8 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
             continue
         edges = [a] + [x for r in over for x in r] + [b]
         stretches = [(edges[2 * j], edges[2 * j + 1]) for j in range(len(over) + 1)]
-        lengths = [max(0.0, e - s_) for s_, e in stretches]
+        lengths = [max(0.0, e - s_) * (min(1.0, speech(s_, e) / 0.1) if speech is not None and e > s_ else 1.0)
+                   for s_, e in stretches]
         if max(lengths) < min_part_s:  # (almost) all pause: the word starts where the pause ends
             sp[0] = over[-1][1]
             sp[1] = max(b, sp[0] + MIN_WORD_S)
