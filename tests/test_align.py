@@ -91,13 +91,15 @@ def test_text_not_said_and_speech_not_in_text(aligner, data_dir):
     for w in r.words:
         if w.text in ("Americans", "fellow"):
             assert abs(w.start_s - plain[w.text][0]) < 0.05 and abs(w.end_s - plain[w.text][1]) < 0.05
-    # speech not in the text: a whole clause left out of it
+    # speech not in the text: a clause left out of it ("ask" is said twice, so either one may be
+    # the one the text holds); the clause is reported and the words around it keep their times
     r = aligner.align(data_dir / "jfk.wav", JFK.replace("ask not what your country can do for you, ", ""))
     extra = [u for u in r.unaligned if u.kind == "speech"]
-    assert extra and extra[0].start_s < 5.5 and extra[0].end_s > 6.5
-    assert "country" in extra[0].text.lower()
-    assert [w.text for w in r.words][:6] == ["And", "so", "my", "fellow", "Americans", "ask"]
-    assert r.words[5].start_s > 7.5  # the second "ask", not stretched back over the clause
+    assert any(u.start_s < 5.6 and u.end_s > 7.0 and "country" in u.text.lower() for u in extra)
+    assert not [u for u in r.unaligned if u.kind == "text"]
+    words = {w.text: w for w in r.words}
+    for t in ("fellow", "Americans", "country"):
+        assert abs(words[t].start_s - plain[t][0]) < 0.05 and abs(words[t].end_s - plain[t][1]) < 0.05
 
 
 def test_digits_map_back(aligner, data_dir):

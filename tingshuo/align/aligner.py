@@ -66,9 +66,11 @@ class Aligner:
         progress = _Progress(on_progress, total_s)
         heard = listen(self.engine, source, language, beam_size=o.beam_size, batch_size=o.batch_size,
                        on_progress=progress.listened)
-        if not heard.regions or not heard.words:
+        if not heard.regions:
             raise InputError(f"{label}: no speech found ({heard.duration_s:.1f} s of audio); "
                              "check that the file holds the recording of the text.")
+        if not heard.words:
+            raise InputError(_mismatch_message(label, language, 0.0, heard, self.engine))
         min_anchor = o.min_anchor or (3 if is_cjk_language(language) else 2)
         plan = make_plan(text_units, heard, language, min_anchor=min_anchor, unspoken_ratio=o.unspoken_ratio)
         n_keys = sum(len(u.keys) for u in text_units)
@@ -79,10 +81,6 @@ class Aligner:
         windows = make_windows(plan, heard, o.max_window_s, pauses)
         windows = self._fit_tokens(plan, windows, language)
         times = self._force(source, plan, windows, language, progress, silent)
-        import os, pickle  # DEBUG (temporary)
-        if os.environ.get("TINGSHUO_ALIGN_DEBUG"):
-            with open(os.environ["TINGSHUO_ALIGN_DEBUG"], "wb") as fh:
-                pickle.dump((text, text_units, plan, windows, times, heard, o, label, language), fh)
         result = _assemble(text, text_units, plan, times, heard, silent, o, label, language)
         progress.done()
         return result

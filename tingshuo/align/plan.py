@@ -144,6 +144,64 @@ def match(text_keys: list[str], heard_keys: list[str], min_anchor: int) -> list[
     return runs
 
 
+def _grow_runs(runs: list[tuple[int, int, int]], t_keys: list[str], h_keys: list[str],
+               min_anchor: int) -> list[tuple[int, int, int]]:
+    """Grow each long run over equal neighbours held by short runs or by nothing.
+
+    A longest common subsequence is not unique: "... ago and is read ... And so my fellow" against
+    the heard "and so my fellow" may match the heard "and" to the first one. Letting the long run
+    ("so my fellow") take its equal neighbour puts it back where the speech is.
+    """
+    t_to_h = np.full(len(t_keys), -1)
+    h_to_t = np.full(len(h_keys), -1)
+    long_t = np.zeros(len(t_keys), bool)
+    for ti, hi, n in runs:
+        t_to_h[ti:ti + n] = np.arange(hi, hi + n)
+        h_to_t[hi:hi + n] = np.arange(ti, ti + n)
+        if n >= min_anchor:
+            long_t[ti:ti + n] = True
+
+    def take(t: int, h: int) -> None:
+        if t_to_h[t] >= 0:
+            h_to_t[t_to_h[t]] = -1
+        if h_to_t[h] >= 0:
+            t_to_h[h_to_t[h]] = -1
+        t_to_h[t], h_to_t[h] = h, t
+        long_t[t] = True
+
+    for ti, hi, n in runs:
+        if n < min_anchor:
+            continue
+        t, h = ti - 1, hi - 1
+        while t >= 0 and h >= 0 and not long_t[t] and t_keys[t] == h_keys[h] and \
+                (h_to_t[h] < 0 or not long_t[h_to_t[h]]) and _in_order(t_to_h, t, h):
+            take(t, h)
+            t, h = t - 1, h - 1
+        t, h = ti + n, hi + n
+        while t < len(t_keys) and h < len(h_keys) and not long_t[t] and t_keys[t] == h_keys[h] and \
+                (h_to_t[h] < 0 or not long_t[h_to_t[h]]) and _in_order(t_to_h, t, h):
+            take(t, h)
+            t, h = t + 1, h + 1
+    out: list[tuple[int, int, int]] = []
+    for t in np.flatnonzero(t_to_h >= 0):
+        h = int(t_to_h[t])
+        if out and out[-1][0] + out[-1][2] == t and out[-1][1] + out[-1][2] == h:
+            out[-1] = (out[-1][0], out[-1][1], out[-1][2] + 1)
+        else:
+            out.append((int(t), h, 1))
+    return out
+
+
+def _in_order(t_to_h: np.ndarray, t: int, h: int) -> bool:
+    """Whether matching text key ``t`` to heard key ``h`` keeps the matching monotonic (ignoring
+    the pairs that this one would replace)."""
+    before = t_to_h[:t][t_to_h[:t] >= 0]
+    after = t_to_h[t + 1:][t_to_h[t + 1:] >= 0]
+    before = before[before != h]
+    after = after[after != h]
+    return (before.size == 0 or before.max() < h) and (after.size == 0 or after.min() > h)
+
+
 def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor: int,
               unspoken_ratio: float) -> Plan:
     """Anchors, unspoken text and items to align (see the module docstring)."""
@@ -153,7 +211,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
         for k in u.keys:
             t_keys.append(k)
             t_owner.append(ui)
-    all_runs = match(t_keys, [h.key for h in hkeys], min_anchor)
+    all_runs = _grow_runs(match(t_keys, [h.key for h in hkeys], min_anchor), t_keys, [h.key for h in hkeys],
+                          min_anchor)
     runs = [r for r in all_runs if r[2] >= min_anchor]
     n_units = len(text_units)
     matched_keys = np.zeros(len(t_keys), bool)
