@@ -625,6 +625,7 @@ def part_segment(work: Path, splits: list[str], options: dict) -> dict:
             subprocess.run([sys.executable, "-m", "tingshuo", "align", str(work / f"chapter-{name}.wav"), str(tf),
                             "-o", str(seg_dir), "--segment", "--language", lang, "--quiet"], check=True)
         summary = json.loads((seg_dir / "summary.json").read_text())
+        summary.pop("options", None)
         out[name] = {"summary": summary, **segment_quality(seg_dir, meta, lang, work / f"chapter-{name}.wav")}
     return out
 
@@ -636,7 +637,7 @@ def segment_quality(seg_dir: Path, meta: dict, lang: str, wav: Path) -> dict:
     from tingshuo.audio.io import load_audio
     from tingshuo.audio.vad import SileroVAD
 
-    rows = [json.loads(line) for line in open(seg_dir / "clips.jsonl", encoding="utf-8")]
+    rows = [json.loads(line) for line in open(seg_dir / "manifest.jsonl", encoding="utf-8")]
     if not rows:
         return {"clips": 0}
     t = Transcriber()
