@@ -189,7 +189,7 @@ def synth_chapter(name: str, out: Path, n: int = 40) -> dict:
         pieces.append(audio)
         pos += audio.size
         gap = int(rng.uniform(0.4, 1.2) * SR)
-        pieces.append(np.zeros(gap, np.float32) + (np.random.default_rng(pos).standard_normal(gap) * 1e-3).astype(np.float32))
+        pieces.append((np.random.default_rng(pos).standard_normal(gap) * 1e-3).astype(np.float32))
         pos += gap
         text_pos += len(sent) + 1
     audio = np.concatenate(pieces)

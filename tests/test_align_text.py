@@ -116,6 +116,16 @@ def test_ctm_srt_vtt_parse_back():
     assert texts == ["Hello world.", "This is a test,", "with two lines."]  # the text as written
     vtt = render(a, "vtt")
     assert vtt.startswith("WEBVTT\n") and vtt.count("-->") == 3
+    srt_lib = pytest.importorskip("srt")  # the libraries subtitle tools use read them back too
+    subs = list(srt_lib.parse(srt))
+    assert [s.content.replace("\n", " ") for s in subs] == texts
+    assert subs[0].start.total_seconds() == pytest.approx(a.words[0].start_s, abs=0.001)
+    webvtt = pytest.importorskip("webvtt")
+    import io
+
+    read = getattr(webvtt, "from_buffer", None) or webvtt.read_buffer
+    cues = read(io.StringIO(vtt))
+    assert [c.text.replace("\n", " ") for c in cues] == texts
     assert parse_formats("all") == ["json", "textgrid", "ctm", "srt", "vtt"]
     with pytest.raises(InputError):
         parse_formats("json,docx")

@@ -30,6 +30,7 @@ WINDOW_PAD_S = 1.0  # silence after the audio inside the encoder window
 WINDOW_STEP_S = 5.0  # encoder windows come in these steps so that windows batch together
 WINDOW_MIN_S = 10.0
 TEST_NEXT = 3  # pieces after a tested one whose probabilities count
+CJK_CLOSERS = "。，、；：！？」』）"  # no space after these either
 BATCH_FRAMES = 8 * 3000  # encoder frames per batch: bounds memory like the recogniser does
 
 
@@ -67,7 +68,7 @@ def join_pieces(pieces: Sequence[str]) -> tuple[str, list[int]]:
     """The window's text and where each piece starts in it (a space between words, none by Chinese)."""
     text, starts = "", []
     for p in pieces:
-        if text and not (HAN_RE.match(text[-1]) or HAN_RE.match(p[:1] or " ") or text[-1] in "。，、；：！？」』）"):
+        if text and not (HAN_RE.match(text[-1]) or HAN_RE.match(p[:1] or " ") or text[-1] in CJK_CLOSERS):
             text += " "
         starts.append(len(text))
         text += p
