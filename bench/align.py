@@ -20,6 +20,7 @@ Data (built from ../shared/data, cached in --work):
     final + the prosody mark after it, which carries the end of the syllable).
   * robust: the report chapters' texts with 5 % of words deleted (speech not in the text), 5 %
     inserted (text not said), a paragraph of unspoken text at the start, numbers as digits.
+Alternative measured separately: our voice + MFCC DTW (aeneas-style), given each sentence's audio.
 Systems, same audio: ours = tingshuo.align.Aligner (whisper-base int8); peer = faster-whisper
 1.2 WhisperModel(whisper-base, int8, 2 threads).transcribe(word_timestamps=True, language=...),
 its words matched to the reference words (longest common subsequence of normalised words).
@@ -601,6 +602,73 @@ def _digit_shift(before: str, after: str):
     return f
 
 
+def _mfcc(x: np.ndarray) -> np.ndarray:
+    import librosa
+
+    m = librosa.feature.mfcc(y=x.astype(np.float32), sr=SR, n_mfcc=13, n_fft=400, hop_length=160)[1:]
+    return (m - m.mean(axis=1, keepdims=True)) / (m.std(axis=1, keepdims=True) + 1e-6)
+
+
+def tts_dtw(real: np.ndarray, syn: np.ndarray, spans) -> list[tuple[float, float]]:
+    """The alternative method, aeneas-style: our voice reads the text (word spans from its durations),
+    MFCC (without c0) of both, DTW, each synthetic edge mapped through the path."""
+    import librosa
+
+    a, b = _mfcc(syn), _mfcc(real)
+    _, wp = librosa.sequence.dtw(X=a, Y=b, metric="euclidean")
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, j in wp[::-1]:
+        first.setdefault(int(i), int(j))
+        last[int(i)] = int(j)
+    n = a.shape[1]
+
+    def at(t: float, start: bool) -> float:
+        i = min(n - 1, max(0, int(round(t / 0.01))))
+        return (first[i] if start else last[i]) * 0.01
+
+    return [(at(sp[0], True), at(sp[1], False)) for sp in spans]
+
+
+def part_alternatives(work: Path, splits: list[str], n_clips: int = 30) -> dict:
+    """Synthesised speech + DTW, given each sentence's audio (the clip with 0.3 s either side):
+    TIMIT word boundaries, and sentence boundaries on chapter clips (an oracle cut that the
+    aligners above do not get)."""
+    from tingshuo.audio.io import load_audio
+
+    out: dict = {}
+    wav = DEV / "en/DeepSpeech/LDC93S1.wav"
+    text = "She had your dark suit in greasy wash water all year."
+    ref = [(int(a) / SR, int(b) / SR) for a, b, _ in (line.split() for line in open(wav.with_suffix(".wrd")))]
+    t0 = time.perf_counter()
+    syn, spans = _speak_en(text)
+    got = tts_dtw(load_audio(str(wav)).samples, syn, spans)
+    errs = [v for (a, b), (ra, rb) in zip(got, ref) for v in (a - ra, b - rb)]
+    out["timit"] = {**summarize(errs), "words_timed": len(got), "words": len(ref),
+                    "seconds": round(time.perf_counter() - t0, 1)}
+    for name in splits:
+        lang = name.split("-")[0]
+        meta = build_chapter(split_rows(name), work / f"chapter-{name}", seed=_seed(name))
+        audio = load_audio(str(work / f"chapter-{name}.wav")).samples
+        errs, skipped, t0, audio_s = [], 0, time.perf_counter(), 0.0
+        for c in meta["clips"][:n_clips]:
+            sent = " ".join(c["text"].split())
+            got_syn = _speak_zh(sent) if lang == "zh" else _speak_en(sent)
+            if got_syn is None:  # the voice's front end changed the text (numbers, names): no spans
+                skipped += 1
+                continue
+            syn, spans = got_syn
+            a, b = max(0.0, c["start_s"] - 0.3), c["end_s"] + 0.3
+            real = audio[int(a * SR):int(b * SR)]
+            audio_s += real.size / SR
+            got = tts_dtw(real, syn, spans)
+            errs += [a + got[0][0] - c["start_s"], a + got[-1][1] - c["end_s"]]
+        wall = time.perf_counter() - t0
+        out[name] = {"boundaries": summarize(errs), "clips": len(errs) // 2, "skipped_clips": skipped,
+                     "rtf_with_synthesis": round(wall / max(audio_s, 1e-9), 3), "tuned_on": name.endswith("tune")}
+    return out
+
+
 def part_speed(work: Path, systems: list[str], options: dict) -> dict:
     meta = build_chapter(hour_rows(), work / "chapter-hour", seed=11)
     res = {"duration_min": round(meta["duration_s"] / 60, 1), "note": "cathy (the tune speaker) is most of it"}
@@ -666,7 +734,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "tingshuo-bench-align"))
-    ap.add_argument("--parts", default="sentence,word,robust,segment,speed")
+    ap.add_argument("--parts", default="sentence,word,robust,segment,alternatives,speed")
     ap.add_argument("--splits", default="en-tune,zh-tune,en-report,zh-report")
     ap.add_argument("--systems", default="ours,peer")
     ap.add_argument("--quick", action="store_true", help="tune splits only, no hour")
@@ -691,6 +759,8 @@ def main() -> None:
         report["robustness"] = part_robust(work, splits, options)
     if "segment" in parts:
         report["segmentation"] = part_segment(work, [s for s in splits if s.endswith("report")] or splits, options)
+    if "alternatives" in parts:
+        report["alternative_tts_dtw"] = part_alternatives(work, splits)
     if "speed" in parts and not args.quick:
         report["hour"] = part_speed(work, systems, options)
     report["bench_wall_min"] = round((time.perf_counter() - started) / 60, 1)

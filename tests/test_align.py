@@ -231,3 +231,17 @@ def test_server_align_needs_the_key_and_keeps_the_upload_limit(data_dir):
         assert c.post("/v1/align", files=files, data={"text": JFK}).status_code == 401
         r = c.post("/v1/align", files=files, data={"text": JFK}, headers={"Authorization": "Bearer k"})
         assert r.status_code == 413
+
+
+def test_cli_segment_resumes_and_refuses_to_mix_runs(aligner, data_dir, tmp_path):
+    out = tmp_path / "ds"
+    args = [data_dir / "cathy_a0001.wav", "--text", "Author of the danger trail, Philip Steels, etc.", "-o", out,
+            "--segment", "--min-clip-s", "1", "--quiet"]
+    assert _cli(*args).returncode == 0
+    rows = [json.loads(line) for line in open(out / "manifest.jsonl", encoding="utf-8")]
+    assert [r["text"] for r in rows] == ["Author of the danger trail, Philip Steels, etc."]
+    assert (out / rows[0]["audio"]).is_file() and json.loads((out / "summary.json").read_text())["clips"] == 1
+    p = _cli(*args)
+    assert p.returncode != 0 and "--skip-existing" in p.stderr
+    p = _cli(*args, "--skip-existing")
+    assert p.returncode == 0 and len((out / "manifest.jsonl").read_text().splitlines()) == 1

@@ -25,7 +25,7 @@ from .base import AlignedWord, Alignment, AlignOptions, Unaligned
 from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
-from .refine import (at_pause, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
+from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
                      unpack_time, widen_short)
 from .text import Unit, detect_language, is_cjk_language, join_texts, units
 
@@ -33,7 +33,7 @@ LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of th
 DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
 DOUBT_MIN_P = 0.05  # ... nor one the forced decoder found this improbable
 TEST_RUN_MAX = 2  # at most this many unheard units in a row are tested as possibly not said
-UNSAID_MARGIN = 2.0  # log-probability a unit's window must gain without it to call the unit not said
+UNSAID_MARGIN = 4.0  # log-probability a unit's window must gain without it to call the unit not said
 ProgressFn = Callable[[float], None]  # fraction of the work done, 0..1
 
 
@@ -167,17 +167,20 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
     if silent is not None:
         ends = [it.unit >= 0 and _ends_phrase(text_units[it.unit]) for it in (plan.items[i] for i in order)]
         split_at_pauses(spans, runs, ends, speech=heard.speech_share)
+        placed0, placed1 = edges_to_pauses(spans, runs)
+    else:
+        placed0 = placed1 = [False] * len(spans)
     aligned: dict[int, tuple[float, float, float]] = {}  # unit -> times
     extra: list[tuple[float, float, str]] = []
     doubtful_out = [it.unit for i, it in enumerate(plan.items) if i not in times and it.unit >= 0]
-    for i, (t0, t1) in zip(order, spans):
+    for i, (t0, t1), at0, at1 in zip(order, spans, placed0, placed1):
         it = plan.items[i]
         p = times[i][2]
         s0, s1, moved0, moved1 = snap(t0, t1, silent) if silent is not None else (t0, t1, False, False)
         if o.shift_s:  # the DTW's bias, on edges inside speech only (an edge at a pause is measured)
-            if not moved0 and not _by_pause(s0, runs, silent, after=True):
+            if not (moved0 or at0) and not _by_pause(s0, runs, silent, after=True):
                 s0 += o.shift_s
-            if not moved1 and not _by_pause(s1, runs, silent, after=False):
+            if not (moved1 or at1) and not _by_pause(s1, runs, silent, after=False):
                 s1 += o.shift_s
         s0, s1 = max(0.0, s0), min(heard.duration_s, max(s1, s0 + 0.01))
         if it.unit < 0:

@@ -235,3 +235,27 @@ def widen_short(spans: list[list[float]], min_s: float = MIN_UNIT_S) -> None:
             take = min(need, room_prev)
             spans[k][0] -= take
             spans[k - 1][1] = spans[k][0]
+
+
+def edges_to_pauses(spans: list[list[float]], runs: list[tuple[float, float]],
+                    reach_s: float = 0.25) -> tuple[list[bool], list[bool]]:
+    """Put the word edges next to each pause on the pause's edges (in place; ``spans`` sorted, no
+    word straddling a pause): the last word before it ends where it begins, the first word after
+    it starts where the sound starts again. Returns, per word, whether its start / end was placed.
+
+    Those edges are measured from the audio; the DTW's (within ``reach_s``) are estimates.
+    """
+    starts_placed = [False] * len(spans)
+    ends_placed = [False] * len(spans)
+    if not spans or not runs:
+        return starts_placed, ends_placed
+    starts = np.array([sp[0] for sp in spans])
+    for a, b in runs:
+        k = int(np.searchsorted(starts, (a + b) / 2))  # the first word that starts after the pause's middle
+        if k > 0 and a - reach_s <= spans[k - 1][1] <= b:
+            spans[k - 1][1] = max(spans[k - 1][0] + MIN_WORD_S, a)
+            ends_placed[k - 1] = True
+        if k < len(spans) and a <= spans[k][0] <= b + reach_s:
+            spans[k][0] = min(b, spans[k][1] - MIN_WORD_S)
+            starts_placed[k] = True
+    return starts_placed, ends_placed

@@ -271,10 +271,40 @@ class Segmenter:
         self.out = Path(out_dir)
         self.clip_dir = self.out / "clips"
         self.clip_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = JsonlAppender(self.out / "manifest.jsonl")
         self.report = SegmentReport()
+        self.done_sources: set[str] = set()  # recordings already cut in an earlier run (resume)
+        self._next = 1
+        self._resume()
+        self.manifest = JsonlAppender(self.out / "manifest.jsonl")
         self._model, self._threads = model, cpu_threads
         self._transcriber = None
+
+    def _resume(self) -> None:
+        """Continue an earlier run in the same folder: its totals, clip numbers and recordings."""
+        import json
+
+        summary = self.out / "summary.json"
+        if summary.is_file():
+            try:
+                d = json.loads(summary.read_text(encoding="utf-8"))
+                self.report.kept_s = float(d.get("hours_kept", 0.0)) * 3600
+                self.report.clips = int(d.get("clips", 0))
+                self.report.recordings = int(d.get("recordings", 0))
+                for reason, v in d.get("dropped", {}).items():
+                    self.report.drop(reason, float(v["hours"]) * 3600, int(v["stretches"]))
+            except (ValueError, KeyError, TypeError):
+                pass  # an unreadable summary: totals start again, clips are kept
+        manifest = self.out / "manifest.jsonl"
+        if manifest.is_file():
+            for line in open(manifest, encoding="utf-8"):
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                self.done_sources.add(str(row.get("source")))
+                m = re.search(r"-(\d+)\.\w+$", str(row.get("audio", row.get("audio_filepath", ""))))
+                if m:
+                    self._next = max(self._next, int(m.group(1)) + 1)
 
     def transcriber(self):
         if self._transcriber is None:
@@ -323,7 +353,8 @@ class Segmenter:
                heard: str) -> dict:
         import soundfile as sf
 
-        name = clip_name(stem, self.report.clips + 1, self.options.clip_format)
+        name = clip_name(stem, self._next, self.options.clip_format)
+        self._next += 1
         path = self.clip_dir / name
         tmp = path.with_name("." + path.name + ".part")
         sf.write(str(tmp), samples, rate, format=self.options.clip_format.upper(), subtype="PCM_16")

@@ -175,9 +175,20 @@ def run(args) -> int:
     if not pairs:
         raise InputError("None of the inputs could be read.")
 
-    aligner = Aligner(options)
     segmenter = Segmenter(out_arg, seg_options, model=options.model, cpu_threads=options.cpu_threads) \
         if args.segment else None
+    if segmenter is not None and segmenter.done_sources:
+        if not args.skip_existing:
+            segmenter.manifest.close()
+            raise InputError(f"{out_arg} already holds clips from an earlier run; add --skip-existing to resume "
+                             "it, or give another folder.")
+        before = len(pairs)
+        pairs = [p for p in pairs if p.audio not in segmenter.done_sources]
+        if not pairs:
+            segmenter.manifest.close()
+            print(f"nothing to do: all {before} recordings were cut in an earlier run.", file=sys.stderr)
+            return 1 if errors else 0
+    aligner = Aligner(options)
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if not args.quiet:
@@ -210,6 +221,14 @@ def run(args) -> int:
                 msg = f"error: {exc}"
                 (bar.write(msg, file=sys.stderr) if bar is not None and show else print(msg, file=sys.stderr))
                 continue
+            if segmenter is not None:
+                try:
+                    segmenter.add(pr.audio, result, str(pr.stem).replace(os.sep, "_"))
+                except TingshuoError as exc:
+                    failed += 1
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
+            # clips first, then the alignment files: their presence marks the recording done (resume)
             for fmt, target in _targets(out_arg, pr, formats, single).items():
                 text = render(result, fmt)
                 if target is None:
@@ -219,8 +238,6 @@ def run(args) -> int:
                 if os.path.abspath(target) in inputs or (target.exists() and same_file(target, pr.audio)):
                     raise InputError(f"Refusing to overwrite input {target}; choose another output folder.")
                 atomic_write_text(target, text)
-            if segmenter is not None:
-                segmenter.add(pr.audio, result, str(pr.stem).replace(os.sep, "_"))
             n_ok += 1
             audio_s += result.duration_s
             n_words += len(result.words)
