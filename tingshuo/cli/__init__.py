@@ -26,6 +26,7 @@ VERBS = {
     "train": "tingshuo.cli.train",
     "index": "tingshuo.cli.index",
     "search": "tingshuo.cli.search",
+    "align": "tingshuo.cli.align",
 }
 
 DESCRIPTION = """\
@@ -47,6 +48,8 @@ examples:
   tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
   tingshuo index recordings/ --index lib/
   tingshuo search "refund policy" --index lib/
+  tingshuo align chapter.mp3 chapter.txt --format json,textgrid -o out/
+  tingshuo align book.flac book.txt --segment -o dataset/
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
