@@ -28,6 +28,7 @@ from .errors import Overloaded, RequestTimeout
 from .metrics import Metrics
 
 log = logging.getLogger("tingshuo.server")
+DECODE_TIMEOUT_S = 120.0  # a 25 MB upload decodes in a few seconds; this is for a decoder that hangs
 
 
 @dataclass
@@ -137,7 +138,9 @@ class Services:
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="tingshuo-worker")
         from ..audio.isolated import IsolatedDecoder
 
-        self.decoder = IsolatedDecoder(config.decode_workers, timeout_s=config.request_timeout_s)
+        # Decoding is checked before the request's deadline starts (a too-long file gets its 413, not a 504),
+        # so it has a bound of its own: ample for the largest upload, short for a decoder that hangs.
+        self.decoder = IsolatedDecoder(config.decode_workers, timeout_s=DECODE_TIMEOUT_S)
         self.batcher = ASRBatcher(self)
         self._lock = threading.Lock()
         self._transcriber = None
