@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import sys
@@ -261,8 +262,11 @@ def inputs(tmp: Path):
     # and the voice activity detector spares the recogniser.
     quiet = (np.random.default_rng(0).standard_normal(16000) * 1e-3).astype(np.float32)
     cases = make_corpus(tmp, long_s=60.0, fifo=False, speech=quiet)
-    good += [(c.path.name, c.path.read_bytes()) for c in cases if c.expect_ok and c.path.is_file()]
-    bad = [(c.path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), c.path.read_bytes())
+    def name(p: Path) -> str:  # a file name that is not UTF-8 cannot go into a multipart header as it is
+        return p.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+    good += [(name(c.path), c.path.read_bytes()) for c in cases if c.expect_ok and c.path.is_file()]
+    bad = [(name(c.path), c.path.read_bytes())
            for c in cases if not c.expect_ok and c.path.is_file() and not c.path.is_symlink()]
     pcm = [(np.clip(load_audio(p).samples, -1, 1) * 32767).astype("<i2").tobytes() for p in speech]
     return good, bad, pcm
@@ -285,6 +289,7 @@ def main() -> None:
     from tingshuo.audio.isolated import CRASH_ENV
     from tingshuo.testing.server import ServerProcess
 
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="tingshuo-soak-"))
     good, bad, pcm = inputs(tmp / "corpus")
     server_args = ["--workers", "4"] + (["--model", args.model] if args.model else [])
@@ -312,8 +317,10 @@ def main() -> None:
             import httpx
 
             health = httpx.get(srv.url + "/healthz", timeout=30).json()
-        log = srv.log()
         exit_code = srv.proc.returncode
+    log = srv.log_path.read_text(errors="replace")
+    shutil.copyfile(srv.log_path, Path(args.out).with_suffix(".server.log")) if Path(args.out).parent.is_dir() else None
+    shutil.rmtree(tmp, ignore_errors=True)
 
     warm = [r for r in rss if r["t_s"] <= args.warmup_minutes * 60][-3:] or rss[:1]
     warm_mb = statistics.median(r["server_mb"] for r in warm)
@@ -329,13 +336,13 @@ def main() -> None:
         "unexpected": soak.unexpected, "n_unexpected": len(soak.unexpected), "http_5xx": fives,
         "server_alive_at_end": alive, "server_exit_code": exit_code, "healthz_at_end": health,
         "server_log_tracebacks": log.count("Traceback"),
+        "server_log_errors": [ln for ln in log.splitlines() if ln.startswith(("ERROR", "Traceback", "Task exception"))][:20],
         "rss_after_warmup_mb": round(warm_mb, 1), "rss_end_mb": round(end_mb, 1),
         "rss_end_vs_warmup": round(end_mb / warm_mb, 3) if warm_mb else None,
         "rss_peak_mb": round(max(r["server_mb"] for r in rss), 1),
         "rss_with_decoders_peak_mb": round(max(r["with_decoders_mb"] for r in rss), 1),
         "rss_series": rss,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False))
     brief = {k: v for k, v in result.items() if k != "rss_series"}
     brief["rss_series_every_min"] = [r for r in rss if int(r["t_s"]) % 60 < args.sample_s]

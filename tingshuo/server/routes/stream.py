@@ -277,6 +277,12 @@ async def chat(ws: WebSocket):
         pipeline = await services.run(lambda: VoicePipeline(brain, options, engine=services.engine(), realtime=True))
 
         async def on_frame(frame) -> None:
+            try:
+                await forward(frame)
+            except WebSocketDisconnect:  # the caller hung up mid-answer: the receive loop sees it and ends
+                pass
+
+        async def forward(frame) -> None:
             if isinstance(frame, F.OutputAudio):
                 if frame.samples.size:
                     if frame.text:
