@@ -319,7 +319,7 @@ def main() -> None:
             health = httpx.get(srv.url + "/healthz", timeout=30).json()
         exit_code = srv.proc.returncode
     log = srv.log_path.read_text(errors="replace")
-    shutil.copyfile(srv.log_path, Path(args.out).with_suffix(".server.log")) if Path(args.out).parent.is_dir() else None
+    shutil.copyfile(srv.log_path, Path(args.out).with_suffix(".server.log"))
     shutil.rmtree(tmp, ignore_errors=True)
 
     warm = [r for r in rss if r["t_s"] <= args.warmup_minutes * 60][-3:] or rss[:1]
