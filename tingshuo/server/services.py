@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -103,6 +105,8 @@ class ASRBatcher:
                 groups.setdefault(dataclasses.replace(job.options, language=None), []).append(job)
             for opts, jobs in groups.items():
                 self._decode(opts, jobs)
+            if self._q.empty():
+                trim_heap()  # idle for a moment: give back what the batch freed
 
     def _decode(self, opts, jobs: list[_Job]) -> None:
         try:
@@ -129,10 +133,43 @@ def _resolve(job: _Job, result) -> None:
     job.loop.call_soon_threadsafe(settle)
 
 
+@functools.lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (musl, macOS): nothing to tune
+        return None
+
+
+def tame_malloc() -> None:
+    """Keep a long-running server's RSS from creeping up (glibc only; a no-op elsewhere).
+
+    glibc raises its mmap threshold each time a large block is freed, after which audio buffers
+    (megabytes each) come from the heap and leave it fragmented; a fixed 1 MiB threshold keeps
+    them in their own mappings, returned to the system when freed. Fewer arenas (one per two cores,
+    at least 2) bound the per-thread heaps."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-8, max(2, (os.cpu_count() or 2) // 2))  # M_ARENA_MAX
+
+
+def trim_heap() -> None:
+    """Hand freed heap pages back to the system (after a batch of requests)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 class Services:
     """Models, pool, admission and metrics for one server process."""
 
     def __init__(self, config: ServerConfig) -> None:
+        tame_malloc()
         self.config = config
         self.metrics = Metrics()
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="tingshuo-worker")
