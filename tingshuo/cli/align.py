@@ -69,11 +69,21 @@ def add_parser(sub) -> None:
 
 def _read_text(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        return _decode(sys.stdin.buffer.read(), "the text on stdin")
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path} is a folder, not a text file; give the text file (or --text \"the words\").")
     if not p.is_file():
         raise InputError(f"{path}: text file not found; give the text file (or --text \"the words\").")
-    data = p.read_bytes()
+    return _decode(p.read_bytes(), path)
+
+
+def _decode(data: bytes, path: str) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{path} is not valid UTF-16 text; save it as UTF-8.") from None
     if b"\x00" in data[:4096]:
         raise InputError(f"{path} is not a text file (it holds binary data); give the UTF-8 text that was read.")
     try:
