@@ -27,7 +27,7 @@ from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
 from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
                      unpack_time, widen_short)
-from .text import Unit, detect_language, is_cjk_language, join_texts, units, without_format_chars
+from .text import Unit, detect_language, is_cjk_language, join_texts, is_blank, units, without_format_chars
 
 LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
 DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
@@ -57,7 +57,7 @@ class Aligner:
         """Word (character) times of ``text`` in ``source``; raises ``InputError`` for bad input."""
         o = self.options
         label = label or _label(source)
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or is_blank(text):
             raise InputError(f"The text for {label} is empty; give the words that were said.")
         language = _language(language or o.language, text, self.engine)
         text_units = units(text, language)
@@ -77,7 +77,9 @@ class Aligner:
         n_keys = sum(len(u.keys) for u in text_units)
         # little of the text heard is a mismatch, unless most of what was heard is in the text (a
         # long text, say a whole book, of which the recording reads a part: the rest is reported)
-        if plan.matched_share < o.min_match and n_keys >= 4 and plan.heard_share < HEARD_IN_TEXT_MIN:
+        # (a short text is too short for that share: it is a mismatch when none of it was heard)
+        if (plan.heard_share < HEARD_IN_TEXT_MIN
+                and (plan.matched_share < o.min_match if n_keys >= 4 else plan.any_heard_share == 0)):
             raise InputError(_mismatch_message(label, language, plan.matched_share, heard, self.engine))
         silent = silence_mask(heard) if o.snap else None
         pauses = pause_runs(silent, 0.1) if silent is not None else []

@@ -148,6 +148,11 @@ def clean(text: str) -> str:
     return text.translate(_CLEAN)
 
 
+def is_blank(text: str) -> bool:
+    """Nothing but whitespace, control and format characters (a byte-order mark, zero-width spaces)."""
+    return not _FORMAT_RE.sub("", clean(text)).strip()
+
+
 def without_format_chars(piece: str, core: tuple[int, int]) -> tuple[str, tuple[int, int]]:
     """``piece`` without zero-width and other format characters, and its core's new (start, end)."""
     if not _FORMAT_RE.search(piece):

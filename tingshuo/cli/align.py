@@ -103,6 +103,9 @@ def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]
             raise InputError("Give AUDIO TEXT, AUDIO --text \"...\", or one MANIFEST.")
         audio = inputs[0]
         text = args.text if args.text is not None else _read_text(inputs[1])
+        if not text.strip():
+            where = "--text" if args.text is not None else inputs[1]
+            raise InputError(f"{where}: the text is empty; give the words that were said in {inputs[0]}.")
         if not Path(audio).exists():
             raise InputError(f"{audio}: audio file not found.")
         return [Pair(audio, text, Path(Path(audio).stem), None, None)]
