@@ -19,9 +19,10 @@ examples:
   tingshuo align book.flac book.txt --segment -o dataset/         # clips + manifest.jsonl + summary.json
   tingshuo align train.jsonl -o aligned/ --skip-existing          # every audio+text pair of a manifest
 
-TEXT is a UTF-8 file ('-' reads stdin), or give --text "the words". The text may hold more or
-less than was said: text not said (a preface, a skipped line) and speech not in the text come
-back under "unaligned" instead of stretching the words around them. Numbers, dates and symbols
+TEXT is a UTF-8 file (or UTF-16 with a BOM; '-' reads stdin), or give --text "the words".
+The text may hold more or less than was said (even a whole book for one chapter): text not said
+(a preface, a skipped line) and speech not in the text come back under "unaligned" instead of
+stretching the words around them. Numbers, dates and symbols
 are matched as they are read and reported as written. Manifests: ours or NeMo JSONL, Kaldi
 dirs, LJSpeech metadata.csv, folders with clip.wav + clip.txt.
 --segment cuts at pauses into clips of --min-clip-s..--max-clip-s with their exact text, keeps a
