@@ -26,8 +26,8 @@ from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
 from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
-                     unpack_time, widen_short)
-from .text import Unit, detect_language, is_cjk_language, join_texts, is_blank, units, without_format_chars
+                     unpack_time, vad_frames, widen_short)
+from .text import Unit, detect_language, is_blank, is_cjk_language, join_texts, units, without_format_chars
 
 LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
 DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
@@ -173,7 +173,7 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
     if silent is not None:
         ends = [it.unit >= 0 and _ends_phrase(text_units[it.unit]) for it in (plan.items[i] for i in order)]
         split_at_pauses(spans, runs, ends, speech=heard.speech_share)
-        placed0, placed1 = edges_to_pauses(spans, runs)
+        placed0, placed1 = edges_to_pauses(spans, runs, vad=vad_frames(heard))
     else:
         placed0 = placed1 = [False] * len(spans)
     aligned: dict[int, tuple[float, float, float]] = {}  # unit -> times
