@@ -293,3 +293,141 @@ def test_cli_inspect_on_ray_gives_the_local_results(cluster, tmp_path, data_dir)
     for name in ("keep.jsonl", "review.jsonl", "drop.jsonl"):
         a, b = tmp_path / "plain" / name, tmp_path / "ray" / name
         assert a.exists() == b.exists() and (not a.exists() or a.read_bytes() == b.read_bytes()), name
+
+
+# ---------------------------------------------------------------------------------------------- index --ray
+
+def _index_contents(folder) -> dict:
+    """What a search reads, per file name: the file row (but its id, path, mtime, time of indexing),
+    segments, passages with their words and FTS5 terms, and their float16 vectors."""
+    import sqlite3
+
+    import numpy as np
+
+    con = sqlite3.connect(folder / "index.sqlite")
+    out = {}
+    rows = con.execute("SELECT id, path, size, duration_s, language, transcript_source, recogniser, n_passages "
+                       "FROM files").fetchall()
+    for fid, path, *row in rows:
+        segs = con.execute("SELECT start_s, end_s, text, language FROM segments WHERE file_id=? ORDER BY id",
+                           (fid,)).fetchall()
+        ps = con.execute("SELECT p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, p.words, p.lex, p.py,"
+                         " v.vec FROM passages p JOIN vectors v ON v.id = p.id WHERE p.file_id=? ORDER BY p.id",
+                         (fid,)).fetchall()
+        fts = con.execute("SELECT count(*) FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE file_id=?)",
+                          (fid,)).fetchone()[0]
+        vecs = np.stack([np.frombuffer(p[-1], np.float16) for p in ps]) if ps else np.zeros((0, 384), np.float16)
+        out[os.path.basename(path)] = {"file": tuple(row), "segments": segs, "passages": [p[:-1] for p in ps],
+                                       "fts": fts, "vectors": vecs.astype(np.float32)}
+    meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('recogniser', 'embedder')").fetchall())
+    con.close()
+    return {"files": out, "meta": meta}
+
+
+def _same_index(got: dict, want: dict, names: dict | None = None) -> None:
+    """Equal searchable content; vectors within float16 rounding (an actor may embed on other threads)."""
+    import numpy as np
+
+    assert got["meta"] == want["meta"]
+    names = names or {k: k for k in got["files"]}
+    assert sorted(got["files"]) == sorted(names)
+    for name, g in got["files"].items():
+        w = want["files"][names[name]]
+        assert (g["file"], g["segments"], g["passages"], g["fts"]) == (w["file"], w["segments"], w["passages"],
+                                                                       w["fts"]), name
+        assert g["vectors"].shape == w["vectors"].shape and np.allclose(g["vectors"], w["vectors"], atol=2e-3), name
+
+
+@pytest.fixture(scope="module")
+def index_sources(tmp_path_factory, data_dir):
+    """The four clips, one more with an SRT sidecar (embedded, not recognised), and a corrupt file."""
+    src = tmp_path_factory.mktemp("isrc")
+    for name in CLIPS:
+        shutil.copy(data_dir / name, src / name)
+    shutil.copy(data_dir / "jfk.wav", src / "subtitled.wav")
+    (src / "subtitled.srt").write_text("1\n00:00:00,300 --> 00:00:02,100\nAnd so, my fellow Americans,\n\n"
+                                       "2\n00:00:03,000 --> 00:00:08,000\n问问你能为你的国家做什么\n")
+    (src / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nonsense")
+    return src
+
+
+@pytest.fixture(scope="module")
+def plain_index(index_sources, tmp_path_factory):
+    from tingshuo.search import Index
+
+    lib = Index(tmp_path_factory.mktemp("plainidx") / "lib", model=MODEL)
+    report = lib.add([index_sources])
+    lib.close()
+    assert report.added == 5 and len(report.failed) == 1
+    return _index_contents(lib.folder)
+
+
+def test_cli_index_on_ray_equals_the_plain_index_and_ships_only_changes(cluster, index_sources, plain_index,
+                                                                        tmp_path):
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    src = tmp_path / "src"
+    shutil.copytree(index_sources, src)
+    lib = tmp_path / "lib"
+    args = ["index", src, "--index", lib, "-m", MODEL, "--ray-address", cluster.address]
+    first = cli(*args, env=env)
+    assert first.returncode == 1, first.stderr  # the broken file, in one line
+    errs = [x for x in first.stderr.splitlines() if x.startswith("error:")]
+    assert len(errs) == 1 and "broken.wav" in errs[0] and "Traceback" not in first.stderr
+    assert "5 added" in first.stderr and "on Ray: 1 actor process" in first.stderr, first.stderr[-800:]
+    _same_index(_index_contents(lib), plain_index)
+    # Unchanged files never leave the driver: no Ray at all. A deleted file is dropped, a changed one redone.
+    (src / "broken.wav").unlink()
+    again = cli(*args, env=env)
+    assert again.returncode == 0 and "5 unchanged" in again.stderr and "on Ray" not in again.stderr, again.stderr
+    (src / CLIPS[0]).unlink()
+    shutil.copy(src / CLIPS[1], src / CLIPS[2])  # new content under an old name
+    third = cli(*args, env=env)
+    assert third.returncode == 0 and "1 updated" in third.stderr and "1 removed" in third.stderr, third.stderr
+    assert "on Ray: 1 actor process" in third.stderr
+    got = _index_contents(lib)
+    assert CLIPS[0] not in got["files"]
+    w = plain_index["files"][CLIPS[1]]
+    assert got["files"][CLIPS[2]]["passages"] == w["passages"]
+
+
+def test_a_killed_index_driver_resumes_with_only_the_rest(cluster, clips, plain_index, tmp_path):
+    import sqlite3
+
+    folder, names = clips
+    lib = tmp_path / "lib"
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    args = ["index", folder, "--index", lib, "-m", MODEL, "--ray-address", cluster.address, "--ray-batch", "1", "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "tingshuo", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def committed() -> int:
+        try:
+            con = sqlite3.connect(f"file:{lib / 'index.sqlite'}?mode=ro", uri=True, timeout=5)
+            try:
+                return con.execute("SELECT count(*) FROM files").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return 0
+
+    try:
+        deadline = time.monotonic() + 180
+        while committed() < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    before = committed()
+    assert 3 <= before < N_CLIPS, f"{before} files indexed before the kill"
+    again = cli(*args[:-1], env=env)
+    assert again.returncode == 0, again.stderr
+    summary = [x for x in again.stderr.splitlines() if " unchanged" in x][0]
+    added, unchanged = int(summary.split()[0]), int(summary.split(", ")[2].split()[0])
+    assert unchanged >= before and added + unchanged == N_CLIPS and added < N_CLIPS, summary
+    got = _index_contents(lib)
+    assert sorted(got["files"]) == [f"clip{k:02d}.wav" for k in range(N_CLIPS)]
+    for name, g in got["files"].items():
+        w = plain_index["files"][names[name[:-4]]]
+        assert g["passages"] == w["passages"] and g["segments"] == w["segments"], name
