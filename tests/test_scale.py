@@ -306,8 +306,8 @@ def _index_contents(folder) -> dict:
 
     con = sqlite3.connect(folder / "index.sqlite")
     out = {}
-    rows = con.execute("SELECT id, path, size, duration_s, language, transcript_source, recogniser, n_passages "
-                       "FROM files").fetchall()
+    rows = con.execute("SELECT id, path, content_hash, size, duration_s, language, transcript_source, recogniser, "
+                       "n_passages FROM files").fetchall()
     for fid, path, *row in rows:
         segs = con.execute("SELECT start_s, end_s, text, language FROM segments WHERE file_id=? ORDER BY id",
                            (fid,)).fetchall()

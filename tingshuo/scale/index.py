@@ -6,7 +6,8 @@ terms, vectors) is made on an actor; the SQLite index stays on the driver, the t
 
 The driver does everything a local run decides before any work: which files are new or changed
 (size, mtime, content hash), moved, deleted (dropped first) — so an unchanged file is never shipped.
-Rows carry the path and what the driver already measured (size, mtime, hash, sidecar path);
+Rows carry the path and what the driver already measured (size, mtime, sidecar path, and the
+content hash of a changed file; a new one is hashed on the actor, which reads it anyway);
 a :class:`~tingshuo.search.document.Document` comes back (segments, passages, terms and the passage
 vectors: ~1.5 KB per passage, never audio) and is committed to SQLite at once, as a local run does,
 so a killed driver loses only the files in flight. Each actor loads Whisper (only when a file needs
@@ -78,12 +79,12 @@ class IndexWorker:
         return out
 
     def _document(self, state, row: dict, transcript, recogniser: str | None):
-        from ..search.document import make_document
+        from ..search.document import content_hash, make_document
 
         try:
             text, source = transcript()
-            return make_document(state, text, content_hash=row["hash"], source=source, recogniser=recogniser,
-                                 embedder=self.embedder)
+            return make_document(state, text, content_hash=row["hash"] or content_hash(state), source=source,
+                                 recogniser=recogniser, embedder=self.embedder)
         except TingshuoError as exc:
             return exc
         except Exception as exc:  # one odd file must not take its batch-mates with it
@@ -109,7 +110,8 @@ def job(model: str | None, options: Any, ray: RayOptions, *, needs_asr: bool = T
 
 
 def rows_for(work: Sequence[tuple[Any, str, str | None]]) -> list[dict]:
-    """Rows for :func:`run_items`: what the driver measured of each file (the actor trusts it)."""
+    """Rows for :func:`run_items`: what the driver measured of each file (the actor trusts it; an
+    empty hash is computed there)."""
     return [{"index": k, "path": st.path, "label": st.path, "sidecar": st.sidecar or "", "size": int(st.size),
              "mtime_ns": int(st.mtime_ns), "hash": chash, "language": lang or ""}
             for k, (st, chash, lang) in enumerate(work)]

@@ -152,9 +152,9 @@ class Index:
         ``on_file(status, path, message)`` hears each file's outcome (added, updated, skipped, moved,
         removed, failed); ``on_progress`` gets the seconds of audio of each file done.
         ``documents(index, work)`` makes the documents elsewhere (``tingshuo.scale.index.RayDocuments``:
-        on Ray actors): given ``[(FileState, content hash, language)]`` for the files to (re)index, it
-        yields ``(k, Document or TingshuoError)`` as each is done; every decision before it and every
-        write after it stays here.
+        on Ray actors): given ``[(FileState, content hash or "" to compute there, language)]`` for the
+        files to (re)index, it yields ``(k, Document or TingshuoError)`` as each is done; every decision
+        before it and every write after it stays here.
         """
         from ..cli.transcribe import expand_inputs
 
@@ -173,6 +173,10 @@ class Index:
 
         todo: list[tuple[FileState, str, int | None, str | None]] = []  # state, hash, old id, language
         seen: set[str] = set()
+        # With documents made elsewhere, a new file is hashed where it is processed (the driver would
+        # otherwise read every byte of a corpus before shipping anything) unless it could be a moved
+        # one: a vanished indexed file of the same size.
+        vanished = {f.size for f in self.store.files() if not os.path.exists(f.path)} if documents else set()
         for it in items:
             try:
                 state = file_state(it.audio)
@@ -188,6 +192,9 @@ class Index:
             if old and not redo and old.size == state.size and old.mtime_ns == state.mtime_ns:
                 counts["skipped"] += 1
                 note("skipped", state.path, "")
+                continue
+            if documents is not None and not old and state.size not in vanished:
+                todo.append((state, "", None, it.language))
                 continue
             try:
                 chash = content_hash(state)
