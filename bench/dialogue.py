@@ -1,6 +1,6 @@
 """Voice-assistant benchmark: spoken questions to the bank knowledge base, end to end.
 
-    python bench/dialogue.py [--limit N] [--out bench/results/dialogue.json]
+    python bench/dialogue.py [--limit N] [--kb shop] [--out bench/results/dialogue.json]
 
 What it measures, on the same audio for both systems:
   * ours: tingshuo's VoicePipeline (streaming VAD + Whisper base, knowledge-base brain, answers
@@ -17,6 +17,10 @@ What it measures, on the same audio for both systems:
     voices, so the difference is the streaming design, not the models.
   * ours without speculative ASR (ChatOptions(speculative_asr=False)): what recognising the turn
     during the end-of-turn silence buys.
+
+With ``--kb NAME`` (a question set in bench/data/kb, e.g. shop: a knowledge base the brain was not
+tuned on), the caller turns are that set's questions instead: the first English and the first
+Mandarin question of each entry, one call each, and the set's follow-up calls.
 
 The caller turns are synthesised by tingshuo's own voices (en-joe, zh-baker); real recorded
 questions about banking were not available offline. That makes the speech clean: real callers
@@ -93,17 +97,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N conversations (0: all)")
     ap.add_argument("--out", default="bench/results/dialogue.json")
+    ap.add_argument("--kb", default="bank", help="'bank' (the built-in conversations) or a question set in "
+                                                 "bench/data/kb (e.g. shop)")
     ap.add_argument("--asr-beam-size", type=int, default=None,
                     help="beam width for the caller's speech in ours (default: ChatOptions' default)")
     args = ap.parse_args()
     mine = {} if args.asr_beam_size is None else {"asr_beam_size": args.asr_beam_size}
-    convs = CONVERSATIONS[:args.limit] if args.limit else CONVERSATIONS
+    convs, kb_path = conversations(args.kb)
+    convs = convs[:args.limit] if args.limit else convs
 
     from tingshuo.asr.pipeline import load_engine
     from tingshuo.dialogue.brains.kb import KBBrain
     from tingshuo.dialogue.pipeline import ChatOptions
 
-    brain = KBBrain("bank")
+    brain = KBBrain(kb_path)
     engine = load_engine("whisper-base")
     audio = {text: speak16k(text, VOICES[lang]) for lang, turns in convs for text, _, _ in turns}
     print(f"{len(audio)} caller turns synthesised", file=sys.stderr)
@@ -117,7 +124,7 @@ def main() -> int:
     off_topic = run_off_topic(brain, engine)
 
     result = {
-        "data": {"turns": len(ours_turns), "en": sum(t["lang"] == "en" for t in ours_turns),
+        "data": {"kb": args.kb, "turns": len(ours_turns), "en": sum(t["lang"] == "en" for t in ours_turns),
                  "zh": sum(t["lang"] == "zh" for t in ours_turns),
                  "follow_ups": sum(t["follow_up"] is not None for t in ours_turns),
                  "caller_voices": VOICES, "note": "caller turns synthesised by tingshuo's voices"},
@@ -142,6 +149,29 @@ def main() -> int:
 
 
 # ------------------------------------------------------------------ helpers
+def conversations(name: str) -> tuple[list, str]:
+    """(conversations, knowledge base) for 'bank' or a question set in bench/data/kb."""
+    if name == "bank":
+        return CONVERSATIONS, "bank"
+    import yaml
+
+    from tingshuo.dialogue.kb import text_language
+
+    data = Path(__file__).resolve().parent / "data" / "kb"
+    spec = yaml.safe_load((data / f"{name}.questions.yaml").read_text(encoding="utf-8"))
+    seen: set = set()
+    convs = []
+    for entry, text in spec["questions"]:
+        lang = text_language(text)
+        if (entry, lang) not in seen:
+            seen.add((entry, lang))
+            convs.append((lang, [(text, entry, None)]))
+    for call in spec.get("conversations") or []:
+        turns = [(t[1], t[0], t[2] if len(t) > 2 else None) for t in call]
+        convs.append((text_language(call[0][1]), turns))
+    return convs, str(data / spec["kb"])
+
+
 def speak16k(text: str, voice: str) -> np.ndarray:
     from tingshuo.tts import speak
 
@@ -347,6 +377,7 @@ def run_off_topic(brain, engine) -> dict:
         replies = [m for m in p.conversation.messages if m.role == "assistant"]
         sources.append(replies[0].meta.get("source", "?") if replies else "none")
     return {"clips": len(rows), "answered_from_kb": sources.count("kb"),
+            "declined_out_of_scope": sources.count("out_of_scope"),
             "clarified_or_not_heard": sum(s in ("clarify", "not-heard") for s in sources), "sources": sources}
 
 

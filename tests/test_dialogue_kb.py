@@ -105,7 +105,7 @@ def test_mandarin_question_finds_an_english_only_entry(tmp_path):
     assert b.decide(Conversation(), "你们几点开门", "zh")[1].entry == "hours"
 
 
-def test_follow_up_uses_context_and_unclear_questions_get_a_clarifying_answer(brain):
+def test_follow_up_uses_context_and_off_topic_questions_are_declined(brain):
     conv = Conversation()
     for text in ("I lost my bank card", "and how long does that take?"):
         conv.add("user", text, "en")
@@ -113,7 +113,7 @@ def test_follow_up_uses_context_and_unclear_questions_get_a_clarifying_answer(br
         conv.add("assistant", answer, info.language, meta={"entry": info.entry})
     assert info.source == "kb-follow-up" and "seven working days" in answer
     answer, info = brain.decide(Conversation(), "what's the weather like on Mars", "en")
-    assert info.source == "clarify" and answer.startswith("Sorry") and len(info.extra["candidates"]) == 2
+    assert info.source == "out_of_scope" and answer.startswith("Sorry") and "your account balance" in answer
 
 
 def test_handoff_is_flagged(brain):

@@ -17,11 +17,15 @@ examples:
   tingshuo chat --kb my_faq.yaml --text --speak -o out/chat            # ... and hear them as WAVs
   tingshuo chat --kb bank --brain openai --llm-url http://127.0.0.1:8080/v1 --text
   tingshuo chat --kb bank --mic                                        # live microphone and speaker
+  tingshuo chat --kb my_faq.yaml --text --log logs/chat                # + clarified/declined turns -> logs/chat/turns.jsonl
+  tingshuo chat check-kb my_faq.yaml                                   # entries callers will confuse, with suggestions
 
 The knowledge base is a YAML, CSV or Markdown file of questions and answers (see
 docs/knowledge-base.md); 'bank' is the bundled bilingual bank customer-service example.
 With --brain openai, any OpenAI-compatible chat endpoint (llama.cpp server, Ollama, vLLM)
-answers with the knowledge base as context, falling back to the knowledge base if it fails."""
+answers with the knowledge base as context, falling back to the knowledge base if it fails.
+'check-kb FILE' asks each listed question as a caller would (left out of the brain) and reports
+questions that would go to another entry, be clarified or declined, and likely-confused entries."""
 
 
 def add_parser(sub) -> None:
@@ -33,6 +37,8 @@ def add_parser(sub) -> None:
                        description="Hold a spoken conversation with a knowledge-base assistant (English and Mandarin).\n"
                                    "Answers stream sentence by sentence; talking over the assistant stops it.",
                        epilog=EXAMPLES, formatter_class=HelpFormatter)
+    p.add_argument("action", nargs="?", choices=("check-kb",), help="check-kb: check a knowledge base (see below)")
+    p.add_argument("kb_file", nargs="?", metavar="FILE", help="with check-kb: the knowledge base to check")
     p.add_argument("--kb", default="bank", metavar="FILE", help="knowledge base (.yaml, .csv, .md) or 'bank' (default)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--input", "-i", action="append", metavar="AUDIO", help="a caller turn as an audio file (repeat)")
@@ -44,6 +50,9 @@ def add_parser(sub) -> None:
     p.add_argument("--llm-model", default="default", help="model name the endpoint expects")
     p.add_argument("--llm-model-path", metavar="GGUF", help="with --brain llama: a .gguf file (default: Gemma 3 270M)")
     p.add_argument("--verbose", "-v", action="store_true", help="print per-stage latency for each turn")
+    p.add_argument("--log", metavar="DIR", help="append each clarified or declined turn to DIR/turns.jsonl "
+                                                "(across sessions), to improve the knowledge base from real calls")
+    p.add_argument("--json", action="store_true", help="with check-kb: print the findings as JSON")
     add_arguments(p, ChatOptions)
     p.set_defaults(run=run)
 
@@ -67,6 +76,11 @@ def run(args) -> int:
     from ..dialogue.pipeline import ChatOptions
     from ..options import from_namespace
 
+    if args.action == "check-kb":
+        return check_kb(args)
+    if args.kb_file:
+        raise InputError(f"unexpected argument '{args.kb_file}'; give the knowledge base with --kb FILE "
+                         "(or run: tingshuo chat check-kb FILE).")
     options = from_namespace(ChatOptions, args)
     if args.text and args.speak is None:
         options = dataclasses.replace(options, speak=bool(args.output_dir))
@@ -82,7 +96,13 @@ def run(args) -> int:
         from . import prepare_output_dir
 
         prepare_output_dir(args.output_dir)
+    if args.log:  # before the brain loads: a bad folder fails at once
+        from ..dialogue.turnlog import TurnLog
+
+        args.turn_log = TurnLog(args.log)
     brain = _brain(args)
+    if args.log:
+        args.turn_log.kb = getattr(getattr(brain, "kb", None), "name", None)
     if args.mic:
         return asyncio.run(_live(brain, options, args))
     return asyncio.run(_session(brain, options, args))
@@ -91,8 +111,10 @@ def run(args) -> int:
 class _Recorder:
     """Collects the frames of a session: reply audio per turn, transcripts, metrics."""
 
-    def __init__(self, verbose: bool) -> None:
+    def __init__(self, verbose: bool, turn_log=None) -> None:
         self.verbose = verbose
+        self.turn_log = turn_log
+        self.conversation = None  # the pipeline's, for the caller's words of a logged turn
         self.audio: dict[int, list] = {}
         self.rate = 24000
         self.metrics: dict[int, dict] = {}
@@ -112,6 +134,12 @@ class _Recorder:
             print(f"caller: {frame.text or '(unintelligible)'}", flush=True)
         elif isinstance(frame, F.BotTextEnd):
             print(f"assistant: {frame.text}", flush=True)
+            if self.turn_log is not None:
+                said = [m for m in (self.conversation.messages if self.conversation else [])
+                        if m.role == "user" and m.meta.get("turn") == frame.turn]
+                caller, language = (said[-1].text, said[-1].language) if said else ("", None)
+                self.turn_log.record(turn=frame.turn, caller=caller, language=language, reply=frame.text,
+                                     meta=frame.meta)
         elif isinstance(frame, F.BotStoppedSpeaking) and frame.interrupted:
             print(f"  (interrupted; the caller heard: {frame.spoken!r})", file=sys.stderr)
         elif isinstance(frame, F.Handoff):
@@ -137,7 +165,8 @@ async def _session(brain, options, args) -> int:
     from ..util import atomic_write_text
 
     pipeline = VoicePipeline(brain, options, realtime=False)
-    rec = _Recorder(args.verbose)
+    rec = _Recorder(args.verbose, getattr(args, "turn_log", None))
+    rec.conversation = pipeline.conversation
     pipeline.on_frame(rec)
     await pipeline.start()
     turns_in = []
@@ -201,7 +230,8 @@ async def _live(brain, options, args) -> int:
     from ..dialogue.pipeline import VoicePipeline
 
     pipeline = VoicePipeline(brain, options, realtime=True)
-    rec = _Recorder(args.verbose)
+    rec = _Recorder(args.verbose, getattr(args, "turn_log", None))
+    rec.conversation = pipeline.conversation
     pipeline.on_frame(rec)
     loop = asyncio.get_running_loop()
     mic: asyncio.Queue = asyncio.Queue()
@@ -231,4 +261,26 @@ async def _live(brain, options, args) -> int:
     finally:
         speaker.stop()
         await pipeline.close()
+    return 0
+
+
+def check_kb(args) -> int:
+    """``tingshuo chat check-kb FILE``: findings and suggestions, one per paragraph (or --json)."""
+    from ..dialogue.check import check_kb as run_check
+    from ..dialogue.kb import load_kb
+
+    source = args.kb_file or args.kb
+    if not args.kb_file and "--kb" not in sys.argv:
+        raise InputError("check-kb needs the knowledge base: tingshuo chat check-kb FILE.")
+    kb = load_kb(source)
+    print(f"checking {source}: {len(kb.entries)} entries, each listed question asked as a caller would ...",
+          file=sys.stderr)
+    report = run_check(kb)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(f"{report.kb}: {report.held_out_right} of {report.n_questions} listed questions still find their own "
+          f"entry when left out; {len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}.")
+    for f in report.findings:
+        print(f"\n[{f.kind}] {f.message}\n  suggestion: {f.suggestion}")
     return 0

@@ -158,7 +158,7 @@ def _pick(texts: dict[str, str], language: str | None) -> tuple[str, str]:
 class KnowledgeBase:
     name: str
     entries: tuple[Entry, ...]
-    prompts: dict[str, dict[str, str]] = field(default_factory=dict)  # greeting, clarify, not_heard
+    prompts: dict[str, dict[str, str]] = field(default_factory=dict)  # greeting, clarify, not_heard, ...
     path: str | None = None
 
     def vocabulary(self, limit: int = 40) -> tuple[str, ...]:
@@ -170,7 +170,9 @@ class KnowledgeBase:
         return tuple(t for t in seen if t)[:limit]
 
     def prompt(self, key: str, language: str | None) -> str:
-        texts = self.prompts.get(key) or DEFAULT_PROMPTS[key]
+        texts = self.prompts.get(key)
+        if not texts or (language not in texts and language in DEFAULT_PROMPTS[key]):
+            texts = DEFAULT_PROMPTS[key]  # the caller's language from the defaults, not another language
         return _pick(texts, language)[0]
 
     def entry(self, entry_id: str) -> Entry:
@@ -184,6 +186,10 @@ DEFAULT_PROMPTS = {
     "not_heard": {"en": "Sorry, I didn't catch that. Could you say it again?",
                   "zh": "抱歉，我没有听清楚，请您再说一遍。"},
     "handoff": {"en": "Sure, I'm transferring you to a human agent now.", "zh": "好的，正在为您转接人工客服。"},
+    # said when no entry fits; {topics} lists the first titles of the knowledge base
+    "out_of_scope": {"en": "Sorry, I can't help with that here. I can help with {topics}. "
+                           "Would you like me to put you through to a colleague?",
+                     "zh": "抱歉，这个问题我这里无法解答。我可以为您解答{topics}方面的问题。需要为您转接人工客服吗？"},
 }
 
 
@@ -241,7 +247,7 @@ def _load_yaml(path: Path) -> KnowledgeBase:
     entries = []
     for raw, node in zip(raw_entries, entry_nodes):
         entries.append(_entry(raw, node.start_mark.line + 1, path))
-    prompts = {k: _by_language(data[k], f"{path}: '{k}'") for k in ("greeting", "clarify", "not_heard", "handoff")
+    prompts = {k: _by_language(data[k], f"{path}: '{k}'") for k in DEFAULT_PROMPTS
                if k in data}
     return KnowledgeBase(str(data.get("name") or path.stem), tuple(entries), prompts, str(path))
 

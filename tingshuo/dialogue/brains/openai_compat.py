@@ -127,4 +127,5 @@ class OpenAIChatBrain:
             return
         top = hits[0].entry if hits else None
         yield ReplyInfo("llm", lang, top.id if top else None, hits[0].score if hits else None,
-                        handoff=bool(top and top.intent == "handoff" and hits[0].score >= self.kb_brain.threshold))
+                        handoff=bool(top and top.intent == "handoff"
+                                     and self.kb_brain.judge(self.kb_brain.index.scores(text, lang)) == "answer"))

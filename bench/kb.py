@@ -1,0 +1,217 @@
+"""Typed-question benchmark of the knowledge-base brain on held-out knowledge bases (issue 15).
+
+    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--out bench/results/kb.json]
+
+Data: bench/data/kb/<name>.yaml (knowledge bases written for this benchmark in other domains:
+shop, hospital, power, telecom) and <name>.questions.yaml (caller questions written before any
+tuning; bench/check_questions.py checks their rules); 'bank' is the bundled bank KB with
+bank.questions.yaml. ``split`` in each questions file says whether the brain was tuned on it
+(telecom) or not (all the others: the report set).
+
+Per knowledge base and brain:
+  * in_domain: the caller questions, each in a fresh call: ``right`` = answered from the expected
+    entry (a handoff entry, or a slot question for it, counts), ``clarified``, ``declined``
+    (said it is out of scope), ``wrong`` (another entry's answer); per language too;
+  * follow_ups: calls of two or more turns; a follow-up turn is right when the expected
+    follow-up of the expected entry answers it, a new-topic turn when its entry does;
+  * out_of_domain: questions the KB does not cover: ``declined`` = said out of scope (source
+    out_of_scope), ``not_answered`` = any reply that is not an entry's answer (a clarifying
+    question counts here; the previous brain could only clarify), ``answered`` = an entry's answer;
+  * brain_ms: wall time for the brain's whole decision per turn (its first token: the KB brain
+    yields the answer in one piece), median and p90, on this machine; brain_cpu_ms: the CPU time
+    the process used for it (all threads: an upper bound on the wall time on idle cores when the
+    engine uses one), which a shared machine's load inflates much less.
+The peer is the previous release of the brain (bench/kb_previous.py), on the same embedder.
+"""
+
+from __future__ import annotations
+
+import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing the stdlib)
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = ROOT / "bench" / "data" / "kb"
+ANSWERED = ("kb", "kb-slot", "kb-follow-up")
+CPU_MS: list[float] = []
+
+
+def load_set(name: str) -> dict:
+    spec = yaml.safe_load((DATA / f"{name}.questions.yaml").read_text(encoding="utf-8"))
+    spec["kb_path"] = "bank" if spec["kb"] == "bank" else str(DATA / spec["kb"])
+    spec["name"] = name
+    return spec
+
+
+def make_brain(which: str, kb_path: str, embedder):
+    if which == "previous":
+        import kb_previous
+
+        return kb_previous.KBBrain(kb_path, embedder=embedder)
+    from tingshuo.dialogue.brains.kb import KBBrain
+
+    return KBBrain(kb_path, embedder=embedder)
+
+
+def ask(brain, conv, text: str) -> tuple[dict, float]:
+    from tingshuo.dialogue.kb import text_language
+
+    lang = text_language(text)
+    conv.add("user", text, lang)
+    t0, c0 = time.perf_counter(), time.process_time()
+    answer, info = brain.decide(conv, text, lang)
+    ms = (time.perf_counter() - t0) * 1000
+    CPU_MS.append((time.process_time() - c0) * 1000)
+    meta = info.to_dict()
+    conv.add("assistant", answer, info.language, meta=meta)
+    return meta | {"answer": answer}, ms
+
+
+def outcome(meta: dict, entry: str) -> str:
+    source = meta.get("source")
+    if source in ANSWERED:
+        return "right" if meta.get("entry") == entry else "wrong"
+    if source == "clarify":
+        return "clarified"
+    if source in ("out_of_scope",):
+        return "declined"
+    return "other"
+
+
+def run_set(brain, spec: dict) -> dict:
+    from tingshuo.dialogue.context import Conversation
+    from tingshuo.dialogue.kb import text_language
+
+    times: list[float] = []
+    CPU_MS.clear()
+    rows = []
+    for entry, text in spec["questions"]:
+        meta, ms = ask(brain, Conversation(), text)
+        times.append(ms)
+        rows.append({"q": text, "lang": text_language(text), "expected": entry, "got": meta.get("entry"),
+                     "source": meta.get("source"), "outcome": outcome(meta, entry),
+                     "candidates": meta.get("candidates"), "confidence": meta.get("confidence")})
+    fu_rows = []
+    for call in spec.get("conversations") or []:
+        conv = Conversation()
+        for turn in call:
+            entry, text, *fu = turn
+            meta, ms = ask(brain, conv, text)
+            times.append(ms)
+            want = fu[0] if fu else None
+            ok = (meta.get("source") in ANSWERED and meta.get("entry") == entry and meta.get("follow_up") == want)
+            fu_rows.append({"q": text, "expected": entry, "follow_up": want, "got": meta.get("entry"),
+                            "got_follow_up": meta.get("follow_up"), "source": meta.get("source"), "right": ok})
+    ood_rows = []
+    for text in spec.get("out_of_domain") or []:
+        meta, ms = ask(brain, Conversation(), text)
+        times.append(ms)
+        ood_rows.append({"q": text, "lang": text_language(text), "source": meta.get("source"), "got": meta.get("entry")})
+    return {"in_domain": _in_domain(rows), "follow_ups": _follow_ups(fu_rows), "out_of_domain": _ood(ood_rows),
+            "brain_ms": _stats(times), "brain_cpu_ms": _stats(list(CPU_MS)), "rows": rows, "follow_up_rows": fu_rows, "ood_rows": ood_rows}
+
+
+def _rate(rows, key, value) -> float:
+    return round(sum(r[key] == value for r in rows) / max(1, len(rows)), 3)
+
+
+def _in_domain(rows: list[dict]) -> dict:
+    out = {"n": len(rows)}
+    for k in ("right", "clarified", "declined", "wrong"):
+        out[k] = _rate(rows, "outcome", k)
+    for lang in ("en", "zh"):
+        out[f"right_{lang}"] = _rate([r for r in rows if r["lang"] == lang], "outcome", "right")
+    return out
+
+
+def _follow_ups(rows: list[dict]) -> dict:
+    fu = [r for r in rows if r["follow_up"] is not None]
+    return {"turns": len(rows), "right": round(sum(r["right"] for r in rows) / max(1, len(rows)), 3),
+            "follow_up_turns": len(fu), "follow_up_right": round(sum(r["right"] for r in fu) / max(1, len(fu)), 3)}
+
+
+def _ood(rows: list[dict]) -> dict:
+    return {"n": len(rows), "declined": _rate(rows, "source", "out_of_scope"),
+            "not_answered": round(sum(r["source"] not in ANSWERED for r in rows) / max(1, len(rows)), 3),
+            "answered": round(sum(r["source"] in ANSWERED for r in rows) / max(1, len(rows)), 3)}
+
+
+def _stats(values: list[float]) -> dict:
+    v = sorted(values)
+    return {"median": round(statistics.median(v), 1), "p90": round(v[min(len(v) - 1, int(0.9 * len(v)))], 1),
+            "max": round(v[-1], 1), "n": len(v)} if v else {}
+
+
+def pooled(results: dict, names: list[str], brain: str) -> dict:
+    """The report-set figures pooled over several knowledge bases (micro-averaged)."""
+    rows = [r for n in names for r in results[n][brain]["rows"]]
+    ood = [r for n in names for r in results[n][brain]["ood_rows"]]
+    fu = [r for n in names for r in results[n][brain]["follow_up_rows"]]
+    return {"kbs": names, "in_domain": _in_domain(rows), "out_of_domain": _ood(ood), "follow_ups": _follow_ups(fu)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kb", action="append", help="a question set name (default: all in bench/data/kb)")
+    ap.add_argument("--brain", default="both", choices=("ours", "previous", "both"))
+    ap.add_argument("--out", default="bench/results/kb.json")
+    ap.add_argument("--errors", action="store_true", help="print every turn that was not right (stderr)")
+    args = ap.parse_args()
+    names = args.kb or sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml"))
+    brains = ["ours", "previous"] if args.brain == "both" else [args.brain]
+
+    from tingshuo.search.embed import load_embedder
+
+    embedder = load_embedder()
+    results: dict = {}
+    for name in names:
+        spec = load_set(name)
+        results[name] = {"split": spec["split"], "kb": spec["kb"]}
+        for which in brains:
+            t0 = time.perf_counter()
+            brain = make_brain(which, spec["kb_path"], embedder)
+            build_s = time.perf_counter() - t0
+            results[name][which] = run_set(brain, spec) | {"index_build_s": round(build_s, 2)}
+            if args.errors:
+                _print_errors(name, which, results[name][which])
+    summary: dict = {"note": "typed caller questions; 'tune' figures come from the set the brain was calibrated on",
+                     "per_kb": {}}
+    for name in names:
+        summary["per_kb"][name] = {"split": results[name]["split"]} | {
+            which: {k: results[name][which].get(k) for k in ("in_domain", "follow_ups", "out_of_domain", "brain_ms",
+                                                               "brain_cpu_ms")}
+            for which in brains}
+    report = [n for n in names if results[n]["split"] == "report"]
+    if report:
+        summary["report_pooled"] = {which: pooled(results, report, which) for which in brains}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(summary | {"details": results}, ensure_ascii=False, indent=1) + "\n",
+                              encoding="utf-8")
+    print(json.dumps(summary, ensure_ascii=False, indent=1))
+    return 0
+
+
+def _print_errors(name: str, which: str, res: dict) -> None:
+    for r in res["rows"]:
+        if r["outcome"] != "right":
+            print(f"[{name}/{which}] {r['outcome']:9s} {r['q']}  want {r['expected']} got {r['got']} "
+                  f"({r['source']} {r['confidence']} {r['candidates'] or ''})", file=sys.stderr)
+    for r in res["follow_up_rows"]:
+        if not r["right"]:
+            print(f"[{name}/{which}] follow-up {r['q']}  want {r['expected']}/{r['follow_up']} got "
+                  f"{r['got']}/{r['got_follow_up']} ({r['source']})", file=sys.stderr)
+    for r in res["ood_rows"]:
+        if r["source"] != "out_of_scope":
+            print(f"[{name}/{which}] ood       {r['q']}  got {r['source']} {r['got']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

