@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow,
               pytest.mark.skipif(not models_installed(), reason="needs the models extra")]
 pytest.importorskip("ray.data", reason="needs Ray: pip install 'tingshuo[ray]' (make test installs it)")
 
-from tingshuo.testing.ray import LocalCluster, alive, ray_processes  # noqa: E402
+from tingshuo.testing.ray import MARKER_VARIABLE, LocalCluster, alive, mark_environment, ray_processes  # noqa: E402
 
 MODEL = "whisper-tiny.en"
 CLIPS = ("cathy_a0001.wav", "cathy_a0005.wav", "onetwothree_u8_44k.wav", "silence_48k.wav")
@@ -37,19 +37,24 @@ def cli(*args, env=None, **kw):
 
 
 @pytest.fixture(scope="module")
-def ray_before():
-    return ray_processes()
+def ray_mark():
+    """This module's mark on every Ray process it starts (others may run Ray on the same machine)."""
+    return mark_environment()
+
+
+def ours(marker: str) -> set[int]:
+    return ray_processes(marker)
 
 
 @pytest.fixture(scope="module")
-def cluster(ray_before):
+def cluster(ray_mark):
     c = LocalCluster(nodes=2, cpus_per_node=1).start()
     try:
         yield c
     finally:
         leftovers = c.shutdown()
         time.sleep(0.5)
-        remaining = ray_processes() - ray_before
+        remaining = ours(ray_mark)
         assert not leftovers, f"Ray processes outlived the cluster's shutdown: {sorted(leftovers)}"
         assert not remaining, f"Ray processes left behind: {sorted(remaining)}"
 
@@ -90,7 +95,7 @@ def _check_all(results: dict, clips) -> None:
         assert t.source == str(folder / f"clip{i:02d}.wav")
 
 
-def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_before):
+def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_mark):
     """--ray with no address starts a local Ray: every output file and manifest line, and the error
     for a broken file, are byte for byte those of the plain run."""
     broken = tmp_path / "broken.wav"
@@ -101,6 +106,8 @@ def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_be
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token),  # keeps ~/.ray untouched
                RAY_TMPDIR=ray_tmp)  # and /tmp/ray: the local Ray's session folder goes here
+    env[MARKER_VARIABLE] = f"cli-{os.getpid()}-{time.time_ns()}"  # the CLI's own Ray, told from the cluster's
+    cli_mark = f"{MARKER_VARIABLE}={env[MARKER_VARIABLE]}"
     common = [data_dir, broken, "-m", MODEL, "-f", "all"]
     plain = cli("transcribe", *common, "-o", tmp_path / "plain", "--manifest-out", tmp_path / "plain" / "m.jsonl",
                 env=env)
@@ -116,10 +123,10 @@ def test_cli_ray_on_a_local_ray_writes_the_same_bytes(tmp_path, data_dir, ray_be
     for rel in files:
         assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes(), rel
     deadline = time.monotonic() + 20  # Ray's daemons and workers end a moment after the CLI
-    while ray_processes() - ray_before and time.monotonic() < deadline:
+    while ours(cli_mark) and time.monotonic() < deadline:
         time.sleep(0.5)
     shutil.rmtree(ray_tmp, ignore_errors=True)
-    assert not (ray_processes() - ray_before), "the CLI's local Ray outlived it"
+    assert not ours(cli_mark), "the CLI's local Ray outlived it"
 
 
 def test_two_nodes_share_the_work_and_losing_one_loses_nothing(cluster, clips, expected):
@@ -299,7 +306,8 @@ def test_cli_inspect_on_ray_gives_the_local_results(cluster, tmp_path, data_dir)
 
 def _index_contents(folder) -> dict:
     """What a search reads, per file name: the file row (but its id, path, mtime, time of indexing),
-    segments, passages with their words and FTS5 terms, and their float16 vectors."""
+    segments, passages with their words and FTS5 terms, and the float16 vector of each unit (sentence)
+    with the passage that holds it."""
     import sqlite3
 
     import numpy as np
@@ -311,14 +319,17 @@ def _index_contents(folder) -> dict:
     for fid, path, *row in rows:
         segs = con.execute("SELECT start_s, end_s, text, language FROM segments WHERE file_id=? ORDER BY id",
                            (fid,)).fetchall()
-        ps = con.execute("SELECT p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, p.words, p.lex, p.py,"
-                         " v.vec FROM passages p JOIN vectors v ON v.id = p.id WHERE p.file_id=? ORDER BY p.id",
-                         (fid,)).fetchall()
+        ps = con.execute("SELECT id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py FROM passages "
+                         "WHERE file_id=? ORDER BY id", (fid,)).fetchall()
         fts = con.execute("SELECT count(*) FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE file_id=?)",
                           (fid,)).fetchone()[0]
-        vecs = np.stack([np.frombuffer(p[-1], np.float16) for p in ps]) if ps else np.zeros((0, 384), np.float16)
-        out[os.path.basename(path)] = {"file": tuple(row), "segments": segs, "passages": [p[:-1] for p in ps],
-                                       "fts": fts, "vectors": vecs.astype(np.float32)}
+        order = {p[0]: k for k, p in enumerate(ps)}  # a unit's vector belongs to one passage of the file
+        units = con.execute("SELECT passage_id, unit, vec FROM unit_vectors WHERE file_id=? ORDER BY unit",
+                            (fid,)).fetchall()
+        vecs = np.stack([np.frombuffer(v, np.float16) for _p, _u, v in units]) if units else np.zeros((0, 384))
+        out[os.path.basename(path)] = {"file": tuple(row), "segments": segs, "passages": [p[1:] for p in ps],
+                                       "fts": fts, "units": [(order[p], u) for p, u, _v in units],
+                                       "vectors": vecs.astype(np.float32)}
     meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('recogniser', 'embedder')").fetchall())
     con.close()
     return {"files": out, "meta": meta}
@@ -333,8 +344,8 @@ def _same_index(got: dict, want: dict, names: dict | None = None) -> None:
     assert sorted(got["files"]) == sorted(names)
     for name, g in got["files"].items():
         w = want["files"][names[name]]
-        assert (g["file"], g["segments"], g["passages"], g["fts"]) == (w["file"], w["segments"], w["passages"],
-                                                                       w["fts"]), name
+        assert (g["file"], g["segments"], g["passages"], g["fts"], g["units"]) == (
+            w["file"], w["segments"], w["passages"], w["fts"], w["units"]), name
         assert g["vectors"].shape == w["vectors"].shape and np.allclose(g["vectors"], w["vectors"], atol=2e-3), name
 
 

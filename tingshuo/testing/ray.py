@@ -65,15 +65,35 @@ def descendants(pids: set[int]) -> set[int]:
     return out
 
 
-def ray_processes() -> set[int]:
-    """Pids of the Ray processes on this machine (daemons, workers, actors), whoever started them."""
+def ray_processes(marker: str | None = None) -> set[int]:
+    """Pids of the Ray processes on this machine (daemons, workers, actors), whoever started them;
+    with ``marker``, only those whose environment holds it (see :func:`mark_environment`)."""
     out = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit() and alive(int(entry)):
             cmd = _cmdline(int(entry))
-            if any(m in cmd for m in RAY_PROCESS_MARKERS):
+            if any(m in cmd for m in RAY_PROCESS_MARKERS) and (marker is None or _has_marker(int(entry), marker)):
                 out.add(int(entry))
     return out
+
+
+MARKER_VARIABLE = "TINGSHUO_TEST_RAY_RUN"
+
+
+def mark_environment() -> str:
+    """Put a unique value in this process's environment (``MARKER_VARIABLE``) and return it: every
+    Ray process started from here on (a cluster's daemons and workers, a CLI's local Ray) inherits
+    it, so ``ray_processes(marker)`` tells this run's leftovers from other Ray users' processes."""
+    value = f"{MARKER_VARIABLE}={os.getpid()}-{secrets.token_hex(4)}"
+    os.environ[MARKER_VARIABLE] = value.split("=", 1)[1]
+    return value
+
+
+def _has_marker(pid: int, marker: str) -> bool:
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def _reload_auth_config() -> None:
