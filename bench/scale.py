@@ -13,7 +13,7 @@ Runs, each its own `tingshuo transcribe` process (so start-up and memory are its
   kill-actor   as nodes-2, with one actor SIGKILLed a third of the way through
   index-plain  `tingshuo index` over the same clips, locally (recognise, passages, embed, SQLite)
   index-ray-2  `tingshuo index --ray`, two actors of one CPU: the index compared with index-plain's
-  startup     `--startup-runs N`: N short `transcribe --ray` runs (4 clips, a local Ray each), with
+  startup     `--startup-runs N`: N short `transcribe --ray` runs (12 clips, a local Ray each), with
               `--baseline-repo DIR` interleaved with the same runs of another checkout's code
 Then the driver's own cost per result: a few thousand model-free items (EchoWorker) through the
 executor, one per Ray batch and eight per batch.
@@ -312,7 +312,10 @@ def main() -> None:
     ap.add_argument("--only", default="plain,ray-1,ray-2,nodes-2,kill-actor,driver",
                     help="runs to do; also inspect-plain,inspect-ray-2 and index-plain,index-ray-2 (those "
                          "verbs, same clips)")
-    ap.add_argument("--startup-runs", type=int, default=0, help="short --ray runs (4 clips) timing start-up only")
+    ap.add_argument("--startup-runs", type=int, default=0, help="short --ray runs timing start-up")
+    ap.add_argument("--startup-clips", type=int, default=12,
+                    help="clips per start-up run (more than one batch, so that a result held back by the next "
+                         "batch would show)")
     ap.add_argument("--baseline-repo", default=None,
                     help="a checkout whose code the start-up runs also time, alternating (e.g. an older main)")
     args = ap.parse_args()
@@ -367,7 +370,8 @@ def main() -> None:
             if args.baseline_repo:
                 result["baseline_commit"] = subprocess.run(["git", "-C", args.baseline_repo, "rev-parse", "--short",
                                                             "HEAD"], capture_output=True, text=True).stdout.strip()
-            result["startup"] = startup_runs(args.startup_runs, rows[:4], model, tmp, env, args.baseline_repo)
+            result["startup"] = startup_runs(args.startup_runs, rows[:args.startup_clips], model, tmp, env,
+                                             args.baseline_repo)
         if "inspect-plain" in only and "inspect-ray-2" in only:
             res = [[json.loads(x) for x in (tmp / n / "results.jsonl").read_text().splitlines()]
                    for n in ("inspect-plain", "inspect-ray-2")]
