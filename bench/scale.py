@@ -103,14 +103,14 @@ class Sampler:
 
 
 def run_cli(name: str, rows: list[dict], model: str, out: Path, extra: list[str], env: dict,
-            cluster: LocalCluster | None = None, kill_at: int | None = None) -> dict:
+            cluster: LocalCluster | None = None, kill_at: int | None = None, cwd: str | None = None) -> dict:
     manifest = out.parent / f"{name}-input.jsonl"
     manifest.write_text("".join(json.dumps({"audio": r["path"], "lang": r["lang"], "duration_s": r["duration_s"]})
                                 + "\n" for r in rows))
     cmd = ["nice", "-n", "10", sys.executable, "-m", "tingshuo", "transcribe", str(manifest), "-m", model,
            "-f", "json", "-o", str(out), *extra]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd)
     first, killed = None, None
     roots = {proc.pid} | (cluster.pids if cluster else set())
     with Sampler(roots) as mem:
@@ -220,8 +220,13 @@ def startup_runs(n: int, clips: list[dict], model: str, tmp: Path, env: dict, ba
             if repo is None:
                 continue
             name = f"startup-{label}-{k}"
-            r = run_cli(name, clips, model, tmp / name, ["--ray", "--ray-actors", "1:1"], {**env, "PYTHONPATH": repo})
-            out.append({"code": label, **{key: r.get(key) for key in ("startup_s", "ray_ready_s",
+            # `python -m` puts the working folder first on sys.path: run each checkout from its own folder
+            r = run_cli(name, clips, model, tmp / name, ["--ray", "--ray-actors", "1:1"], {**env, "PYTHONPATH": repo},
+                        cwd=repo)
+            r["tingshuo"] = subprocess.run([sys.executable, "-c", "import tingshuo; print(tingshuo.__file__)"],
+                                           env={**env, "PYTHONPATH": repo}, cwd=repo, capture_output=True,
+                                           text=True).stdout.strip()
+            out.append({"code": label, **{key: r.get(key) for key in ("tingshuo", "startup_s", "ray_ready_s",
                         "first_result_after_ready_s", "wall_s", "clips", "load_avg_1min")}})
             shutil.rmtree(tmp / name, ignore_errors=True)
     return out
