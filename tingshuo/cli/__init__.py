@@ -26,6 +26,7 @@ VERBS = {
     "train": "tingshuo.cli.train",
     "index": "tingshuo.cli.index",
     "search": "tingshuo.cli.search",
+    "align": "tingshuo.cli.align",
 }
 
 DESCRIPTION = """\
@@ -47,6 +48,8 @@ examples:
   tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
   tingshuo index recordings/ --index lib/
   tingshuo search "refund policy" --index lib/
+  tingshuo align chapter.mp3 chapter.txt --format json,textgrid -o out/
+  tingshuo align book.flac book.txt --segment -o dataset/
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug or os.environ.get("TINGSHUO_DEBUG") == "1"
+    if not debug:
+        _quiet_libraries()
     previous = _terminate_like_interrupt()
     try:
         return int(args.run(args) or 0)
@@ -133,6 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_libraries() -> None:
+    """A user sees our one-line messages, not numpy's floating-point warnings (a silent clip's log of zero);
+    --debug (or TINGSHUO_DEBUG=1) shows them. FFmpeg's own log is off already: PyAV passes it on only when
+    av.logging.set_level is called, which tingshuo never does; libsndfile never sees MP3s (libmpg123 prints)."""
+    import warnings
+
+    import numpy as np
+
+    warnings.simplefilter("ignore", RuntimeWarning)
+    np.seterr(all="ignore")
 
 
 class Terminated(KeyboardInterrupt):
