@@ -450,3 +450,33 @@ def test_a_killed_index_driver_resumes_with_only_the_rest(cluster, clips, plain_
     for name, g in got["files"].items():
         w = plain_index["files"][names[name[:-4]]]
         assert g["passages"] == w["passages"] and g["segments"] == w["segments"], name
+
+
+# ---------------------------------------------------------------------------------------------- align --ray
+
+def test_cli_align_on_ray_writes_the_plain_runs_files(cluster, data_dir, tmp_path):
+    """align MANIFEST --segment --ray: each pair aligned and its clips checked on the cluster's actors,
+    the alignment files, clips, manifest and summary written here — byte for byte the plain run's;
+    a pair without text and a corrupt recording fail alone, with the same lines."""
+    rows = [json.loads(x) for x in (data_dir / "manifest.jsonl").read_text().splitlines()]
+    rows = [{**r, "audio": str(data_dir / r["audio"])} for r in rows
+            if r["audio"] in ("jfk.wav", "cathy_a0001.wav", "cathy_a0005.wav")]
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nonsense")
+    rows += [{"audio": str(broken), "text": "nothing to hear"}, {"audio": str(data_dir / "noise_cafe.wav")}]
+    manifest = tmp_path / "pairs.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    env = {**os.environ, **cluster.env}
+    env.pop("RAY_ADDRESS", None)
+    common = ["align", manifest, "--model", MODEL, "--format", "json,srt", "--segment", "--min-clip-s", "1"]
+    plain = cli(*common, "-o", tmp_path / "plain", env=env)
+    ray = cli(*common, "-o", tmp_path / "ray", "--ray-address", cluster.address, "--ray-batch", "2", env=env)
+    assert plain.returncode == ray.returncode == 1, ray.stderr
+    errors = lambda r: sorted(x for x in r.stderr.splitlines() if x.startswith("error:"))  # noqa: E731
+    assert errors(plain) == errors(ray) and len(errors(ray)) == 2, ray.stderr
+    assert "Traceback" not in ray.stderr and "on Ray: " in ray.stderr, ray.stderr[-800:]
+    files = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*") if p.is_file())
+    assert len([f for f in files if f.parent.name == "clips"]) >= 3 and len(files) >= 3 * 2 + 3 + 2
+    assert files == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes(), rel
