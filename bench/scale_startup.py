@@ -1,6 +1,12 @@
 """Where `--ray`'s start-up goes, on a local Ray: a timeline and the CPU each process spent.
 
     nice -n 10 python bench/scale_startup.py --runs 3           # prints JSON (also bench/results/scale-startup.json)
+    python bench/scale_startup.py --cli --runs 3 [--existing] [-- --ray-actors 1]   # the real command
+
+With --cli it times the real `tingshuo transcribe CLIPS --ray [ARGS]` (a local Ray started by the
+command, or with --existing a one-node 2-CPU cluster already running, joined by --ray-address) from
+launch to its first output file, and the same command without --ray (results in
+bench/results/scale-startup-cli.json).
 
 Each run is a fresh process (so its imports count) that does what `transcribe --ray` does with a
 local Ray — import Ray, start it (`tingshuo.scale.connect`), run the transcribe worker on N clips
@@ -85,14 +91,74 @@ def one_run(model: str, n: int, batch: int, log_dir: str) -> dict:
         "load_avg_1min": round(os.getloadavg()[0], 1)}
 
 
+def cli_runs(args: argparse.Namespace, extra: list[str]) -> dict:
+    """The real command, launched N times (and the plain one N times, interleaved)."""
+    from tingshuo.testing.ray import LocalCluster, mark_environment, ray_processes
+
+    mark = mark_environment()
+    rows = sorted(dev_rows("read", langs=("en", "zh")), key=lambda r: r["audio"])[1::2][:args.clips]  # split B
+    paths = [r["path"] for r in rows]
+    with tempfile.TemporaryDirectory(prefix="tss-", dir="/tmp") as tmp:
+        token = Path(tmp) / "token"
+        token.write_text(os.urandom(16).hex())
+        base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+        base.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_TMPDIR=tmp, PYTHONPATH=str(REPO))
+        cluster = LocalCluster(nodes=1, cpus_per_node=2).start() if args.existing else None
+        try:
+            ray_flags = ["--ray-address", cluster.address] if cluster else ["--ray"]
+            env = {**base, **(cluster.env if cluster else {})}
+            runs: dict[str, list] = {"ray": [], "plain": []}
+            for k in range(args.runs):
+                for name, flags in (("ray", ray_flags + extra), ("plain", [])):
+                    out = Path(tmp) / f"{name}-{k}"
+                    cmd = [sys.executable, "-m", "tingshuo", "transcribe", *paths, "-o", str(out), "-m", args.model,
+                           "-f", "txt", *flags]
+                    t0 = time.perf_counter()
+                    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                            text=True, cwd=str(REPO))
+                    first = None
+                    while proc.poll() is None:
+                        if first is None and out.exists() and any(out.glob("*.txt")):
+                            first = time.perf_counter() - t0
+                        time.sleep(0.05)
+                    err = proc.stderr.read()
+                    wall = time.perf_counter() - t0
+                    if proc.returncode:
+                        sys.exit(err[-2000:])
+                    runs[name].append({"first_output_s": round(first or wall, 2), "wall_s": round(wall, 2),
+                                       "load_avg_1min": round(os.getloadavg()[0], 1),
+                                       "ray": next((x for x in err.splitlines() if x.startswith("on Ray")), "")})
+                    time.sleep(2)
+        finally:
+            if cluster:
+                cluster.shutdown()
+        deadline = time.monotonic() + 20
+        while ray_processes(mark) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return {"model": args.model, "clips": args.clips, "cores": os.cpu_count(), "existing_cluster": args.existing,
+                "ray_flags": ray_flags[:1] + extra, "note": "shared machine: read with the load average",
+                "median_first_output_s": {n: statistics.median(r["first_output_s"] for r in rs) for n, rs in runs.items()},
+                "runs": runs, "leftover_ray_processes": sorted(ray_processes(mark))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--model", default="whisper-base")
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--batch", type=int, default=4, help="--ray-batch")
+    ap.add_argument("--cli", action="store_true", help="time the real command instead (see above)")
+    ap.add_argument("--existing", action="store_true", help="with --cli: join a cluster started beforehand")
     ap.add_argument("_run", nargs="?", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if args.cli:
+        result = cli_runs(args, extra)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "scale-startup-cli.json").write_text(json.dumps(result, indent=2) + "\n")
+        emit(result)
+        return
     if args._run:  # a child: one run, JSON on stdout
         print(json.dumps(one_run(args.model, args.clips, args.batch, args._run)))
         return
