@@ -13,6 +13,8 @@ Runs, each its own `tingshuo transcribe` process (so start-up and memory are its
   kill-actor   as nodes-2, with one actor SIGKILLed a third of the way through
   index-plain  `tingshuo index` over the same clips, locally (recognise, passages, embed, SQLite)
   index-ray-2  `tingshuo index --ray`, two actors of one CPU: the index compared with index-plain's
+  align-plain  `tingshuo align --segment` over the same clips and their transcripts, locally
+  align-ray-2  `tingshuo align --segment --ray`, two actors of one CPU: every file compared with align-plain's
   startup     `--startup-runs N`: N short `transcribe --ray` runs (12 clips, a local Ray each), with
               `--baseline-repo DIR` interleaved with the same runs of another checkout's code
 Then the driver's own cost per result: a few thousand model-free items (EchoWorker) through the
@@ -255,6 +257,40 @@ def run_inspect(name: str, rows: list[dict], out: Path, extra: list[str], env: d
             "actor_peak_mb": mem.actors(), "stderr_tail": stderr.strip().splitlines()[-3:]}
 
 
+def run_align(name: str, rows: list[dict], model: str, out: Path, extra: list[str], env: dict) -> dict:
+    """`tingshuo align --segment` over the clips and their transcripts: start-up to the first
+    alignment file, wall time, memory."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    manifest = out.parent / f"{name}-input.jsonl"
+    manifest.write_text("".join(json.dumps({"audio": r["path"], "text": r["text"], "lang": r["lang"]}) + "\n"
+                                for r in rows))
+    cmd = ["nice", "-n", "10", sys.executable, "-m", "tingshuo", "align", str(manifest), "-o", str(out), "--model", model,
+           "--segment", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = None
+    with Sampler({proc.pid}) as mem:
+        while proc.poll() is None:
+            if first is None and out.exists() and any(out.glob("*.json")):
+                first = time.perf_counter() - t0
+            time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    stderr = proc.stderr.read()
+    done = sum(1 for p in out.glob("*.json") if p.name != "summary.json") if out.exists() else 0
+    return {"name": name, "returncode": proc.returncode, "clips": done, "startup_s": round(first or 0.0, 2),
+            "wall_s": round(wall, 2), "clips_per_s": round(done / wall, 3), "peak_total_mb": round(mem.peak_total_mb),
+            "actor_peak_mb": mem.actors(), **ray_times(stderr), "load_avg_1min": round(os.getloadavg()[0], 1),
+            "stderr_tail": stderr.strip().splitlines()[-3:]}
+
+
+def same_files(a: Path, b: Path) -> dict:
+    """Every file under two output folders, byte for byte."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    others = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    same = sum(1 for f in files if (b / f).is_file() and (a / f).read_bytes() == (b / f).read_bytes())
+    return {"files": len(files), "other_files": len(others), "identical": same}
+
+
 def same_outputs(a: Path, b: Path) -> dict:
     files = sorted(p.relative_to(a) for p in a.rglob("*.json"))
     same = sum(1 for f in files if (b / f).exists() and (a / f).read_bytes() == (b / f).read_bytes())
@@ -315,8 +351,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1,
                     help="repeat plain/ray-1/ray-2 this many times, interleaved (a shared machine's load drifts)")
     ap.add_argument("--only", default="plain,ray-1,ray-2,nodes-2,kill-actor,driver",
-                    help="runs to do; also inspect-plain,inspect-ray-2 and index-plain,index-ray-2 (those "
-                         "verbs, same clips)")
+                    help="runs to do; also inspect-plain,inspect-ray-2, index-plain,index-ray-2 and "
+                         "align-plain,align-ray-2 (those verbs, same clips; align with --segment)")
     ap.add_argument("--startup-runs", type=int, default=0, help="short --ray runs timing start-up")
     ap.add_argument("--startup-clips", type=int, default=12,
                     help="clips per start-up run (more than one batch, so that a result held back by the next "
@@ -369,6 +405,11 @@ def main() -> None:
         for name, flags in (("index-plain", []), ("index-ray-2", ["--ray", "--ray-actors", "2:2"])):
             if name in only:
                 result["runs"].append(run_index(name, rows, model, tmp / name / "lib", flags, env))
+        for name, flags in (("align-plain", []), ("align-ray-2", ["--ray", "--ray-actors", "2:2"])):
+            if name in only:
+                result["runs"].append(run_align(name, rows, model, tmp / name / "out", flags, env))
+        if "align-plain" in only and "align-ray-2" in only:
+            result["align_same_files"] = same_files(tmp / "align-plain" / "out", tmp / "align-ray-2" / "out")
         if "index-plain" in only and "index-ray-2" in only:
             result["index_same_contents"] = same_index(tmp / "index-plain" / "lib", tmp / "index-ray-2" / "lib")
         if args.startup_runs:
