@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -293,7 +294,8 @@ def test_cli_inspect_on_ray_gives_the_local_results(cluster, tmp_path, data_dir)
     plain = cli(*common, "-o", tmp_path / "plain", "-q", env=env)
     ray = cli(*common, "-o", tmp_path / "ray", "--ray-address", cluster.address, env=env)
     assert plain.returncode == ray.returncode == 0, ray.stderr
-    assert "Traceback" not in ray.stderr and "on Ray: 1 actor process" in ray.stderr, ray.stderr[-500:]
+    # one or both of the two nodes' actors may deliver, depending on which starts first
+    assert "Traceback" not in ray.stderr and re.search(r"on Ray: [12] actor process", ray.stderr), ray.stderr[-500:]
     got = lambda d: [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]  # noqa: E731
     assert got(tmp_path / "ray") == got(tmp_path / "plain") and len(got(tmp_path / "plain")) == 4
     assert any("duplicate" in json.dumps(r) for r in got(tmp_path / "ray"))
