@@ -125,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt as exc:
-        resume = " rerun with --skip-existing to resume." if args.command == "transcribe" else ""
-        print(f"\ninterrupted; finished outputs are kept;{resume or ' partial ones are removed.'}", file=sys.stderr)
+        resume = {"transcribe": " rerun with --skip-existing to resume.",
+                  "align": " rerun with --skip-existing to resume.",
+                  "inspect": " partial ones are removed; rerun the same command to resume.",
+                  "index": " rerun the same command to resume."}.get(args.command, " partial ones are removed.")
+        print(f"\ninterrupted; finished outputs are kept;{resume}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 0

@@ -18,6 +18,7 @@ examples:
   tingshuo align 讲座.m4a 讲稿.txt --format textgrid,ctm -o out/    # Mandarin: one entry per character
   tingshuo align book.flac book.txt --segment -o dataset/         # clips + manifest.jsonl + summary.json
   tingshuo align train.jsonl -o aligned/ --skip-existing          # every audio+text pair of a manifest
+  tingshuo align train.jsonl -o aligned/ --segment --ray          # pairs aligned on Ray ($RAY_ADDRESS or local)
 
 TEXT is a UTF-8 file (or UTF-16 with a BOM; '-' reads stdin), or give --text "the words".
 The text may hold more or less than was said (even a whole book for one chapter): text not said
@@ -27,7 +28,9 @@ are matched as they are read and reported as written. Manifests: ours or NeMo JS
 dirs, LJSpeech metadata.csv, folders with clip.wav + clip.txt.
 --segment cuts at pauses into clips of --min-clip-s..--max-clip-s with their exact text, keeps a
 clip only when re-recognising it agrees with the text (--max-error), and writes OUT/clips/,
-OUT/manifest.jsonl (read as is by 'tingshuo inspect' and 'tingshuo train') and OUT/summary.json."""
+OUT/manifest.jsonl (read as is by 'tingshuo inspect' and 'tingshuo train') and OUT/summary.json.
+With --ray each pair is aligned (and its clips checked) on a Ray cluster's actors; this process
+writes the same files (docs/scale.md)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def add_parser(sub) -> None:
     from ..align.base import AlignOptions
     from ..align.segment import SegmentOptions
     from ..options import add_arguments
+    from ..scale.options import add_ray_arguments
     from . import HelpFormatter
 
     p = sub.add_parser("align", help="word times of a known text; cut recordings into training clips",
@@ -65,6 +69,7 @@ def add_parser(sub) -> None:
     add_arguments(p, AlignOptions)
     g = p.add_argument_group("segmenting (--segment)")
     add_arguments(g, SegmentOptions)
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -154,10 +159,12 @@ def run(args) -> int:
     from ..align.formats import parse_formats, render
     from ..align.segment import SegmentOptions, Segmenter
     from ..options import from_namespace
+    from ..scale.options import ray_options
     from ..util import atomic_write_text, same_file
 
     options = from_namespace(AlignOptions, args)
     seg_options = from_namespace(SegmentOptions, args)
+    ray = ray_options(args)
     formats = parse_formats(args.format)
     out_arg = args.output_dir
     # "-o out.srt" with no --format: the suffix says which
@@ -202,7 +209,6 @@ def run(args) -> int:
             segmenter.manifest.close()
             print(f"nothing to do: all {before} recordings were cut in an earlier run.", file=sys.stderr)
             return 1 if errors else 0
-    aligner = Aligner(options)
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if not args.quiet:
@@ -213,31 +219,34 @@ def run(args) -> int:
     started = time.perf_counter()
     failed, n_ok, audio_s, n_words, n_unaligned = len(errors), 0, 0.0, 0, 0
     inputs = {os.path.abspath(p.audio) for p in pairs}
+    stats = None
+    if ray.active:
+        from ..scale.executor import RunStats
+
+        stats = RunStats()
+        results = _ray_results(pairs, options, seg_options if args.segment else None, ray, stats)
+        if segmenter is not None:  # clip numbers follow the recordings' order, as in a local run
+            results = _in_order(results)
+    else:
+        results = _local_results(pairs, Aligner(options), bar)
+    done = 0
     try:
-        for k, pr in enumerate(pairs):
-            base = 100 * k
-
-            def progress(fraction: float, _base=base) -> None:
-                if bar is not None:
-                    bar.n = _base + round(100 * fraction)
-                    bar.refresh()
-
-            if bar is not None:
-                bar.set_postfix_str(Path(pr.audio).name[-40:])
-            try:
-                if pr.text is None or not pr.text.strip():
-                    raise InputError(f"{pr.audio}: no text for this recording in the manifest; "
-                                     "every line needs the words that were said.")
-                result = aligner.align(pr.audio, pr.text, language=pr.language, label=pr.audio,
-                                       on_progress=progress)
-            except TingshuoError as exc:
+        for k, result in results:
+            pr = pairs[k]
+            done += 1
+            if isinstance(result, TingshuoError):
                 failed += 1
-                msg = f"error: {exc}"
+                msg = f"error: {result}"
                 (bar.write(msg, file=sys.stderr) if bar is not None and show else print(msg, file=sys.stderr))
                 continue
+            result, checked = result
             if segmenter is not None:
                 try:
-                    segmenter.add(pr.audio, result, str(pr.stem).replace(os.sep, "_"))
+                    stem = str(pr.stem).replace(os.sep, "_")
+                    if checked is None:
+                        segmenter.add(pr.audio, result, stem)
+                    else:  # planned and checked on a Ray actor: cut and write the kept clips here
+                        segmenter.write_checked(pr.audio, result, checked, stem)
                 except TingshuoError as exc:
                     failed += 1
                     print(f"error: {exc}", file=sys.stderr)
@@ -257,11 +266,14 @@ def run(args) -> int:
             n_words += len(result.words)
             n_unaligned += len(result.unaligned)
             if bar is not None:
-                bar.n = base + 100
+                bar.n = 100 * (done if ray.active else k + 1)
                 bar.refresh()
     finally:
         if bar is not None:
             bar.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # disconnects from Ray (or stops a local one)
         summary = segmenter.close() if segmenter is not None else None
     wall = time.perf_counter() - started
     if not args.quiet:
@@ -274,4 +286,71 @@ def run(args) -> int:
             reasons = "; ".join(f"{r}: {v['hours'] * 60:.1f} min" for r, v in summary["dropped"].items()) or "none"
             print(f"clips: {summary['clips']} kept ({summary['hours_kept'] * 60:.1f} min, "
                   f"{summary['share_kept']:.0%} of the audio); dropped: {reasons}", file=sys.stderr)
+        if stats is not None and stats.pids:
+            print(f"on Ray: {stats.describe()}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _no_text(pr: Pair) -> InputError | None:
+    if pr.text is None or not pr.text.strip():
+        return InputError(f"{pr.audio}: no text for this recording in the manifest; "
+                          "every line needs the words that were said.")
+    return None
+
+
+def _local_results(pairs: list[Pair], aligner, bar):
+    """``(k, (Alignment, None) or TingshuoError)`` for each pair, aligned here, in order."""
+    for k, pr in enumerate(pairs):
+        base = 100 * k
+
+        def progress(fraction: float, _base=base) -> None:
+            if bar is not None:
+                bar.n = _base + round(100 * fraction)
+                bar.refresh()
+
+        if bar is not None:
+            bar.set_postfix_str(Path(pr.audio).name[-40:])
+        try:
+            err = _no_text(pr)
+            if err is not None:
+                raise err
+            yield k, (aligner.align(pr.audio, pr.text, language=pr.language, label=pr.audio, on_progress=progress),
+                      None)
+        except TingshuoError as exc:
+            yield k, exc
+
+
+def _ray_results(pairs: list[Pair], options, segment, ray, stats):
+    """The same from Ray actors, as they finish; a pair without text fails here, before anything ships."""
+    from ..scale.align import align_many
+
+    todo = []
+    for k, pr in enumerate(pairs):
+        err = _no_text(pr)
+        if err is not None:
+            yield k, err
+        else:
+            todo.append(k)
+    ship = [(pairs[k].audio, pairs[k].text, pairs[k].language, pairs[k].audio) for k in todo]
+    results = align_many(ship, options, segment, ray=ray, stats=stats)
+    try:
+        for j, result in results:
+            yield todo[j], result
+    finally:
+        results.close()  # leaves Ray as it was found, also when the caller stops early
+
+
+def _in_order(results):
+    """Results in input order (each index arrives once; later ones wait for the earlier)."""
+    waiting: dict = {}
+    nxt = 0
+    try:
+        for k, result in results:
+            waiting[k] = result
+            while nxt in waiting:
+                yield nxt, waiting.pop(nxt)
+                nxt += 1
+        for k in sorted(waiting):
+            yield k, waiting.pop(k)
+    finally:
+        results.close()
