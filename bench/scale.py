@@ -160,14 +160,9 @@ def run_index(name: str, rows: list[dict], model: str, lib: Path, extra: list[st
            "-m", model, *extra]
 
     def committed() -> int:
-        try:
-            con = sqlite3.connect(f"file:{lib / 'index.sqlite'}?mode=ro", uri=True, timeout=1)
-            try:
-                return con.execute("SELECT count(*) FROM files").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
+        from tingshuo.search.store import files_committed
+
+        return files_committed(lib, timeout_s=1)
 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

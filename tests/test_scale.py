@@ -407,14 +407,9 @@ def test_a_killed_index_driver_resumes_with_only_the_rest(cluster, clips, plain_
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def committed() -> int:
-        try:
-            con = sqlite3.connect(f"file:{lib / 'index.sqlite'}?mode=ro", uri=True, timeout=5)
-            try:
-                return con.execute("SELECT count(*) FROM files").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
+        from tingshuo.search.store import files_committed
+
+        return files_committed(lib, timeout_s=5)
 
     try:
         deadline = time.monotonic() + 180
