@@ -18,8 +18,7 @@ import dataclasses
 import os
 from typing import Any, Iterator, Sequence
 
-from ..errors import EngineError, TingshuoError
-from .executor import Job, RunStats
+from .executor import Job, RunStats, item_error
 from .options import RayOptions
 
 WORKER = "tingshuo.scale.align:AlignWorker"
@@ -55,11 +54,8 @@ class AlignWorker:
                                        label=row.get("label") or row["path"])
                 checked = check_clips(row["path"], a, self.segment, self.transcriber) if self.segment else None
                 out.append((a, checked))
-            except TingshuoError as exc:
-                out.append(exc)
-            except Exception as exc:  # one odd recording must not take its batch-mates with it
-                out.append(EngineError(f"{row.get('label') or row['path']}: alignment failed "
-                                       f"({type(exc).__name__}: {exc})."))
+            except Exception as exc:
+                out.append(item_error(exc, row.get("label") or row["path"], "alignment failed"))
         return out
 
 

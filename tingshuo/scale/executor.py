@@ -127,6 +127,15 @@ class _Actor:
         return out
 
 
+def item_error(exc: BaseException, label: str, failed: str) -> TingshuoError:
+    """What a worker returns for an input that raised: our own errors as they are, anything else (a
+    bug, a library's exception) as an ``EngineError`` naming the input — one odd input must not take its
+    batch-mates with it. ``failed`` says what failed, e.g. "alignment failed"."""
+    if isinstance(exc, TingshuoError):
+        return exc
+    return EngineError(f"{label}: {failed} ({type(exc).__name__}: {exc}).")
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars from a batch back to Python values (a missing string comes back as NaN: None)."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():

@@ -19,8 +19,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterator, Sequence
 
-from ..errors import EngineError, TingshuoError
-from .executor import Job, RunStats
+from ..errors import EngineError
+from .executor import Job, RunStats, item_error
 from .options import RayOptions
 
 WORKER = "tingshuo.scale.index:IndexWorker"
@@ -71,8 +71,7 @@ class IndexWorker:
             for j, result in results:
                 k = asr[j]
                 if isinstance(result, Exception):
-                    out[k] = result if isinstance(result, TingshuoError) else EngineError(
-                        f"{states[k].path}: recognition failed ({type(result).__name__}: {result}).")
+                    out[k] = item_error(result, states[k].path, "recognition failed")
                 else:
                     out[k] = self._document(states[k], rows[k], lambda r=result: (r, "asr"),
                                             t.model_name or self.recogniser)
@@ -85,10 +84,8 @@ class IndexWorker:
             text, source = transcript()
             return make_document(state, text, content_hash=row["hash"] or content_hash(state), source=source,
                                  recogniser=recogniser, embedder=self.embedder)
-        except TingshuoError as exc:
-            return exc
-        except Exception as exc:  # one odd file must not take its batch-mates with it
-            return EngineError(f"{state.path}: could not be indexed ({type(exc).__name__}: {exc}).")
+        except Exception as exc:
+            return item_error(exc, state.path, "could not be indexed")
 
 
 def asr_options(options: Any) -> Any:
