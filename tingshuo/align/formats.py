@@ -142,12 +142,6 @@ def render(a: Alignment, fmt: str) -> str:
 
 def parse_formats(spec: str) -> list[str]:
     """'json,textgrid' -> ['json', 'textgrid']; 'all' -> every format. Case does not matter."""
-    if spec.strip().lower() == "all":
-        return list(FORMATS)
-    fmts = [f.strip().lower().lstrip(".") for f in spec.split(",") if f.strip()]
-    for f in fmts:
-        if f not in WRITERS:
-            raise InputError(f"Unknown output format '{f}'; choose from: {', '.join(FORMATS)}, or all.")
-    if not fmts:
-        raise InputError("Give at least one output format, e.g. --format json,textgrid.")
-    return list(dict.fromkeys(fmts))
+    from ..asr.formats import parse_format_list
+
+    return parse_format_list(spec, list(FORMATS), example="json,textgrid")
