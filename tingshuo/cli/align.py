@@ -101,6 +101,7 @@ def _decode(data: bytes, path: str) -> str:
 def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]:
     """The (audio, text) pairs the command line names."""
     from ..asr.text import normalize_language
+    from ..asr.batch import dataset_root, record_stem, unique_stems
     from ..data.manifest import is_audio_file, open_dataset
 
     inputs = args.inputs
@@ -122,19 +123,11 @@ def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]
     if p.is_file() and is_audio_file(p):
         raise InputError(f"{src} is audio: give its text too (tingshuo align {src} TEXT, or --text).")
     ds = open_dataset(p)
-    root = ds.root.resolve()
-    out: list[Pair] = []
-    seen: dict[Path, int] = {}
-    for rec in ds.records(on_error=lambda exc: errors.append((src, exc))):
-        try:
-            rel = Path(rec.audio).resolve().relative_to(root).with_suffix("")
-        except ValueError:
-            rel = Path(Path(rec.audio).stem)
-        if rel in seen:
-            seen[rel] += 1
-            rel = rel.with_name(f"{rel.name}-{seen[rel]}")
-        seen.setdefault(rel, 1)
-        out.append(Pair(rec.audio, rec.text, rel, normalize_language(rec.lang), rec.duration_s))
+    root = dataset_root(ds)
+    records = list(ds.records(on_error=lambda exc: errors.append((src, exc))))
+    stems = unique_stems([record_stem(rec.audio, root) for rec in records])
+    out = [Pair(rec.audio, rec.text, stem, normalize_language(rec.lang), rec.duration_s)
+           for rec, stem in zip(records, stems)]
     if not out and not errors:
         raise InputError(f"{src} lists no recordings.")
     return out
