@@ -10,13 +10,13 @@ does the splitting and line breaking, as for transcripts).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
 from ..types import Segment, Transcript, Word
+from ..util import json_text
 from .base import Alignment
 from .text import units
 
@@ -25,7 +25,7 @@ SUFFIX = {"json": "json", "textgrid": "TextGrid", "ctm": "ctm", "srt": "srt", "v
 
 
 def to_json(a: Alignment) -> str:
-    return json.dumps(a.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    return json_text(a.to_dict(), indent=2) + "\n"
 
 
 def to_ctm(a: Alignment) -> str:

@@ -397,10 +397,10 @@ class Segmenter:
         """Finish: the summary (also written to summary.json)."""
         import json
 
-        from ..util import atomic_write_text
+        from ..util import atomic_write_text, json_text
 
         self.manifest.close()
         summary = self.report.to_dict()
         summary["options"] = {k: v for k, v in dataclasses.asdict(self.options).items()}
-        atomic_write_text(self.out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(self.out / "summary.json", json_text(summary, indent=2) + "\n")
         return summary
