@@ -194,6 +194,11 @@ class Index:
             if state.path in seen:
                 continue
             seen.add(state.path)
+            if _not_utf8(state.path):
+                failed.append((state.path, f"{state.path}: the file name is not UTF-8, which the index cannot "
+                                           "store; rename the file (e.g. convmv -f latin1 -t utf8)."))
+                note("failed", state.path, failed[-1][1])
+                continue
             old = self.store.file_by_path(state.path)
             redo = retranscribe and old is not None and old.transcript_source == "asr" and state.sidecar is None
             if old and not redo and old.size == state.size and old.mtime_ns == state.mtime_ns:
@@ -380,3 +385,12 @@ class Index:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _not_utf8(path: str) -> bool:
+    """A name read from a file system that is not UTF-8 holds lone surrogates (Python's escape)."""
+    try:
+        path.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
