@@ -411,19 +411,32 @@ def _encode_av(samples: np.ndarray, rate: int, fmt: str, bitrate: int | None) ->
         stream = container.add_stream(codec, rate=rate, layout="mono")
         if bitrate:
             stream.bit_rate = bitrate
-        resampler = av.AudioResampler(format=sample_fmt, layout="mono", rate=rate)
-        pcm = (samples * 32767.0).astype(np.int16) if sample_fmt == "s16" else samples
-        frame_size = 4096
-        for i in range(0, len(pcm), frame_size):
-            piece = pcm[i:i + frame_size].reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(piece, format="s16" if sample_fmt == "s16" else "flt", layout="mono")
-            frame.sample_rate = rate
-            for f in resampler.resample(frame):
-                for packet in stream.encode(f):
-                    container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        mux_samples(container, stream, samples, rate, sample_fmt=sample_fmt)
     return out.getvalue()
+
+
+def mux_samples(container, stream, samples: np.ndarray, rate: int, *, layout: str = "mono",
+                sample_fmt: str | None = None, frame_size: int = 4096) -> None:
+    """Encode float ``samples`` ((n,) or packed (n, channels)) into a PyAV ``stream`` and mux them.
+
+    The samples go through an ``av.AudioResampler`` to the encoder's sample format (``sample_fmt``,
+    default the stream's own), then the encoder is flushed. Shared by :func:`encode_audio` and the
+    test-file writers in :mod:`tingshuo.testing`.
+    """
+    import av
+
+    resampler = av.AudioResampler(format=sample_fmt or stream.codec_context.format.name, layout=layout, rate=rate)
+    x = np.asarray(samples, np.float32)
+    x = x.reshape(len(x), -1)
+    for i in range(0, len(x), frame_size):
+        piece = np.ascontiguousarray(x[i:i + frame_size]).reshape(1, -1)  # packed flt
+        frame = av.AudioFrame.from_ndarray(piece, format="flt", layout=layout)
+        frame.sample_rate = rate
+        for f in resampler.resample(frame):
+            for packet in stream.encode(f):
+                container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
 
 
 def save_audio(path: str | os.PathLike, audio: Audio, fmt: str | None = None) -> Path:

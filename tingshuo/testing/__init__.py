@@ -81,17 +81,9 @@ def video_file(samples: np.ndarray | None, sample_rate: int, path: str | Path, c
         for p in vs.encode(None):
             out.mux(p)
         if audio_stream is not None:
-            resampler = av.AudioResampler(format=audio_stream.codec_context.format.name, layout="mono",
-                                          rate=sample_rate)
-            for i in range(0, len(samples), 1024):
-                fr = av.AudioFrame.from_ndarray(samples[i:i + 1024].reshape(1, -1).astype(np.float32),
-                                                format="flt", layout="mono")
-                fr.sample_rate = sample_rate
-                for rf in resampler.resample(fr):
-                    for p in audio_stream.encode(rf):
-                        out.mux(p)
-            for p in audio_stream.encode(None):
-                out.mux(p)
+            from ..audio.io import mux_samples
+
+            mux_samples(out, audio_stream, samples, sample_rate, frame_size=1024)
     return path
 
 

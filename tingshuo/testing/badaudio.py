@@ -107,22 +107,14 @@ def _encode_av(samples: np.ndarray, sample_rate: int, fmt: str, codec: str, layo
     """Encode an (n, channels) float array with FFmpeg through PyAV into container ``fmt``."""
     import av
 
+    from ..audio.io import mux_samples
+
     samples = np.atleast_2d(samples.T if samples.ndim == 2 else samples[None, :]).astype(np.float32)
     channels = samples.shape[0]
     out = io.BytesIO()
     with av.open(out, mode="w", format=fmt, options=options or {}) as container:
         stream = container.add_stream(codec, rate=sample_rate, layout=layout)
-        resampler = av.AudioResampler(format=sample_fmt, layout=layout, rate=sample_rate)
-        step = 1024
-        for i in range(0, samples.shape[1], step):
-            piece = np.ascontiguousarray(samples[:, i:i + step].T).reshape(1, -1)  # packed flt
-            frame = av.AudioFrame.from_ndarray(piece, format="flt", layout=layout)
-            frame.sample_rate = sample_rate
-            for f in resampler.resample(frame):
-                for packet in stream.encode(f):
-                    container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        mux_samples(container, stream, samples.T, sample_rate, layout=layout, sample_fmt=sample_fmt, frame_size=1024)
     assert channels == len(av.AudioLayout(layout).channels)
     return out.getvalue()
 
