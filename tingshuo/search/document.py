@@ -1,8 +1,8 @@
 """One file's contribution to the index, made by a plain function: path -> transcript -> passages -> vectors.
 
     >>> doc = process_file("talk.wav", transcriber=t, embedder=e)   # doctest: +SKIP
-    >>> len(doc.passages), doc.vectors.shape, doc.vector_units[0]    # doctest: +SKIP
-    (65, (66, 384), (0, 0))
+    >>> len(doc.passages), doc.vectors.shape, doc.vectors_use.shape, doc.vector_units[0]   # doctest: +SKIP
+    (65, (66, 384), (66, 512), (0, 0))
 
 The driver (``index.Index.add``) decides what needs doing and writes documents to the store; the
 per-file work here has no state, so a local loop and a Ray actor run the same code.
@@ -45,6 +45,8 @@ class Document:
     py: tuple[str, ...]
     vectors: np.ndarray  # (n_units, dim) float32, unit length: one per unit (sentence), embedded alone
     vector_units: tuple[tuple[int, int], ...] = ()  # per vector: (index of its owner passage, unit)
+    # (n_units, 512) float32: the same units by the second encoder (USE), which re-scores candidates
+    vectors_use: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,22 @@ def embed_passages(embedder, texts: list[str]) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
+def embed_use(rescorer, texts: list[str]) -> np.ndarray:
+    """(n, 512) float32 Universal Sentence Encoder vectors of unit texts (one space for both sides)."""
+    if not texts:
+        return np.zeros((0, rescorer.dim), np.float32)
+    parts = [rescorer.passages([embed_text(t) for t in texts[k:k + EMBED_BATCH]])
+             for k in range(0, len(texts), EMBED_BATCH)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def load_rescorer():
+    """The second encoder every unit is embedded with (USE multilingual v3), loaded once."""
+    from .embed import load_embedder
+
+    return load_embedder("use")
+
+
 def terms(passage: Passage) -> tuple[str, str]:
     """The passage's FTS5 columns: lexical terms and pinyin bigrams, space-separated."""
     toks = raw_tokens(passage.text)
@@ -102,16 +120,18 @@ def terms(passage: Passage) -> tuple[str, str]:
 
 
 def make_document(state: FileState, transcript: Transcript, *, content_hash: str, source: str,
-                  recogniser: str | None, embedder) -> Document:
+                  recogniser: str | None, embedder, rescorer=None) -> Document:
+    """``rescorer``: the second encoder (default: USE, loaded once per process)."""
     passages = tuple(passages_of(transcript))
     lex, py = zip(*[terms(p) for p in passages]) if passages else ((), ())
     units = unit_texts(passages)
     vectors = embed_passages(embedder, [text for _k, _u, text in units])
+    vectors_use = embed_use(rescorer or load_rescorer(), [text for _k, _u, text in units])
     return Document(path=state.path, content_hash=content_hash, size=state.size, mtime_ns=state.mtime_ns,
                     duration_s=float(transcript.duration_s or (passages[-1].end_s if passages else 0.0)),
                     language=transcript.language, transcript_source=source, recogniser=recogniser,
                     segments=tuple(transcript.segments), passages=passages, lex=tuple(lex), py=tuple(py),
-                    vectors=vectors, vector_units=tuple((k, u) for k, u, _t in units))
+                    vectors=vectors, vector_units=tuple((k, u) for k, u, _t in units), vectors_use=vectors_use)
 
 
 def sidecar_transcript(state: FileState) -> tuple[Transcript, str] | None:

