@@ -99,7 +99,8 @@ def test_typed_turns_multi_turn_memory_and_streamed_sentences(kb_brain, transcri
     async def run():
         p, frames = make_pipeline(kb_brain, transcriber)
         await p.start()
-        for text in ("I lost my bank card", "and how long does that take?", "转人工"):
+        # the first turn ends in a lone surrogate (a JSON "\udcff" escape), which no encoder takes
+        for text in ("I lost my bank card\udcff", "and how long does that take?", "转人工"):
             await p.say(text)
             await p.wait_idle()
         await p.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterator
@@ -155,6 +156,7 @@ class VoicePipeline:
 
     async def say(self, text: str, language: str | None = None) -> int:
         """A typed caller turn; returns its turn number. Raises ``InputError`` past ``MAX_TYPED_CHARS``."""
+        text = re.sub("[\ud800-\udfff]", " ", text)  # lone surrogates (a JSON "\ud800" escape) cannot be encoded
         if len(text) > MAX_TYPED_CHARS:
             from ..errors import InputError
 

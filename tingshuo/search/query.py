@@ -164,7 +164,9 @@ class Query:
 def check_query(text: str) -> str:
     if text is None or not str(text).strip():
         raise InputError("The query is empty; type what you are looking for, e.g. tingshuo search \"refund\" --index LIB.")
-    text = " ".join(str(text).split())
+    # lone surrogates (bytes that were not UTF-8, or a JSON "\ud800" escape) cannot be encoded for the
+    # index or the encoders: they count as spaces
+    text = " ".join(re.sub("[\ud800-\udfff]", " ", str(text)).split())
     if len(text) > MAX_QUERY_CHARS:
         raise InputError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}: "
                          "search for a sentence or a phrase, not a document.")
