@@ -34,9 +34,11 @@ BACKGROUND_SHARE = 1.0  # "elsewhere" weighs as much as all entries together, wh
 
 class ScopeModel:
     def __init__(self, views: list[str], labels: list[int], n_entries: int, background: list[str], embedder,
-                 *, embed=None, C: float = SCOPE_C) -> None:
+                 *, embed=None, C: float | None = None) -> None:
         """``views``: the entries' texts with their entry index in ``labels``; ``background``: texts
-        from elsewhere; ``embed(embedder, texts)`` (optional) returns their vectors, cached."""
+        from elsewhere; ``embed(embedder, texts)`` (optional) returns their vectors, cached; ``C``:
+        inverse L2 strength (default: ``SCOPE_C`` as it is when called, so calibration can set it)."""
+        C = SCOPE_C if C is None else C
         self.embedder = embedder
         self.n_entries = n_entries
         texts = tuple(views) + tuple(background)
