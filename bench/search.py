@@ -1,14 +1,18 @@
 """Spoken-content search benchmark: ours vs faster-whisper + SQLite FTS5 (BM25), same model, same library.
 
-    python bench/search.py                    # both splits, prints JSON (also bench/results/search.json)
-    python bench/search.py --split tune       # only the tune split (what constants were fitted on)
+    python bench/search.py                    # tune and report splits, prints JSON (also bench/results/search-*.json)
+    python bench/search.py --split tune,tune2 # only the tuning data (what constants were fitted on)
+    python bench/search.py --split report     # only the held-back split (run once, after the method is frozen)
 
 Library: dev clips (en, zh) and 300 train-cathy clips joined into 9 episodes of 4.5-5 min with
 0.4-1.2 s pauses (bench/search_library.py), so a hit must be found inside a long file. Reference
 transcripts only make queries and judge; they are indexed only by the oracle run.
 Queries: bench/data/search/queries.jsonl, written and frozen before tuning (bench/make_search_queries.py),
-each with a ``split`` (tune/report). A hit is correct when it is in the target's episode, overlaps the
-target utterance by >= 50 % of the utterance's length, and is <= 45 s long.
+each with a ``split`` (tune/report), and bench/data/search/queries-tune2.jsonl (split ``tune2``, a second
+tune set frozen before the second round of tuning, bench/make_search_queries_tune2.py).
+Judge, both readings of "overlaps the target utterance by >= 50 % and is <= 45 s long" (same episode,
+<= 45 s in both): ``recall@k`` — the overlap is >= 50 % of the shorter of hit and utterance (a hit
+inside the utterance counts); ``recall@k_covering`` — the hit covers >= 50 % of the utterance.
 
 Systems, all in this run: ours (hybrid), ours dense-only, ours lexical-only, the oracle (ours on the
 reference transcripts, as SRT sidecars with utterance times), and the peer: faster-whisper's own
@@ -36,6 +40,8 @@ from common import REPO, emit  # noqa: E402
 from search_library import CACHE, build_episodes, transcripts  # noqa: E402
 
 QUERIES = REPO / "bench" / "data" / "search" / "queries.jsonl"
+QUERIES_TUNE2 = REPO / "bench" / "data" / "search" / "queries-tune2.jsonl"
+SPLITS = ("tune", "tune2", "report")
 RESULTS = REPO / "bench" / "results"
 TOP = 10
 MAX_HIT_S = 45.0
@@ -142,6 +148,7 @@ def score(rows: list[dict]) -> dict:
         out["recall@1"] = round(sum(1 for r in ans if r["rank"] == 1) / len(ans), 3)
         out["recall@5"] = round(sum(1 for r in ans if r["rank"] and r["rank"] <= 5) / len(ans), 3)
         out["mrr@10"] = round(sum(1 / r["rank"] for r in ans if r["rank"]) / len(ans), 3)
+        out["recall@1_covering"] = round(sum(1 for r in ans if r["strict_rank"] == 1) / len(ans), 3)
         out["recall@5_covering"] = round(sum(1 for r in ans if r["strict_rank"] and r["strict_rank"] <= 5) / len(ans), 3)
         lens = [r["hit_len_s"] for r in ans if r["hit_len_s"] is not None]
         out["median_hit_s"] = round(statistics.median(lens), 2) if lens else None
@@ -168,7 +175,7 @@ def run_queries(system: str, queries: list[dict], where: dict, search_fn) -> lis
                 if strict_rank is None and correct(h, where[q["target"]], strict=True):
                     strict_rank = k
         rows.append({"id": q["id"], "system": system, "category": q["category"], "query_lang": q["query_lang"],
-                     "split": q["split"], "target": q["target"], "rank": rank, "strict_rank": strict_rank, "n_hits": len(hits),
+                     "split": q["split"], "kind": q.get("kind"), "target": q["target"], "rank": rank, "strict_rank": strict_rank, "n_hits": len(hits),
                      "hit_len_s": round(hits[0]["end_s"] - hits[0]["start_s"], 2) if hits else None,
                      "latency_ms": round(ms, 2), "top": hits[0] if hits else None})
     return rows
@@ -189,6 +196,8 @@ def summarise(rows: list[dict], splits: list[str]) -> dict:
                     l_rows = [r for r in c_rows if r["query_lang"] == lang]
                     if l_rows and cat != "homophone":
                         cats[f"{cat}/{lang}-query"] = score(l_rows)
+                for kind in sorted({r["kind"] for r in c_rows if r.get("kind")}):
+                    cats[f"{cat}/{kind}"] = score([r for r in c_rows if r.get("kind") == kind])
             cats["all"] = score(s_rows)
             by_sys[system] = cats
         out[split] = by_sys
@@ -197,7 +206,8 @@ def summarise(rows: list[dict], splits: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=("tune", "report", "both"), default="both")
+    ap.add_argument("--split", default="tune,report",
+                    help="comma-separated splits: tune, tune2 (queries-tune2.jsonl), report; 'both' = tune,report")
     ap.add_argument("--systems", default="ours,dense,lexical,oracle,peer")
     ap.add_argument("--details", action="store_true", help="also write every query's outcome to bench/results/")
     ap.add_argument("--reuse-index", action="store_true", help="search the indexes of the last run (while tuning)")
@@ -206,15 +216,19 @@ def main() -> None:
 
     episodes = build_episodes()
     where = locate(episodes)
-    queries = [json.loads(line) for line in open(QUERIES, encoding="utf-8")]
-    splits = ["tune", "report"] if args.split == "both" else [args.split]
+    splits = ["tune", "report"] if args.split == "both" else args.split.split(",")
+    if not splits or any(sp not in SPLITS for sp in splits):
+        ap.error(f"--split takes a comma-separated list of {', '.join(SPLITS)}")
+    queries = [json.loads(line) for path in (QUERIES, QUERIES_TUNE2) for line in open(path, encoding="utf-8")]
     queries = [q for q in queries if q["split"] in splits]
     systems = args.systems.split(",")
     asr_ours = transcripts("ours", episodes)
     asr_peer = transcripts("peer", episodes) if "peer" in systems else None
     audio_s = sum(e["duration_s"] for e in episodes)
     result = {"library": {"episodes": len(episodes), "utterances": len(where), "audio_min": round(audio_s / 60, 1)},
-              "queries": len(queries), "splits": splits, "systems": {}}
+              "queries": len(queries), "splits": splits, "systems": {},
+              "judge": {"recall@k": "same episode, hit <= 45 s, overlap >= 50 % of the shorter of hit and utterance",
+                        "recall@k_covering": "same episode, hit <= 45 s, overlap >= 50 % of the utterance"}}
     rows = []
     index = None
     if {"ours", "dense", "lexical"} & set(systems):
@@ -250,9 +264,10 @@ def main() -> None:
                                **({"peer": {k: asr_peer[k] for k in ("wall_s", "audio_s", "cached")}} if asr_peer else {})}
     result["scores"] = summarise(rows, splits)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"search-{args.split}.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    tag = "+".join(splits)
+    (RESULTS / f"search-{tag}.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
     if args.details:
-        with open(RESULTS / f"search-{args.split}-details.jsonl", "w", encoding="utf-8") as fh:
+        with open(RESULTS / f"search-{tag}-details.jsonl", "w", encoding="utf-8") as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     emit(result)

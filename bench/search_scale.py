@@ -5,9 +5,10 @@
 The large indexes are SYNTHESISED from the real transcripts of the search benchmark (bench/search.py
 must have run once: it leaves index-ours and index-oracle in bench/results/search/): each synthetic
 passage joins the first half of one real passage's words with the second half of another's, drops a
-few words at random, and gets the matching vector perturbation — the normalised sum of the two real
-passages' vectors plus Gaussian noise — since embedding a million real passages at ~76/s would take
-four hours. Text statistics (vocabulary, passage length, languages) are therefore those of real
+few words at random, and gets the matching vector perturbation — the normalised sum of two real
+unit vectors (one of each parent passage) plus Gaussian noise, stored as the vector of its first unit
+(one vector per passage, as a real index has about one per unit) — since embedding a million real passages
+at ~40/s would take seven hours. Text statistics (vocabulary, passage length, languages) are therefore those of real
 speech transcripts; the vectors keep the real ones' geometry. Rows are written straight into the
 SQLite store (the same schema and FTS5 table ``tingshuo index`` writes), 500 passages per file.
 
@@ -21,6 +22,7 @@ import _benchpath  # noqa: F401  (first: keeps bench/inspect.py from shadowing t
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -45,7 +47,9 @@ def real_passages() -> list[tuple]:
         if not db.exists():
             sys.exit(f"{db} not found: run bench/search.py first (it builds the real indexes this one is made from).")
         con = sqlite3.connect(str(db))
-        rows += con.execute("SELECT p.language, p.words, v.vec FROM passages p JOIN vectors v ON v.id = p.id").fetchall()
+        # each unit vector with the words of the passage that holds it (its owner)
+        rows += con.execute("SELECT p.language, p.words, v.vec FROM unit_vectors v JOIN passages p "
+                            "ON p.id = v.passage_id").fetchall()
         con.close()
     return [(lang, json.loads(words), np.frombuffer(vec, np.float16).astype(np.float32)) for lang, words, vec in rows]
 
@@ -91,7 +95,8 @@ def synthesise(folder: Path, n: int, seed: int = 7) -> dict:
                               " VALUES(?,?,?,?,?,?,?,?,?,?)", (fid, j, j + 1, p.start_s, p.end_s, lang, text, wjson, lex, py))
             pid = cur.lastrowid
             con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)", (pid, lex, py))
-            con.execute("INSERT INTO vectors(id, vec) VALUES(?,?)", (pid, vec.astype(np.float16).tobytes()))
+            con.execute("INSERT INTO unit_vectors(id, passage_id, file_id, unit, vec) VALUES(?,?,?,?,?)",
+                        (pid, pid, fid, j, vec.astype(np.float16).tobytes()))
         con.execute("COMMIT")
         made += k
         file_no += 1
@@ -147,7 +152,32 @@ def vector_methods(index, queries: list[str]) -> dict:
     return out
 
 
-def run_size(n: int, queries: list[str], keep: bool) -> dict:
+def steps(index, queries: list[str]) -> dict:
+    """The two steps that run side by side in a search, each alone: FTS5 (with the hot-term bound the
+    search uses, and with every term OR-ed as before it) and the vector step (embedding + cache)."""
+    from tingshuo.search.document import embed_text
+    from tingshuo.search.query import K_DENSE, K_LEXICAL, PY_WEIGHT, parse_query
+    from tingshuo.search.text import guess_language
+    from tingshuo.search.vectors import centre
+
+    hot = index.store.hot_terms()
+    means = index.means()
+    out = {"hot_terms": len(hot)}
+    for name, fn in (
+            ("fts5_bounded", lambda q: index.store.lexical(parse_query(q).match_bounded(hot), K_LEXICAL, PY_WEIGHT)),
+            ("fts5_all_or", lambda q: index.store.lexical(parse_query(q).match, K_LEXICAL, PY_WEIGHT)),
+            ("vectors", lambda q: index.vectors.search(centre(index.embedder.queries([embed_text(q)])[0],
+                                                              [guess_language(q)], means, side=0)[0], K_DENSE))):
+        lat = []
+        for q in queries:
+            t0 = time.perf_counter()
+            fn(q)
+            lat.append((time.perf_counter() - t0) * 1000)
+        out[name] = {"p50_ms": round(float(np.percentile(lat, 50)), 1), "p95_ms": round(float(np.percentile(lat, 95)), 1)}
+    return out
+
+
+def run_size(n: int, queries: list[str], keep: bool, methods: bool = True) -> dict:
     import shutil
 
     from tingshuo.search import Index
@@ -165,15 +195,21 @@ def run_size(n: int, queries: list[str], keep: bool) -> dict:
     info["vector_cache_build_s"] = round(time.perf_counter() - t0, 1)
     index.search("warm up", top=5)
     index.search("预热一下", top=5)  # pypinyin's dictionaries load on the first Mandarin query
-    lat = []
+    lat, cpu = [], []
     for q in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         index.search(q, top=10)
         lat.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)  # all threads of the process: what a query costs the machine
+    info["query_cpu_ms_p50"] = round(float(np.percentile(cpu, 50)), 1)
+    info["query_cpu_ms_p95"] = round(float(np.percentile(cpu, 95)), 1)
+    info["load_average"] = [round(x, 1) for x in os.getloadavg()]
     info["query_ms_p50"] = round(float(np.percentile(lat, 50)), 1)
     info["query_ms_p95"] = round(float(np.percentile(lat, 95)), 1)
     info["query_ms_max"] = round(float(np.max(lat)), 1)
-    info["vector_methods"] = vector_methods(index, queries[:60])
+    info["steps"] = steps(index, queries)
+    if methods:
+        info["vector_methods"] = vector_methods(index, queries[:60])
     info["bytes"] = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
     info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     index.close()
@@ -184,14 +220,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--keep", action="store_true", help="reuse indexes synthesised by an earlier run")
+    ap.add_argument("--no-methods", action="store_true", help="skip the table of vector methods (bench/search_ann.py has more)")
     args = ap.parse_args()
     queries = [json.loads(line)["query"] for line in open(QUERIES, encoding="utf-8")]
     out = {}
     for n in [int(x) for x in args.sizes.split(",")]:
-        out[str(n)] = run_size(n, queries, args.keep)
+        out[str(n)] = run_size(n, queries, args.keep, not args.no_methods)
         print(json.dumps({n: out[str(n)]}), file=sys.stderr, flush=True)
     (REPO / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (REPO / "bench" / "results" / "search-scale.json").write_text(json.dumps(out, indent=2))
+    (REPO / "bench" / "results" / f"search-scale-{args.sizes.replace(',', '-')}.json").write_text(json.dumps(out, indent=2))
     emit(out)
 
 

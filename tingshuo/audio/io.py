@@ -54,7 +54,7 @@ def _name(source) -> str:
     return getattr(source, "name", None) or "<audio buffer>"
 
 
-def _check_path(path: Path, name: str) -> None:
+def check_path(path: Path, name: str) -> None:
     """Refuse, in one sentence, what is not a readable regular file (before any native code opens it)."""
     try:
         st = path.stat()
@@ -83,7 +83,7 @@ def _open(source):
 
     name = _name(source)
     if isinstance(source, (str, os.PathLike)):
-        _check_path(Path(source), name)
+        check_path(Path(source), name)
         target: object = str(source)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:

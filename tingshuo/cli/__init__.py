@@ -26,6 +26,7 @@ VERBS = {
     "train": "tingshuo.cli.train",
     "index": "tingshuo.cli.index",
     "search": "tingshuo.cli.search",
+    "align": "tingshuo.cli.align",
 }
 
 DESCRIPTION = """\
@@ -47,6 +48,8 @@ examples:
   tingshuo train asr --config recipes/cathy-ctc/conf.yaml --out runs/cathy
   tingshuo index recordings/ --index lib/
   tingshuo search "refund policy" --index lib/
+  tingshuo align chapter.mp3 chapter.txt --format json,textgrid -o out/
+  tingshuo align book.flac book.txt --segment -o dataset/
 
 Run 'tingshuo COMMAND --help' for the options of a command."""
 
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug or os.environ.get("TINGSHUO_DEBUG") == "1"
+    if not debug:
+        _quiet_libraries()
     previous = _terminate_like_interrupt()
     try:
         return int(args.run(args) or 0)
@@ -120,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt as exc:
-        resume = " rerun with --skip-existing to resume." if args.command == "transcribe" else ""
-        print(f"\ninterrupted; finished outputs are kept;{resume or ' partial ones are removed.'}", file=sys.stderr)
+        resume = {"transcribe": " rerun with --skip-existing to resume.",
+                  "align": " rerun with --skip-existing to resume.",
+                  "inspect": " partial ones are removed; rerun the same command to resume.",
+                  "index": " rerun the same command to resume."}.get(args.command, " partial ones are removed.")
+        print(f"\ninterrupted; finished outputs are kept;{resume}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 0
@@ -133,6 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_libraries() -> None:
+    """A user sees our one-line messages, not numpy's floating-point warnings (a silent clip's log of zero);
+    --debug (or TINGSHUO_DEBUG=1) shows them. FFmpeg's own log is off already: PyAV passes it on only when
+    av.logging.set_level is called, which tingshuo never does; libsndfile never sees MP3s (libmpg123 prints)."""
+    import warnings
+
+    import numpy as np
+
+    warnings.simplefilter("ignore", RuntimeWarning)
+    np.seterr(all="ignore")
 
 
 class Terminated(KeyboardInterrupt):

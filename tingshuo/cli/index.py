@@ -87,7 +87,7 @@ def run(args) -> int:
     if not args.quiet:
         parts = [f"{report.added} added", f"{report.updated} updated", f"{report.skipped} unchanged"]
         parts += [f"{n} {what}" for n, what in ((report.moved, "moved"), (report.removed, "removed"),
-                                                 (report.reembedded, "passages re-embedded"),
+                                                 (report.reembedded, "sentences re-embedded"),
                                                  (len(report.failed), "failed")) if n]
         print(f"{', '.join(parts)} in {report.wall_s:.1f} s; {args.index} holds {info['files']} files, "
               f"{info['passages']} passages, {info['audio_s'] / 3600:.2f} h of audio", file=sys.stderr)

@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("search", help="find where something was said in an indexed library",
                        description="Search an index made by 'tingshuo index': each hit is a file, the seconds of "
-                                   "the words that matched, and the transcript with them marked.",
+                                   "the sentence around the words that matched (the words' own seconds are "
+                                   "match_start_s/match_end_s in --format json), and the transcript with them marked.",
                        epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("query", nargs="?", default=None, metavar="QUERY", help="what to look for (English or Mandarin)")
     p.add_argument("--index", "-i", required=True, metavar="LIB", help="the index folder")

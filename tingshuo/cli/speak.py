@@ -170,10 +170,11 @@ def run(args) -> int:
     else:
         import soundfile
 
-        try:
-            audio_s = soundfile.info(str(out)).duration
-        except Exception:  # mp3/ogg: soundfile may not read them; the chunk sum stands
-            pass
+        if fmt in ("wav", "flac"):  # mp3/ogg: the chunk sum stands (libmpg123 would print to stderr)
+            try:
+                audio_s = soundfile.info(str(out)).duration
+            except Exception:
+                pass
         if args.timestamps:
             side = out.with_suffix(".json")
             atomic_write_text(side, json.dumps({"audio": out.name, "sample_rate": rate, "duration": round(audio_s, 3),

@@ -137,7 +137,7 @@ def _soundfile_blocks(path: str, block_s: float):
 
 def _check_path(path: str) -> None:
     """The decoder's verdict on what is not a readable regular file (missing, a folder, a pipe, empty)."""
-    from ..audio.io import _check_path as check
+    from ..audio.io import check_path as check
     from ..errors import TingshuoError
 
     try:

@@ -1,7 +1,8 @@
 """One file's contribution to the index, made by a plain function: path -> transcript -> passages -> vectors.
 
     >>> doc = process_file("talk.wav", transcriber=t, embedder=e)   # doctest: +SKIP
-    >>> len(doc.passages), doc.vectors.shape                          # doctest: +SKIP
+    >>> len(doc.passages), doc.vectors.shape, doc.vector_units[0]    # doctest: +SKIP
+    (65, (66, 384), (0, 0))
 
 The driver (``index.Index.add``) decides what needs doing and writes documents to the store; the
 per-file work here has no state, so a local loop and a Ray actor run the same code.
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..types import Segment, Transcript
-from .passages import Passage, passages_of
+from .passages import Passage, passages_of, unit_texts
 from .sidecar import find_sidecar, read_transcript
 from .text import _t2s, has_han, lexical_tokens, pinyin_tokens, raw_tokens
 
@@ -42,7 +43,8 @@ class Document:
     passages: tuple[Passage, ...]
     lex: tuple[str, ...]  # FTS5 terms per passage, space-separated
     py: tuple[str, ...]
-    vectors: np.ndarray  # (n_passages, dim) float32, unit length
+    vectors: np.ndarray  # (n_units, dim) float32, unit length: one per unit (sentence), embedded alone
+    vector_units: tuple[tuple[int, int], ...] = ()  # per vector: (index of its owner passage, unit)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def embed_text(text: str) -> str:
 
 
 def embed_passages(embedder, texts: list[str]) -> np.ndarray:
-    """(n, dim) float32 passage vectors, embedded ``EMBED_BATCH`` at a time."""
+    """(n, dim) float32 vectors of passage-side texts (e5's "passage:" prefix), ``EMBED_BATCH`` at a time."""
     if not texts:
         return np.zeros((0, embedder.dim), np.float32)
     parts = [embedder.passages([embed_text(t) for t in texts[k:k + EMBED_BATCH]])
@@ -103,12 +105,13 @@ def make_document(state: FileState, transcript: Transcript, *, content_hash: str
                   recogniser: str | None, embedder) -> Document:
     passages = tuple(passages_of(transcript))
     lex, py = zip(*[terms(p) for p in passages]) if passages else ((), ())
-    vectors = embed_passages(embedder, [p.text for p in passages])
+    units = unit_texts(passages)
+    vectors = embed_passages(embedder, [text for _k, _u, text in units])
     return Document(path=state.path, content_hash=content_hash, size=state.size, mtime_ns=state.mtime_ns,
                     duration_s=float(transcript.duration_s or (passages[-1].end_s if passages else 0.0)),
                     language=transcript.language, transcript_source=source, recogniser=recogniser,
                     segments=tuple(transcript.segments), passages=passages, lex=tuple(lex), py=tuple(py),
-                    vectors=vectors)
+                    vectors=vectors, vector_units=tuple((k, u) for k, u, _t in units))
 
 
 def sidecar_transcript(state: FileState) -> tuple[Transcript, str] | None:

@@ -15,6 +15,8 @@ version gets every passage embedded again (resumably) on the next ``add``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -24,11 +26,17 @@ from typing import Callable, Iterable
 from ..errors import InputError, TingshuoError
 from .document import (Document, FileState, content_hash, embed_passages, file_state, make_document,
                        sidecar_transcript)
+from .passages import unit_texts
 from .query import SearchOptions, SearchResult, search
 from .store import Store
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
+
+
+@dataclass(frozen=True)
+class _Words:
+    words: list  # [[start_s, end_s, text, unit], ...] as stored
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ def recogniser_name(model: str | None) -> str:
     return (models.get(model) if model else models.default("asr")).name
 
 
+@functools.lru_cache(maxsize=4)
 def embedder_name(name: str = "e5") -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -98,8 +107,6 @@ class Index:
 
     def means(self) -> dict:
         """The reference means vectors are centred with: computed once per embedder, kept in the index."""
-        import json
-
         import numpy as np
 
         from .vectors import reference_means
@@ -276,7 +283,8 @@ class Index:
                            wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
 
     def _reembed_if_needed(self, note) -> int:
-        """Embed every passage again when the embedder changed; resumable (progress kept in meta)."""
+        """Embed every unit again when the embedder changed (or the index came from schema 1, which had
+        passage vectors), from the stored words; resumable (progress kept in meta). Returns units embedded."""
         made, have = self.store.get_meta("embedder"), embedder_name()
         if made is None or made == have:
             return 0
@@ -287,14 +295,19 @@ class Index:
             self.store.set_meta("reembed_target", have)
         note("reembedding", str(self.folder), f"the index was embedded with {made}; embedding again with {have}")
         n = 0
-        for batch in self.store.passage_texts():
-            batch = [(pid, t) for pid, t in batch if pid > done_upto]
+        for batch in self.store.passage_words():
+            batch = [row for row in batch if row[0] > done_upto]
             if not batch:
                 continue
-            vecs = embed_passages(self.embedder, [t for _pid, t in batch])
-            self.store.replace_vectors([pid for pid, _t in batch], vecs,
-                                       extra_meta={"reembed_upto": str(batch[-1][0])})
-            n += len(batch)
+            owners = {}  # a unit is embedded with the first passage of the batch that holds it
+            for pid, fid, words_json in batch:
+                for _k, unit, text in unit_texts([_Words(json.loads(words_json))]):
+                    owners.setdefault((fid, unit), (pid, text))
+            keys = list(owners)
+            vecs = embed_passages(self.embedder, [owners[k][1] for k in keys])
+            self.store.replace_unit_vectors([(owners[k][0], k[0], k[1]) for k in keys], vecs,
+                                            extra_meta={"reembed_upto": str(batch[-1][0])})
+            n += len(keys)
         self.store.set_meta("embedder", have)
         return n
 

@@ -7,8 +7,9 @@ Every word keeps its own start_s/end_s (the recogniser's word timestamps, or tim
 segment by character count when a transcript has none, as SRT/VTT sidecars do), so a hit can be
 cut down to the words that matched. Words are grouped into *units* — sentences, cut at final
 punctuation, pauses and a length limit — and a passage is two consecutive units (stride one
-unit): each sentence is embedded twice, in both of its contexts, and a sentence stays whole in
-at least one passage.
+unit), so a sentence stays whole in at least one passage for lexical matching. Each unit is
+embedded once, on its own (``unit_texts``): a sentence-length vector matches a paraphrase or a
+translation of that sentence better than one of two sentences does (docs/search.md).
 """
 
 from __future__ import annotations
@@ -147,3 +148,26 @@ def passages_of(transcript: Transcript) -> list[Passage]:
 def _mostly_han(words) -> bool:
     text = "".join(w.text for w in words)
     return guess_language(text) == "zh"
+
+
+def unit_texts(passages) -> list[tuple[int, int, str]]:
+    """Every unit once, as (index of the passage that owns it, unit, text): the owner is the first
+    passage holding the unit, so a unit's vector is stored with a passage that contains it.
+
+    ``passages``: Passage objects, or rows with ``words`` as [start_s, end_s, text, unit] lists.
+    """
+    out: list[tuple[int, int, str]] = []
+    seen: set[int] = set()
+    for k, p in enumerate(passages):
+        if isinstance(p, Passage):
+            items = [(u, w.text) for w, u in zip(p.words, p.word_units)]
+        else:
+            items = [(w[3], w[2]) for w in p.words]
+        by: dict[int, list[str]] = {}
+        for u, text in items:
+            by.setdefault(u, []).append(text)
+        for u, texts in sorted(by.items()):
+            if u not in seen:
+                seen.add(u)
+                out.append((k, u, join_words([_W(t) for t in texts]).strip()))
+    return out

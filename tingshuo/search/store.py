@@ -1,4 +1,4 @@
-"""The index on disk: one SQLite database (files, segments, passages, FTS5 terms, vectors).
+"""The index on disk: one SQLite database (files, segments, passages, FTS5 terms, unit vectors).
 
     >>> store = Store("lib/index.sqlite")                   # doctest: +SKIP
     >>> store.file_by_path("/data/talk.wav")                 # doctest: +SKIP
@@ -11,8 +11,10 @@ searches read while an indexing run writes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,7 +26,10 @@ import numpy as np
 
 from ..errors import InputError
 
-SCHEMA_VERSION = "1"
+HOT_MIN_PASSAGES = 50_000  # below this every query term is OR-ed (posting lists are short)
+HOT_FRACTION = 0.005  # above it, a term in more than this fraction of passages is "hot" (Query.match_bounded)
+SCHEMA_VERSION = "2"  # 2: one vector per unit (sentence) in unit_vectors; 1 had one per passage
+LEGACY_EMBEDDER = "passage vectors of an older tingshuo (schema 1)"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -43,7 +48,10 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id, unit_lo);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     lex, py, content='passages', content_rowid='id', tokenize="unicode61 remove_diacritics 0");
-CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS unit_vectors (
+    id INTEGER PRIMARY KEY, passage_id INTEGER NOT NULL, file_id INTEGER NOT NULL, unit INTEGER NOT NULL,
+    vec BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS unit_vectors_unit ON unit_vectors(file_id, unit);
 """
 
 
@@ -90,6 +98,7 @@ class Store:
                              f"'tingshuo index PATH... --index {self.path.parent}'.")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._hot: tuple | None = None
         try:
             self.connection().executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -99,9 +108,28 @@ class Store:
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version == "1":
+            self._upgrade_from_1()
         elif version != SCHEMA_VERSION:
             raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
                              "build a new index with 'tingshuo index'.")
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 kept one vector per passage: drop them (the text stays) and record that every unit
+        must be embedded; ``Index.add`` does that from the stored words, ``search`` says to run it."""
+        with self._write_lock:
+            con = self.connection()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("DROP TABLE IF EXISTS vectors")
+                con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                                [("schema_version", SCHEMA_VERSION), ("embedder", LEGACY_EMBEDDER)])
+                con.execute("DELETE FROM meta WHERE key IN ('reembed_target', 'reembed_upto')")
+                _bump_version(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -154,12 +182,6 @@ class Store:
             self.connection().execute("UPDATE files SET path=?, size=?, mtime_ns=? WHERE id=?",
                                       (path, size, mtime_ns, file_id))
 
-    def counts(self) -> dict:
-        con = self.connection()
-        n_files, audio_s = con.execute("SELECT count(*), coalesce(sum(duration_s), 0) FROM files").fetchone()
-        n_passages = con.execute("SELECT count(*) FROM passages").fetchone()[0]
-        return {"files": n_files, "passages": n_passages, "audio_s": round(audio_s, 1)}
-
     # ------------------------------------------------------------------ writing one file
     def write_file(self, doc, *, replace_id: int | None = None) -> int:
         """Store one prepared document (``index.Document``) in one transaction; returns its file id."""
@@ -179,6 +201,7 @@ class Store:
                 fid = cur.lastrowid
                 con.executemany("INSERT INTO segments(file_id, start_s, end_s, text, language) VALUES(?,?,?,?,?)",
                                 [(fid, s.start_s, s.end_s, s.text, s.language) for s in doc.segments])
+                pids = []
                 for k, p in enumerate(doc.passages):
                     words = json.dumps([[round(w.start_s, 3), round(w.end_s, 3), w.text, u]
                                         for w, u in zip(p.words, p.word_units)], ensure_ascii=False)
@@ -187,9 +210,11 @@ class Store:
                         " VALUES(?,?,?,?,?,?,?,?,?,?)",
                         (fid, p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, words,
                          doc.lex[k], doc.py[k]))
-                    pid = cur.lastrowid
-                    con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)", (pid, doc.lex[k], doc.py[k]))
-                    con.execute("INSERT INTO vectors(id, vec) VALUES(?,?)", (pid, vec16[k].tobytes()))
+                    pids.append(cur.lastrowid)
+                    con.execute("INSERT INTO passages_fts(rowid, lex, py) VALUES(?,?,?)",
+                                (pids[-1], doc.lex[k], doc.py[k]))
+                con.executemany("INSERT INTO unit_vectors(passage_id, file_id, unit, vec) VALUES(?,?,?,?)",
+                                [(pids[k], fid, u, vec16[j].tobytes()) for j, (k, u) in enumerate(doc.vector_units)])
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
@@ -212,7 +237,7 @@ class Store:
     def _delete_file(con, file_id: int) -> None:
         con.execute("INSERT INTO passages_fts(passages_fts, rowid, lex, py) "
                     "SELECT 'delete', id, lex, py FROM passages WHERE file_id=?", (file_id,))
-        con.execute("DELETE FROM vectors WHERE id IN (SELECT id FROM passages WHERE file_id=?)", (file_id,))
+        con.execute("DELETE FROM unit_vectors WHERE file_id=?", (file_id,))
         con.execute("DELETE FROM passages WHERE file_id=?", (file_id,))
         con.execute("DELETE FROM segments WHERE file_id=?", (file_id,))
         con.execute("DELETE FROM files WHERE id=?", (file_id,))
@@ -230,6 +255,35 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise InputError(f"The query could not be searched ({exc}).") from None
 
+    def hot_terms(self) -> frozenset:
+        """Terms in more than HOT_FRACTION of the passages of a library of HOT_MIN_PASSAGES or more
+        (empty below that). Derived: kept in ``hot_terms.json`` beside the database for the current
+        vector_state (every write changes it) and recomputed from FTS5's vocabulary when stale."""
+        state = self.vector_state()
+        if self._hot is not None and self._hot[0] == state:
+            return self._hot[1]
+        cache = self.path.parent / "hot_terms.json"
+        hot = None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            if data["state"] == list(state) and data["rule"] == [HOT_MIN_PASSAGES, HOT_FRACTION]:
+                hot = frozenset(data["terms"])
+        if hot is None:
+            con = self.connection()
+            n = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+            hot = frozenset()
+            if n >= HOT_MIN_PASSAGES:
+                con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING fts5vocab(main, 'passages_fts', 'row')")
+                hot = frozenset(t for (t,) in con.execute("SELECT term FROM temp.passages_vocab WHERE doc > ?",
+                                                          (int(HOT_FRACTION * n),)))
+            with contextlib.suppress(OSError):
+                tmp = cache.with_suffix(f".{threading.get_ident()}.tmp")
+                tmp.write_text(json.dumps({"state": list(state), "rule": [HOT_MIN_PASSAGES, HOT_FRACTION],
+                                           "terms": sorted(hot)}, ensure_ascii=False), encoding="utf-8")
+                os.replace(tmp, cache)
+        self._hot = (state, hot)
+        return hot
+
     def passages(self, ids) -> dict[int, PassageRow]:
         ids = list({int(i) for i in ids})
         out = {}
@@ -242,31 +296,34 @@ class Store:
                 out[r[0]] = PassageRow(*r)
         return out
 
-    def neighbours(self, file_id: int, unit_lo: int, unit_hi: int) -> list[tuple[int, int, int]]:
-        """(id, unit_lo, unit_hi) of the passages of one file that share a unit with units lo..hi."""
-        return self.connection().execute(
-            "SELECT id, unit_lo, unit_hi FROM passages WHERE file_id=? AND unit_lo BETWEEN ? AND ? AND unit_hi >= ?",
-            (file_id, unit_lo - 2, unit_hi, unit_lo)).fetchall()
+    def unit_vectors(self, rows) -> dict[int, dict[int, tuple[np.ndarray, str]]]:
+        """{passage id: {unit: (vector float32 as embedded, passage language)}} for PassageRows."""
+        out: dict[int, dict] = {}
+        con = self.connection()
+        for r in rows:
+            out[r.id] = {u: (np.frombuffer(blob, np.float16).astype(np.float32), r.language) for u, blob in con.execute(
+                "SELECT unit, vec FROM unit_vectors WHERE file_id=? AND unit BETWEEN ? AND ?",
+                (r.file_id, r.unit_lo, r.unit_hi))}
+        return out
 
-    def vectors_for(self, ids) -> dict[int, tuple[np.ndarray, str]]:
-        """{passage id: (vector float32 as embedded, passage language)}."""
-        ids = list({int(i) for i in ids})
+    def vector_owners(self, ids) -> dict[int, tuple[int, int]]:
+        """{vector id: (passage id, unit)}."""
+        ids = [int(i) for i in ids]
         out = {}
         con = self.connection()
         for k in range(0, len(ids), 500):
             chunk = ids[k:k + 500]
-            for pid, blob, lang in con.execute(
-                    "SELECT v.id, v.vec, p.language FROM vectors v JOIN passages p ON p.id = v.id "
-                    f"WHERE v.id IN ({','.join('?' * len(chunk))})", chunk):
-                out[pid] = (np.frombuffer(blob, np.float16).astype(np.float32), lang)
+            for vid, pid, unit in con.execute(
+                    f"SELECT id, passage_id, unit FROM unit_vectors WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                out[vid] = (pid, unit)
         return out
 
     def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
-        """(ids int64, vectors float16 (n, dim), languages) in id order, a batch at a time."""
+        """(vector ids int64, unit vectors float16 (n, dim), languages) in id order, a batch at a time."""
         con = self.connection()
         last = -1
         while True:
-            rows = con.execute("SELECT v.id, v.vec, p.language FROM vectors v JOIN passages p ON p.id = v.id "
+            rows = con.execute("SELECT v.id, v.vec, p.language FROM unit_vectors v JOIN passages p ON p.id = v.passage_id "
                                "WHERE v.id > ? ORDER BY v.id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
@@ -281,25 +338,29 @@ class Store:
         row = self.connection().execute("SELECT value FROM meta WHERE key='vectors_version'").fetchone()
         return (int(row[0]) if row else 0,)
 
-    def passage_texts(self, batch: int = 256) -> Iterator[list[tuple[int, str]]]:
+    def passage_words(self, batch: int = 256) -> Iterator[list]:
+        """Passages in id order with their file and words (for embedding units again), a batch at a time:
+        [(passage id, file id, words_json)]."""
         con = self.connection()
         last = -1
         while True:
-            rows = con.execute("SELECT id, text FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            rows = con.execute("SELECT id, file_id, words FROM passages WHERE id > ? ORDER BY id LIMIT ?",
+                               (last, batch)).fetchall()
             if not rows:
                 return
             yield rows
             last = rows[-1][0]
 
-    def replace_vectors(self, ids, vectors, extra_meta: dict | None = None) -> None:
-        """New vectors for stored passages (re-embedding), with meta keys set in the same transaction."""
+    def replace_unit_vectors(self, rows, vectors, extra_meta: dict | None = None) -> None:
+        """New vectors for units [(passage id, file id, unit)] (re-embedding; a unit's old vector is
+        replaced), with meta keys set in the same transaction."""
         vec16 = np.asarray(vectors, np.float16)
         with self._write_lock:
             con = self.connection()
             con.execute("BEGIN IMMEDIATE")
             try:
-                con.executemany("UPDATE vectors SET vec=? WHERE id=?",
-                                [(vec16[k].tobytes(), int(i)) for k, i in enumerate(ids)])
+                con.executemany("INSERT OR REPLACE INTO unit_vectors(passage_id, file_id, unit, vec) VALUES(?,?,?,?)",
+                                [(int(p), int(f), int(u), vec16[k].tobytes()) for k, (p, f, u) in enumerate(rows)])
                 if extra_meta:
                     con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
                 _bump_version(con)
@@ -307,6 +368,13 @@ class Store:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    def counts(self) -> dict:
+        con = self.connection()
+        n_files, audio_s = con.execute("SELECT count(*), coalesce(sum(duration_s), 0) FROM files").fetchone()
+        n_passages = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+        n_units = con.execute("SELECT count(*) FROM unit_vectors").fetchone()[0]
+        return {"files": n_files, "passages": n_passages, "units": n_units, "audio_s": round(audio_s, 1)}
 
 
 def _bump_version(con) -> None:

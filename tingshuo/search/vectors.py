@@ -34,8 +34,8 @@ LANGS = ("en", "zh")
 EXACT_MAX = 50_000  # passages scanned exactly; above it, sign codes + re-scoring
 RESCORE = 1000  # candidates re-scored exactly (float16 rows) at the end
 PRESELECT = 16  # x RESCORE rows kept by Hamming distance for the lookup-table ranking
-BLOCK = 65536
-CACHE_VERSION = 2  # rows are centred (reference means) and unit length  # rows per block in the exact scan (bounded temporary memory)
+BLOCK = 65536  # rows per block in the exact scan (bounded temporary memory)
+CACHE_VERSION = 3  # rows: unit (sentence) vectors, centred (reference means), unit length
 
 
 @functools.lru_cache(maxsize=1)
@@ -192,11 +192,21 @@ class VectorCache:
         (asymmetric: a lookup table per code byte), far closer to the true order than Hamming alone."""
         qc = q - self._mean
         code = sign_codes(q[None, :], self._mean)[0]
-        dist = np.zeros(codes.shape[1], np.uint16)
-        for j in range(codes.shape[0]):  # column by column: no (n, 6) uint64 temporaries
-            dist += np.bitwise_count(codes[j] ^ code[j]).astype(np.uint16)
-        k = min(len(dist), PRESELECT * m)
-        pre = np.argpartition(dist, k - 1)[:k] if k < len(dist) else np.arange(len(dist))
+        n = codes.shape[1]
+        dist = np.zeros(n, np.uint16)
+        xor = np.empty(n, np.uint64)
+        for j in range(codes.shape[0]):  # column by column, into reused buffers: no (n, 6) temporaries
+            np.bitwise_xor(codes[j], code[j], out=xor)
+            np.add(dist, np.bitwise_count(xor), out=dist)
+        k = min(n, PRESELECT * m)
+        if k < n:  # distances are 0..dim: a histogram finds the k-th smallest faster than argpartition
+            cum = np.cumsum(np.bincount(dist, minlength=self.dim + 1))
+            cut = int(np.searchsorted(cum, k))  # rows at distance <= cut are at least k
+            below = np.flatnonzero(dist < cut)
+            at = np.flatnonzero(dist == cut)[:k - len(below)]
+            pre = np.concatenate([below, at])
+        else:
+            pre = np.arange(n)
         # table[j, b]: the contribution of code byte j holding value b (bits big-endian, as packbits)
         bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1
         table = qc.reshape(-1, 8) @ bits.T  # (dim/8, 256)
@@ -208,7 +218,8 @@ class VectorCache:
         return out
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Passage ids and cosine of the ``k`` nearest stored vectors to the unit vector ``q``."""
+        """Vector ids (``Store.vector_owners`` maps them to passage and unit) and cosines of the ``k``
+        nearest stored vectors to the unit vector ``q``."""
         self.ensure()
         ids, mat, codes = self._ids, self._mat, self._codes
         n = len(ids)

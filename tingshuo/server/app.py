@@ -36,7 +36,7 @@ def create_app(config: ServerConfig):
         from ..errors import ModelNotInstalled
 
         raise ModelNotInstalled(f"{_install_hint()} ({exc}).") from None
-    from .routes import audio, info, inspect, stream
+    from .routes import align, audio, info, inspect, search, stream
 
     services = Services(config)
 
@@ -84,9 +84,8 @@ def create_app(config: ServerConfig):
         err = EngineError(f"The server failed on this request ({type(exc).__name__}: {exc}).")
         return JSONResponse(body_for(err), status_code=500)
 
-    for module in (audio, info, inspect, stream):
+    for module in (audio, info, inspect, stream, search, align):
         app.include_router(module.router)
-    from .routes import search as search_routes; app.include_router(search_routes.router)  # noqa: E702
 
     @app.get("/", include_in_schema=False)
     async def index():

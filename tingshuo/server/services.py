@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -28,6 +30,7 @@ from .errors import Overloaded, RequestTimeout
 from .metrics import Metrics
 
 log = logging.getLogger("tingshuo.server")
+DECODE_TIMEOUT_S = 120.0  # a 25 MB upload decodes in a few seconds; this is for a decoder that hangs
 
 
 @dataclass
@@ -102,6 +105,8 @@ class ASRBatcher:
                 groups.setdefault(dataclasses.replace(job.options, language=None), []).append(job)
             for opts, jobs in groups.items():
                 self._decode(opts, jobs)
+            if self._q.empty():
+                trim_heap()  # idle for a moment: give back what the batch freed
 
     def _decode(self, opts, jobs: list[_Job]) -> None:
         try:
@@ -128,6 +133,29 @@ def _resolve(job: _Job, result) -> None:
     job.loop.call_soon_threadsafe(settle)
 
 
+@functools.lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (musl, macOS): nothing to tune
+        return None
+
+
+def trim_heap() -> None:
+    """Hand freed heap pages back to the system (glibc; a no-op elsewhere), after a batch of requests.
+
+    Without it a long-running server's RSS creeps up: a 30-min soak went from 993 to 1245 MB,
+    growth that a fixed mmap threshold removed (so it is heap fragmentation, not a leak), but that
+    threshold cost a third of the throughput (every large buffer mapped and faulted in afresh)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 class Services:
     """Models, pool, admission and metrics for one server process."""
 
@@ -137,7 +165,9 @@ class Services:
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="tingshuo-worker")
         from ..audio.isolated import IsolatedDecoder
 
-        self.decoder = IsolatedDecoder(config.decode_workers, timeout_s=config.request_timeout_s)
+        # Decoding is checked before the request's deadline starts (a too-long file gets its 413, not a 504),
+        # so it has a bound of its own: ample for the largest upload, short for a decoder that hangs.
+        self.decoder = IsolatedDecoder(config.decode_workers, timeout_s=DECODE_TIMEOUT_S)
         self.batcher = ASRBatcher(self)
         self._lock = threading.Lock()
         self._transcriber = None

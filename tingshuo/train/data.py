@@ -105,11 +105,13 @@ def _duration(path: str) -> float:
     import soundfile as sf
 
     try:
-        return float(sf.info(path).duration)
+        if str(path).lower().endswith((".wav", ".flac")):  # libsndfile hands MP3s to libmpg123, which prints
+            return float(sf.info(path).duration)
     except Exception:
-        from ..audio.io import probe
+        pass
+    from ..audio.io import probe
 
-        return float(probe(path).duration_s or 0.0)
+    return float(probe(path).duration_s or 0.0)
 
 
 def load_utterances(manifest: str | os.PathLike, encode: Callable[[str], list[int]] | None, *,

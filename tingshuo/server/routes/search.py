@@ -86,7 +86,8 @@ async def _search(request: Request, query: str, top: int, lang: Optional[str]) -
 
 @router.get("/v1/search")
 async def search_get(request: Request, query: str = Query(""), top: int = Query(5), lang: Optional[str] = Query(None)):
-    """Hits for a typed query: file, start_s/end_s of the matched words, marked snippet, score, matchers."""
+    """Hits for a typed query: file, start_s/end_s (the matched words in their sentence) and match_start_s/
+    match_end_s (the matched words), marked snippet, score, matchers."""
     return await _search(request, query, top, lang)
 
 

@@ -139,6 +139,7 @@ async def stream_transcribe(ws: WebSocket):
     s = _Session(ws, "/v1/stream/transcribe")
     if not await s.start():
         return
+    inbox = None
     try:
         from ...asr.base import TranscribeOptions
         from ...asr.streaming import StreamingRecognizer
@@ -151,8 +152,9 @@ async def stream_transcribe(ws: WebSocket):
         rec = await s.services.run(lambda: StreamingRecognizer(s.services.engine(), opts, speculate=False,
                                                                partial_interval_s=params.partial_interval_s))
         await s.send_json({"type": "ready", "sample_rate": rate})
+        inbox = _Inbox(s, rate)
         while True:
-            got = await s.receive(rate)
+            got = await inbox.next()
             if got is None:
                 return
             samples, cmd = got
@@ -178,7 +180,58 @@ async def stream_transcribe(ws: WebSocket):
             log.exception("stream failed")
         await s.error(exc)
     finally:
+        if inbox is not None:
+            inbox.close()
         await s.close()
+
+
+class _Inbox:
+    """Reads the socket in a task of its own, so that a client sending faster than recognition runs still has
+    its pongs read (otherwise they wait behind the unread audio and the keepalive closes the socket, 1011);
+    ``next`` joins the audio messages already waiting into one, so a recogniser that fell behind catches up
+    with one decode instead of one per message. At most ``MAX_WAITING`` messages wait (backpressure)."""
+
+    MAX_WAITING = 32
+    _NOTHING = object()
+
+    def __init__(self, session: _Session, rate: int) -> None:
+        self._q: asyncio.Queue = asyncio.Queue(self.MAX_WAITING)
+        self._held = self._NOTHING
+        self._task = asyncio.create_task(self._read(session, rate))
+
+    async def _read(self, session: _Session, rate: int) -> None:
+        try:
+            while True:
+                got = await session.receive(rate)
+                await self._q.put(got)
+                if got is None:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — handed to the loop that reads the inbox
+            await self._q.put(exc)
+
+    async def next(self):
+        """Like ``_Session.receive``: (samples, None), (None, command), or None when the client has gone."""
+        if self._held is not self._NOTHING:
+            got, self._held = self._held, self._NOTHING
+        else:
+            got = await self._q.get()
+        if isinstance(got, BaseException):
+            raise got
+        if got is None or got[0] is None:
+            return got
+        parts = [got[0]]
+        while not self._q.empty():
+            nxt = self._q.get_nowait()
+            if nxt is None or isinstance(nxt, BaseException) or nxt[0] is None:
+                self._held = nxt  # a command, an error or the end: after this audio
+                break
+            parts.append(nxt[0])
+        return (np.concatenate(parts) if len(parts) > 1 else parts[0]), None
+
+    def close(self) -> None:
+        self._task.cancel()
 
 
 def _command(text: str) -> dict:
@@ -224,6 +277,12 @@ async def chat(ws: WebSocket):
         pipeline = await services.run(lambda: VoicePipeline(brain, options, engine=services.engine(), realtime=True))
 
         async def on_frame(frame) -> None:
+            try:
+                await forward(frame)
+            except WebSocketDisconnect:  # the caller hung up mid-answer: the receive loop sees it and ends
+                pass
+
+        async def forward(frame) -> None:
             if isinstance(frame, F.OutputAudio):
                 if frame.samples.size:
                     if frame.text:

@@ -346,14 +346,18 @@ $("insp-go").addEventListener("click", async () => {
     return frag;
   }
 
+  const LEAD_S = 1;  // the player starts this long before the matched words (never before the hit)
+
   async function play(hit) {
     const from = Math.max(0, hit.start_s - CONTEXT_S);
+    const matchStart = hit.match_start_s ?? hit.start_s;
+    const cue = Math.max(hit.start_s, matchStart - LEAD_S);
     const url = `/v1/search/clip?audio=${encodeURIComponent(hit.audio)}&start_s=${from}&end_s=${hit.end_s + 1}`;
     const resp = await fetch(url, { headers: authHeaders() });
     if (!resp.ok) { setStatus(status, await apiError(resp), true); return; }
     player.src = URL.createObjectURL(await resp.blob());
-    player.dataset.hitStart = hit.start_s - from;
-    player.onloadedmetadata = () => { player.currentTime = hit.start_s - from; player.play().catch(() => {}); };
+    player.dataset.hitStart = cue - from;
+    player.onloadedmetadata = () => { player.currentTime = cue - from; player.play().catch(() => {}); };
   }
 
   async function search(ev) {

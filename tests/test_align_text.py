@@ -1,0 +1,203 @@
+"""Alignment without models: text units and their map back, output formats parsed back, clip planning,
+the pause and duration rules."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from tingshuo.align.base import AlignedWord, Alignment, AlignOptions, Unaligned
+from tingshuo.align.formats import parse_formats, render, sentences
+from tingshuo.align.refine import pack_pauses, split_at_pauses, unpack_time, widen_short
+from tingshuo.align.segment import (DROP_NO_PAUSE, DROP_UNALIGNED, SegmentOptions, error_rate, plan_clips,
+                                    tidy_text)
+from tingshuo.align.text import keys_of, units
+from tingshuo.errors import InputError
+
+
+def test_units_keep_the_written_text_and_read_numbers_as_words():
+    text = "Dr. Lee paid $1,200 at 3:30 pm on March 5, 2024."
+    us = units(text, "en")
+    assert [text[u.start:u.end] for u in us] == [u.text for u in us]
+    by = {u.text: u for u in us}
+    assert by["$1,200"].spoken == "one thousand two hundred dollars"
+    assert by["$1,200"].keys == ("one", "thousand", "two", "hundred", "dollars")
+    assert by["Dr."].keys == ("doctor",)
+    assert by["pm"].keys == ("p", "m")
+    assert by["5,"].keys == ("fifth",) and by["2024."].keys == ("twenty", "twenty", "four")
+    assert text[by["2024."].core_start:by["2024."].core_end] == "2024"
+    assert us[-1].sentence_end and by["5,"].clause_end
+
+
+def test_chinese_units_are_characters_and_numbers_map_back():
+    text = "会议定于2024年3月5日，门票¥50。我用Python写代码。"
+    us = units(text, "zh")
+    assert [u.text for u in us][:6] == ["会", "议", "定", "于", "2024", "年"]
+    by = {u.text.rstrip("，。"): u for u in us}
+    assert by["2024"].keys == ("二", "零", "二", "四")
+    assert by["¥50"].keys == ("五", "十", "元")
+    assert by["Python"].keys == ("python",)
+    assert all(len(u.text.rstrip("，。")) == 1 for u in us if u.is_cjk)
+    assert keys_of("體驗", "zh") == ("体", "验")  # traditional matches simplified
+
+
+def test_units_of_odd_text():
+    assert units("", "en") == [] and units(" \n\t", "en") == []
+    assert units("— … !!!", "en") == []  # nothing speakable
+    long = " ".join(["word"] * 20000)  # normalised block by block
+    assert len(units(long, "en")) == 20000
+    us = units("“Hello,” she said — twice…", "en")
+    assert [u.text for u in us] == ["“Hello,”", "she", "said —", "twice…"]
+    assert us[0].keys == ("hello",)
+
+
+def _alignment() -> Alignment:
+    text = "Hello world. This is a test,\nwith two lines."
+    us = units(text, "en")
+    t, words = 0.5, []
+    for u in us:
+        words.append(AlignedWord(text[u.core_start:u.core_end], t, t + 0.3, 0.9, offset=u.core_start))
+        t += 0.4 if not u.sentence_end else 1.0
+    un = (Unaligned("[applause]", 1.2, 1.9, "speech"), Unaligned("Preface", 0.0, 0.0, "text", offset=-1))
+    return Alignment("dir/talk one.wav", "en", tuple(words), un, duration_s=t + 1.0, text=text)
+
+
+def test_json_keeps_the_contract_names():
+    d = json.loads(render(_alignment(), "json"))
+    assert set(d) >= {"audio", "language", "words", "unaligned"}
+    assert set(d["words"][0]) == {"text", "start_s", "end_s", "score"}
+    assert set(d["unaligned"][0]) >= {"text", "start_s", "end_s"}
+
+
+def _parse_textgrid(s: str) -> dict:
+    assert s.startswith('File type = "ooTextFile"\nObject class = "TextGrid"')
+    xmax = float(re.search(r"^xmax = ([\d.]+)", s, re.M).group(1))
+    tiers = {}
+    for block in s.split("    item [")[1:]:
+        name = re.search(r'name = "(.*)"', block).group(1)
+        n = int(re.search(r"intervals: size = (\d+)", block).group(1))
+        ivs = re.findall(r'xmin = ([\d.]+)\n\s+xmax = ([\d.]+)\n\s+text = "((?:[^"]|"")*)"', block)
+        assert len(ivs) == n
+        tiers[name] = [(float(a), float(b), t.replace('""', '"')) for a, b, t in ivs]
+    return {"xmax": xmax, "tiers": tiers}
+
+
+def test_textgrid_parses_back_with_contiguous_tiers():
+    a = _alignment()
+    tg = _parse_textgrid(render(a, "textgrid"))
+    assert set(tg["tiers"]) == {"words", "sentences", "unaligned"}
+    for ivs in tg["tiers"].values():
+        assert ivs[0][0] == 0.0 and abs(ivs[-1][1] - tg["xmax"]) < 1e-6
+        assert all(abs(ivs[k][1] - ivs[k + 1][0]) < 1e-6 and ivs[k][1] > ivs[k][0] for k in range(len(ivs) - 1))
+    labels = [t for _, _, t in tg["tiers"]["words"] if t]
+    assert labels == [w.text for w in a.words]
+    assert [t for _, _, t in tg["tiers"]["sentences"] if t] == ["Hello world.", "This is a test,",
+                                                                  "with two lines."]
+    assert any("[applause]" in t for _, _, t in tg["tiers"]["unaligned"])
+
+
+def test_ctm_srt_vtt_parse_back():
+    a = _alignment()
+    rows = [line.split() for line in render(a, "ctm").splitlines()]
+    assert len(rows) == len(a.words) and all(len(r) == 6 for r in rows)
+    assert rows[0][0] == "talk_one" and rows[0][4] == "Hello" and float(rows[0][2]) == 0.5
+    assert all(float(r[3]) >= 0 and 0 <= float(r[5]) <= 1 for r in rows)
+    srt = render(a, "srt")
+    cues = [c for c in srt.strip().split("\n\n")]
+    stamp = re.compile(r"^(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})$")
+    texts = []
+    for n, cue in enumerate(cues, 1):
+        lines = cue.split("\n")
+        assert lines[0] == str(n) and stamp.match(lines[1])
+        texts.append(" ".join(lines[2:]))
+    assert texts == ["Hello world.", "This is a test,", "with two lines."]  # the text as written
+    vtt = render(a, "vtt")
+    assert vtt.startswith("WEBVTT\n") and vtt.count("-->") == 3
+    srt_lib = pytest.importorskip("srt")  # the libraries subtitle tools use read them back too
+    subs = list(srt_lib.parse(srt))
+    assert [s.content.replace("\n", " ") for s in subs] == texts
+    assert subs[0].start.total_seconds() == pytest.approx(a.words[0].start_s, abs=0.001)
+    webvtt = pytest.importorskip("webvtt")
+    import io
+
+    read = getattr(webvtt, "from_buffer", None) or webvtt.read_buffer
+    cues = read(io.StringIO(vtt))
+    assert [c.text.replace("\n", " ") for c in cues] == texts
+    assert parse_formats("all") == ["json", "textgrid", "ctm", "srt", "vtt"]
+    with pytest.raises(InputError):
+        parse_formats("json,docx")
+
+
+def test_sentences_of_chinese_have_no_spaces():
+    text = "广州市房地产。中介协会分析"
+    us = units(text, "zh")
+    words = tuple(AlignedWord(text[u.core_start:u.core_end], k * 0.2, k * 0.2 + 0.2, 1.0, offset=u.core_start)
+                  for k, u in enumerate(us))
+    segs = sentences(Alignment("a.wav", "zh", words, (), 3.0, text))
+    assert [s.text for s in segs] == ["广州市房地产。", "中介协会分析"]
+
+
+def _words(spec, text):
+    """AlignedWords for ``text``'s units at the given (start, end) times."""
+    us = units(text, "en")
+    return tuple(AlignedWord(text[u.core_start:u.core_end], a, b, 0.9, offset=u.core_start)
+                 for u, (a, b) in zip(us, spec))
+
+
+def test_plan_cuts_at_sentence_pauses_within_the_length_range():
+    text = "One two three. Four five six. Seven eight nine."
+    spec = [(0.5, 1.0), (1.0, 1.6), (1.6, 2.4), (3.4, 4.0), (4.0, 4.6), (4.6, 5.4), (6.4, 7.0), (7.0, 7.6),
+            (7.6, 8.4)]
+    a = Alignment("x.wav", "en", _words(spec, text), (), 9.0, text)
+    plan = plan_clips(a, SegmentOptions(min_s=1.0, max_s=5.0))
+    assert [c.text for c in plan.clips] == ["One two three.", "Four five six.", "Seven eight nine."]
+    assert all(1.0 <= c.duration_s <= 5.0 for c in plan.clips)
+    assert plan.clips[0].start_s == pytest.approx(0.35) and plan.clips[0].end_s == pytest.approx(2.55)
+    # a clip never holds unaligned speech, and no pause within range means a drop with its reason
+    a2 = Alignment("x.wav", "en", a.words, (Unaligned("uh", 4.0, 4.0, "speech"),), 9.0, text)
+    plan2 = plan_clips(a2, SegmentOptions(min_s=1.0, max_s=5.0))
+    assert "Four five six." not in [c.text for c in plan2.clips]
+    assert any(r == DROP_UNALIGNED for _, _, r in plan2.dropped)
+    plan3 = plan_clips(a, SegmentOptions(min_s=0.5, max_s=1.5))
+    assert not plan3.clips and {r for _, _, r in plan3.dropped} == {DROP_NO_PAUSE}
+
+
+def test_error_rate_and_tidy_text():
+    assert error_rate("It costs $5.", "it costs five dollars", "en") == 0.0
+    assert error_rate("广州市房地产", "广州市房地", "zh") == pytest.approx(1 / 6)
+    assert error_rate("", "", "en") == 0.0
+    assert tidy_text("第一行\n第二行 and\n  more") == "第一行第二行 and more"
+
+
+def test_pause_rules():
+    spans = [[0.0, 0.5], [0.5, 2.0], [2.0, 2.4]]  # the middle word took a pause (0.6-1.8)
+    split_at_pauses(spans, [(0.6, 1.8)], [False, False, False])
+    assert spans[1] == [1.8, 2.0] and spans[0][1] == 0.6  # it goes after; the word before keeps its tail
+    spans = [[0.0, 1.5], [1.5, 1.9]]  # a word that ends a sentence keeps the part before the pause
+    split_at_pauses(spans, [(0.6, 1.4)], [True, False])
+    assert spans[0] == [0.0, 0.6] and spans[1][0] == pytest.approx(1.5)
+    spans = [[0.0, 0.4], [0.4, 0.4], [0.4, 0.9]]
+    widen_short(spans)
+    assert spans[1][1] - spans[1][0] >= 0.049 and spans[1][0] == spans[0][1] and spans[1][1] == spans[2][0]
+
+
+def test_pack_and_unpack():
+    silent = np.zeros(300, bool)
+    silent[100:200] = True  # 1.0-2.0 s is a pause
+    x = np.arange(48000, dtype=np.float32)
+    packed, kept = pack_pauses(x, 0.0, silent)
+    assert packed.size == 48000 - (100 - 8) * 160
+    assert unpack_time(0.5, kept, False) == pytest.approx(0.5)
+    assert unpack_time(1.04, kept, True) == pytest.approx(1.04)
+    assert unpack_time(1.2, kept, False) == pytest.approx(1.2 + 0.92)
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError):
+        AlignOptions(max_window_s=40)
+    with pytest.raises(ValueError):
+        SegmentOptions(min_s=5, max_s=4)
+    assert SegmentOptions().error_limit("zh") > SegmentOptions().error_limit("en")

@@ -1,0 +1,400 @@
+"""Align a recording of any length with its text: listen, plan, force-align window by window.
+
+    >>> a = Aligner()                                                   # doctest: +SKIP
+    >>> result = a.align("chapter.mp3", open("chapter.txt").read())     # doctest: +SKIP
+    >>> result.words[0]                                                 # doctest: +SKIP
+    AlignedWord(text='Chapter', start_s=1.02, end_s=1.41, score=0.97, offset=0)
+
+Memory is bounded for any length: both passes stream the file in blocks; the first keeps the
+recognised words and 10 ms frame features, the second holds one batch of windows (at most
+``batch_size`` x 30 s). ``Aligner.align`` is a plain function of (audio, text) -> ``Alignment``
+with no output side effects, so that any executor (local, Ray) can run it per item.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import numpy as np
+
+from ..audio.io import Source, iter_audio, probe
+from ..errors import InputError
+from .base import AlignedWord, Alignment, AlignOptions, Unaligned
+from .forced import ForcedWindow, WhisperForcedAligner
+from .listen import SAMPLE_RATE, Heard, listen
+from .plan import Item, Plan, Window, make_plan, make_windows
+from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
+                     unpack_time, widen_short)
+from .text import Unit, detect_language, is_cjk_language, join_texts, units
+
+LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
+DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
+DOUBT_MIN_P = 0.05  # ... nor one the forced decoder found this improbable
+TEST_RUN_MAX = 2  # at most this many unheard units in a row are tested as possibly not said
+UNSAID_MARGIN = 4.0  # log-probability a unit's window must gain without it to call the unit not said
+ProgressFn = Callable[[float], None]  # fraction of the work done, 0..1
+
+
+class Aligner:
+    """Loads the models once; ``align`` each (audio, text) pair."""
+
+    def __init__(self, options: AlignOptions | None = None) -> None:
+        from ..asr.pipeline import load_engine
+
+        self.options = options or AlignOptions()
+        self.engine = load_engine(self.options.model, self.options.cpu_threads)
+        if not hasattr(self.engine, "tokenizer"):
+            raise InputError(f"Model {self.engine.name} cannot force-align (it is not a Whisper model); "
+                             "use whisper-base or whisper-tiny.en.")
+        self.forced = WhisperForcedAligner(self.engine)
+
+    # ------------------------------------------------------------------ one item
+    def align(self, source: Source, text: str, *, language: str | None = None, label: str | None = None,
+              on_progress: ProgressFn | None = None) -> Alignment:
+        """Word (character) times of ``text`` in ``source``; raises ``InputError`` for bad input."""
+        o = self.options
+        label = label or _label(source)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"The text for {label} is empty; give the words that were said.")
+        language = _language(language or o.language, text, self.engine)
+        text_units = units(text, language)
+        if not text_units:
+            raise InputError(f"The text for {label} has no words to align (only punctuation or symbols).")
+        total_s = _duration(source)
+        progress = _Progress(on_progress, total_s)
+        heard = listen(self.engine, source, language, beam_size=o.beam_size, batch_size=o.batch_size,
+                       on_progress=progress.listened)
+        if not heard.regions:
+            raise InputError(f"{label}: no speech found ({heard.duration_s:.1f} s of audio); "
+                             "check that the file holds the recording of the text.")
+        if not heard.words:
+            raise InputError(_mismatch_message(label, language, 0.0, heard, self.engine))
+        min_anchor = o.min_anchor or (3 if is_cjk_language(language) else 2)
+        plan = make_plan(text_units, heard, language, min_anchor=min_anchor, unspoken_ratio=o.unspoken_ratio)
+        n_keys = sum(len(u.keys) for u in text_units)
+        if plan.matched_share < o.min_match and n_keys >= 4:
+            raise InputError(_mismatch_message(label, language, plan.matched_share, heard, self.engine))
+        silent = silence_mask(heard) if o.snap else None
+        pauses = pause_runs(silent, 0.1) if silent is not None else []
+        windows = make_windows(plan, heard, o.max_window_s, pauses)
+        windows = self._fit_tokens(plan, windows, language)
+        times = self._force(source, plan, windows, language, progress, silent)
+        result = _assemble(text, text_units, plan, times, heard, silent, o, label, language)
+        progress.done()
+        return result
+
+    # ------------------------------------------------------------------ pass two
+    def _fit_tokens(self, plan: Plan, windows: list[Window], language: str) -> list[Window]:
+        """Split any window whose text is over the decoder's token budget (very dense text)."""
+        out = []
+        for w in windows:
+            stack = [w]
+            while stack:
+                cur = stack.pop()
+                pieces = [plan.items[i].text for i in cur.items]
+                if len(cur.items) <= 1 or self.forced.max_tokens_ok(pieces, language):
+                    out.append(cur)
+                    continue
+                mid = len(cur.items) // 2
+                a, b = plan.items[cur.items[mid - 1]], plan.items[cur.items[mid]]
+                cut = (a.t1 + b.t0) / 2
+                stack.append(Window(cut, cur.end_s, cur.items[mid:]))
+                stack.append(Window(cur.start_s, cut, cur.items[:mid]))
+        assert all(len(w.items) for w in out)
+        return out if len(out) == len(windows) else sorted(out, key=lambda w: w.start_s)
+
+    def _force(self, source: Source, plan: Plan, windows: list[Window], language: str,
+               progress: "_Progress", silent: np.ndarray | None) -> dict[int, tuple[float, float, float]]:
+        """Item index -> (start_s, end_s, probability) in file time; the audio is streamed again.
+
+        Pauses (``silent`` 10 ms frames) are cut out of each window before alignment.
+        """
+        out: dict[int, tuple[float, float, float]] = {}
+        batch: list[tuple[Window, np.ndarray]] = []
+
+        def flush() -> None:
+            packed = [pack_pauses(samples, w.start_s, silent) if silent is not None else (samples, [(0, samples.size)])
+                      for w, samples in batch]
+            fws = [ForcedWindow(p, tuple(plan.items[i].text for i in w.items),
+                                tuple(plan.items[i].core for i in w.items), language,
+                                drop=_to_test([plan.items[i] for i in w.items]))
+                   for (w, _), (p, _) in zip(batch, packed)]
+            for (w, _), (_, kept), res in zip(batch, packed, self.forced.align(fws)):
+                for i, t in zip(w.items, res):
+                    if not math.isnan(t.start_s):
+                        out[i] = (w.start_s + unpack_time(t.start_s, kept, False),
+                                  w.start_s + unpack_time(t.end_s, kept, True), t.probability,
+                                  t.next_with, t.next_without)
+            if batch:
+                progress.aligned(batch[-1][0].end_s)
+            batch.clear()
+
+        k = 0
+        buf = np.zeros(0, np.float32)
+        buf_start = 0  # file sample of buf[0]
+        for block in iter_audio(source, block_s=30.0):
+            buf = np.concatenate([buf, block]) if buf.size else block
+            end = buf_start + buf.size
+            while k < len(windows) and int(windows[k].end_s * SAMPLE_RATE) <= end:
+                w = windows[k]
+                a = max(0, int(w.start_s * SAMPLE_RATE) - buf_start)
+                b = int(w.end_s * SAMPLE_RATE) - buf_start
+                batch.append((w, buf[a:b].copy()))
+                k += 1
+                if len(batch) >= self.options.batch_size:
+                    flush()
+            keep = int(windows[k].start_s * SAMPLE_RATE) - buf_start if k < len(windows) else buf.size
+            keep = max(0, min(keep, buf.size))
+            buf, buf_start = buf[keep:], buf_start + keep
+        while k < len(windows):  # windows that end past the decoded audio (rounding)
+            w = windows[k]
+            a = max(0, int(w.start_s * SAMPLE_RATE) - buf_start)
+            batch.append((w, buf[a:].copy()))
+            k += 1
+        flush()
+        return out
+
+
+# ---------------------------------------------------------------------------------- assembly
+
+def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard: Heard, silent,
+              o: AlignOptions, label: str, language: str) -> Alignment:
+    order = [i for i in range(len(plan.items)) if i in times]
+    spans = [[times[i][0], times[i][1]] for i in order]
+    runs = pause_runs(silent) if silent is not None else []
+    if silent is not None:
+        ends = [it.unit >= 0 and _ends_phrase(text_units[it.unit]) for it in (plan.items[i] for i in order)]
+        split_at_pauses(spans, runs, ends, speech=heard.speech_share)
+        placed0, placed1 = edges_to_pauses(spans, runs)
+    else:
+        placed0 = placed1 = [False] * len(spans)
+    aligned: dict[int, tuple[float, float, float]] = {}  # unit -> times
+    extra: list[tuple[float, float, str]] = []
+    doubtful_out = [it.unit for i, it in enumerate(plan.items) if i not in times and it.unit >= 0]
+    for i, (t0, t1), at0, at1 in zip(order, spans, placed0, placed1):
+        it = plan.items[i]
+        p = times[i][2]
+        s0, s1, moved0, moved1 = snap(t0, t1, silent) if silent is not None else (t0, t1, False, False)
+        if o.shift_s:  # the DTW's bias, on edges inside speech only (an edge at a pause is measured)
+            if not (moved0 or at0) and not _by_pause(s0, runs, silent, after=True):
+                s0 += o.shift_s
+            if not (moved1 or at1) and not _by_pause(s1, runs, silent, after=False):
+                s1 += o.shift_s
+        s0, s1 = max(0.0, s0), min(heard.duration_s, max(s1, s0 + 0.01))
+        if it.unit < 0:
+            extra.append((s0, s1, it.text[it.core[0]:it.core[1]]))
+            continue
+        raw = times[i]
+        if not it.anchored and ((it.doubtful and ((raw[1] - raw[0]) < DOUBT_MIN_S or p < DOUBT_MIN_P))
+                                or _unsaid_by_test(raw)):
+            doubtful_out.append(it.unit)
+            continue
+        aligned[it.unit] = (s0, s1, p)
+    keys = sorted(aligned)
+    spans2 = [list(aligned[k][:2]) for k in keys]
+    widen_short(spans2)
+    for k, (s0, s1) in zip(keys, spans2):
+        aligned[k] = (s0, s1, aligned[k][2])
+    # monotonic, non-overlapping word times (a snapped edge never crosses a neighbour)
+    for a, b in zip(keys[:-1], keys[1:]):
+        if aligned[b][0] < aligned[a][1]:
+            mid = (aligned[a][1] + aligned[b][0]) / 2
+            aligned[a] = (aligned[a][0], max(aligned[a][0], mid), aligned[a][2])
+            aligned[b] = (min(mid, aligned[b][1]), aligned[b][1], aligned[b][2])
+    words = tuple(AlignedWord(text[u.core_start:u.core_end], round(float(aligned[i][0]), 3),
+                              round(float(aligned[i][1]), 3), float(aligned[i][2]), offset=u.core_start)
+                  for i, u in enumerate(text_units) if i in aligned)
+    unaligned = _unaligned_text(text, text_units, plan, aligned, doubtful_out, heard)
+    unaligned += _unaligned_speech(extra, language)
+    unaligned.sort(key=lambda u: (u.start_s, u.offset))
+    return Alignment(audio=label, language=language, words=words, unaligned=tuple(unaligned),
+                     duration_s=round(heard.duration_s, 3), text=text)
+
+
+def _to_test(items: list[Item]) -> tuple[int, ...]:
+    """Items whose words may not have been said: text the recogniser did not hear, alone or in
+    pairs between heard words (a longer unheard run is misrecognised speech, not inserted text).
+    They are tested by aligning the window without them too."""
+    out: list[int] = []
+    run: list[int] = []
+    for k, it in enumerate([*items, None]):
+        if it is not None and it.unit >= 0 and not it.anchored and not it.heard:
+            run.append(k)
+            continue
+        if 0 < len(run) <= TEST_RUN_MAX:
+            out.extend(run)
+        run = []
+    return tuple(out)
+
+
+def _unsaid_by_test(raw: tuple) -> bool:
+    """A unit was not said when the text without it explains the audio better: the forced decoder's
+    probability of the unit, times that of the unit after it, is below that of the unit after it
+    when the unit is left out."""
+    p, with_next, without_next = raw[2], raw[3], raw[4]
+    if with_next is None or without_next is None:
+        return False
+    return np.log(max(p, 1e-6)) + with_next + UNSAID_MARGIN < without_next
+
+
+def _by_pause(t: float, runs: list[tuple[float, float]], silent, after: bool, tol_s: float = 0.04) -> bool:
+    """Whether ``t`` is where a pause ends (``after``) or begins: an edge measured, not estimated."""
+    import bisect
+
+    if silent is None:
+        return False
+    if at_pause(t, silent, before=after):
+        return True
+    if not runs:
+        return False
+    k = bisect.bisect_left(runs, (t - 1.0,))
+    for a, b in runs[k:k + 64]:
+        if a > t + tol_s:
+            break
+        if (after and abs(t - b) <= tol_s) or (not after and abs(t - a) <= tol_s):
+            return True
+    return False
+
+
+def _ends_phrase(u: Unit) -> bool:
+    """The text has a pause due after this unit (sentence or clause mark, end of line)."""
+    return u.sentence_end or u.clause_end or u.paragraph_end
+
+
+def _unaligned_text(text, text_units, plan: Plan, aligned: dict, doubtful_out: list[int],
+                    heard: Heard) -> list[Unaligned]:
+    missing = sorted({u for lo, hi, _, _ in plan.unspoken for u in range(lo, hi)} | set(doubtful_out))
+    missing = [u for u in missing if u not in aligned]
+    out = []
+    runs: list[list[int]] = []
+    for u in missing:
+        if runs and u == runs[-1][-1] + 1:
+            runs[-1].append(u)
+        else:
+            runs.append([u])
+    keys = sorted(aligned)
+    for run in runs:
+        lo, hi = run[0], run[-1]
+        before = [k for k in keys if k < lo]
+        after = [k for k in keys if k > hi]
+        t0 = aligned[before[-1]][1] if before else 0.0
+        t1 = aligned[after[0]][0] if after else heard.duration_s
+        span = text[text_units[lo].core_start:text_units[hi].core_end]
+        out.append(Unaligned(span, round(t0, 3), round(max(t0, t1), 3), "text", offset=text_units[lo].core_start))
+    return out
+
+
+def _unaligned_speech(extra: list[tuple[float, float, str]], language: str) -> list[Unaligned]:
+    out: list[Unaligned] = []
+    run: list[tuple[float, float, str]] = []
+    for e in sorted(extra):
+        if run and e[0] - run[-1][1] > 0.5:
+            out.append(Unaligned(join_texts([r[2] for r in run]), run[0][0], run[-1][1], "speech"))
+            run = []
+        run.append(e)
+    if run:
+        out.append(Unaligned(join_texts([r[2] for r in run]), run[0][0], run[-1][1], "speech"))
+    return out
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+class _Progress:
+    def __init__(self, fn: ProgressFn | None, total_s: float | None) -> None:
+        self.fn, self.total = fn, total_s
+
+    def _report(self, fraction: float) -> None:
+        if self.fn is not None:
+            self.fn(min(1.0, max(0.0, fraction)))
+
+    def listened(self, t: float) -> None:
+        if self.total:
+            self._report(LISTEN_SHARE * t / self.total)
+
+    def aligned(self, t: float) -> None:
+        if self.total:
+            self._report(LISTEN_SHARE + (1 - LISTEN_SHARE) * t / self.total)
+
+    def done(self) -> None:
+        self._report(1.0)
+
+
+def _duration(source: Source) -> float | None:
+    from ..types import Audio
+
+    if isinstance(source, Audio):
+        return source.duration_s
+    if isinstance(source, np.ndarray):
+        return source.shape[0] / SAMPLE_RATE
+    try:
+        info = probe(source)
+        if hasattr(source, "seek"):
+            source.seek(0)
+        return info.duration_s
+    except Exception:  # the first pass reports unreadable audio in its own words
+        if hasattr(source, "seek"):
+            source.seek(0)
+        return None
+
+
+def _language(language: str | None, text: str, engine) -> str:
+    from ..asr.text import normalize_language
+
+    code = normalize_language(language) or detect_language(text)
+    if code not in engine.languages:
+        if not engine.multilingual:
+            raise InputError(f"Model {engine.name} is English-only; it cannot align '{code}' text. "
+                             "Use --model whisper-base.")
+        raise InputError(f"Unknown language '{language}'; use a code such as en or zh.")
+    return code
+
+
+def _mismatch_message(label: str, language: str, share: float, heard: Heard, engine) -> str:
+    spoken = _spoken_language(heard, engine)
+    names = {"en": "English", "zh": "Chinese"}
+    hint = ""
+    if spoken and spoken != language:
+        hint = (f" The speech sounds like {names.get(spoken, spoken)} but the text is "
+                f"{names.get(language, language)}.")
+    return (f"{label}: the text does not match the speech (only {share:.0%} of it was heard).{hint} "
+            "Check that the text belongs to this recording, or pass --language.")
+
+
+def _spoken_language(heard: Heard, engine) -> str | None:
+    """The language the recogniser detects on the first recognised stretch (for error messages)."""
+    try:
+        import ctranslate2
+
+        from .forced import WhisperForcedAligner
+
+        if heard.first_chunk is None or not engine.multilingual:
+            return None
+        fa = WhisperForcedAligner(engine)
+        feats = fa._features(heard.first_chunk, 3000)[None]
+        with engine._lock:
+            enc = engine.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)))
+            res = engine.model.detect_language(enc)
+        return res[0][0][0][2:-2]
+    except Exception:  # only a hint: never fail the error message on it
+        return None
+
+
+def _label(source) -> str:
+    import os
+
+    from ..types import Audio
+
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, Audio) and source.source:
+        return source.source
+    return "<audio>"
+
+
+def replace(options: AlignOptions, **changes) -> AlignOptions:
+    return dataclasses.replace(options, **changes)
+
+
+__all__ = ["Aligner", "Item"]

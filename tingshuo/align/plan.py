@@ -1,0 +1,500 @@
+"""From what was heard to what to align: anchors, unspoken text, extra speech, windows.
+
+1. The recogniser's words and the text are turned into the same matching keys (``text.keys_of``)
+   and matched as a longest common subsequence (rapidfuzz's ``Indel`` opcodes, bit-parallel).
+   Runs of at least ``min_anchor`` consecutive matching keys are anchors: text units whose
+   time is known roughly from the recogniser.
+2. Between two anchors lies a gap: text the recogniser did not match and audio between the
+   anchors' times. Text whose gap holds far less speech than it would take to say is *not
+   said* (a preface, a skipped line); a short such stretch (a word or two, which the
+   recogniser may simply have dropped) is *doubtful* and decided after forced alignment.
+   Recognised words with no text in their gap are *speech not in the text*; they are aligned
+   too (so that they do not stretch their neighbours) and reported.
+3. The items to align are cut into windows of at most ``max_window_s`` at the best pauses
+   between anchored items; a cut lands on the quietest 10 ms frame near the boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .listen import ENERGY_FRAME_S, Heard
+from .text import Unit, is_cjk_language, units
+
+DOUBT_MAX_KEYS = 3  # a gap of at most this many keys the recogniser did not hear is decided later
+LONG_PAUSE_S = 1.0  # a pause this long between items ends a window at once
+EDGE_PAD_S = 0.4  # audio kept before the first and after the last item of a stretch
+CUT_SEARCH_S = 0.12  # a cut is placed at the quietest frame this far around the boundary
+MATCH_BLOCK_KEYS = 12000  # recognised keys matched at a time when the text is very long
+DEFAULT_KEY_S = {"en": 0.3, "zh": 0.22}
+
+
+@dataclass
+class HeardKey:
+    key: str
+    start_s: float
+    end_s: float
+    unit: int  # index of the recognised unit it belongs to
+
+
+@dataclass
+class Item:
+    """Something to align: a text unit (``unit`` >= 0) or recognised speech not in the text (-1)."""
+
+    unit: int
+    text: str  # what the forced decoder is given
+    core: tuple[int, int]  # the part of ``text`` that is timed
+    t0: float  # rough times, from the recogniser or interpolated
+    t1: float
+    anchored: bool
+    doubtful: bool = False
+    heard_nearby: bool = True  # the recogniser heard words not in the text in this item's gap
+    heard: bool = True  # the recogniser heard this unit's words here (even if too few to anchor it)
+
+
+@dataclass
+class Window:
+    start_s: float
+    end_s: float
+    items: list[int]
+
+
+@dataclass
+class Plan:
+    items: list[Item]
+    unspoken: list[tuple[int, int, float, float]]  # text units [lo, hi) not said, and where (t0, t1)
+    matched_share: float  # share of the text's keys the recogniser matched
+    windows: list[Window] = field(default_factory=list)
+    key_s: float = 0.3  # typical seconds per key (speaking rate)
+
+
+def heard_units(heard: Heard, language: str) -> tuple[list[Unit], list[HeardKey]]:
+    """The recognised words as units (normalised like the text), and their keys with times."""
+    text, spans = "", []
+    cjk = is_cjk_language(language)
+    for w in heard.words:
+        piece = w.text
+        if text and not cjk and not piece.startswith(" "):
+            piece = " " + piece
+        spans.append((len(text), len(text) + len(piece)))
+        text += piece
+    hu = units(text, language)
+    keys: list[HeardKey] = []
+    starts = np.array([s for s, _ in spans]) if spans else np.zeros(0, int)
+    for ui, u in enumerate(hu):
+        t0, t1 = _span_time(heard, spans, starts, u.core_start, u.core_end)
+        n = len(u.keys)
+        for j, k in enumerate(u.keys):
+            keys.append(HeardKey(k, t0 + (t1 - t0) * j / n, t0 + (t1 - t0) * (j + 1) / n, ui))
+    return hu, keys
+
+
+def _span_time(heard: Heard, spans, starts, a: int, b: int) -> tuple[float, float]:
+    i = max(0, int(np.searchsorted(starts, a, side="right")) - 1)
+    lo, hi = np.inf, -np.inf
+    while i < len(spans) and spans[i][0] < b:
+        s, e = spans[i]
+        ov = min(e, b) - max(s, a)
+        if ov > 0:
+            w = heard.words[i]
+            n = max(1, e - s)
+            lo = min(lo, w.start_s + (w.end_s - w.start_s) * max(0, a - s) / n)
+            hi = max(hi, w.start_s + (w.end_s - w.start_s) * min(n, b - s) / n)
+        i += 1
+    if not np.isfinite(lo):
+        return 0.0, 0.0
+    return float(lo), float(hi)
+
+
+def match(text_keys: list[str], heard_keys: list[str], min_anchor: int) -> list[tuple[int, int, int]]:
+    """Runs ``(text_index, heard_index, length)`` of the longest common subsequence of the keys.
+
+    Very long inputs are matched block by block (rapidfuzz's table is len x len / 64 words): each
+    block of recognised keys against the text from where the previous block's last run of at least
+    ``min_anchor`` ended, so memory stays bounded and the runs stay in order.
+    """
+    from rapidfuzz.distance import Indel
+
+    if not text_keys or not heard_keys:
+        return []
+    runs: list[tuple[int, int, int]] = []
+    if len(text_keys) * len(heard_keys) <= 4e8:
+        for op in Indel.opcodes(text_keys, heard_keys):
+            if op.tag == "equal":
+                runs.append((op.src_start, op.dest_start, op.src_end - op.src_start))
+        return runs
+    ratio = len(text_keys) / len(heard_keys)
+    t_pos = 0
+    for h_lo in range(0, len(heard_keys), MATCH_BLOCK_KEYS):
+        h_hi = min(len(heard_keys), h_lo + MATCH_BLOCK_KEYS)
+        last = h_hi == len(heard_keys)
+        t_hi = len(text_keys) if last else min(len(text_keys), t_pos + int(2.5 * (h_hi - h_lo) * ratio) + 4000)
+        block = [(t_pos + op.src_start, h_lo + op.dest_start, op.src_end - op.src_start)
+                 for op in Indel.opcodes(text_keys[t_pos:t_hi], heard_keys[h_lo:h_hi]) if op.tag == "equal"]
+        long_runs = [r for r in block if r[2] >= min_anchor]
+        if not last and long_runs:  # keep this block's runs up to its last long one
+            end = long_runs[-1][0] + long_runs[-1][2]
+            block = [r for r in block if r[0] + r[2] <= end]
+            t_pos = end
+        elif not last:
+            block = []
+        runs.extend(block)
+    return runs
+
+
+def _grow_runs(runs: list[tuple[int, int, int]], t_keys: list[str], h_keys: list[str],
+               min_anchor: int) -> list[tuple[int, int, int]]:
+    """Grow each long run over equal neighbours held by short runs or by nothing.
+
+    A longest common subsequence is not unique: "... ago and is read ... And so my fellow" against
+    the heard "and so my fellow" may match the heard "and" to the first one. Letting the long run
+    ("so my fellow") take its equal neighbour puts it back where the speech is.
+    """
+    t_to_h = np.full(len(t_keys), -1)
+    h_to_t = np.full(len(h_keys), -1)
+    long_t = np.zeros(len(t_keys), bool)
+    for ti, hi, n in runs:
+        t_to_h[ti:ti + n] = np.arange(hi, hi + n)
+        h_to_t[hi:hi + n] = np.arange(ti, ti + n)
+        if n >= min_anchor:
+            long_t[ti:ti + n] = True
+
+    def take(t: int, h: int) -> None:
+        if t_to_h[t] >= 0:
+            h_to_t[t_to_h[t]] = -1
+        if h_to_t[h] >= 0:
+            t_to_h[h_to_t[h]] = -1
+        t_to_h[t], h_to_t[h] = h, t
+        long_t[t] = True
+
+    for ti, hi, n in runs:
+        if n < min_anchor:
+            continue
+        t, h = ti - 1, hi - 1
+        while t >= 0 and h >= 0 and not long_t[t] and t_keys[t] == h_keys[h] and \
+                (h_to_t[h] < 0 or not long_t[h_to_t[h]]) and _in_order(t_to_h, t, h):
+            take(t, h)
+            t, h = t - 1, h - 1
+        t, h = ti + n, hi + n
+        while t < len(t_keys) and h < len(h_keys) and not long_t[t] and t_keys[t] == h_keys[h] and \
+                (h_to_t[h] < 0 or not long_t[h_to_t[h]]) and _in_order(t_to_h, t, h):
+            take(t, h)
+            t, h = t + 1, h + 1
+    out: list[tuple[int, int, int]] = []
+    for t in np.flatnonzero(t_to_h >= 0):
+        h = int(t_to_h[t])
+        if out and out[-1][0] + out[-1][2] == t and out[-1][1] + out[-1][2] == h:
+            out[-1] = (out[-1][0], out[-1][1], out[-1][2] + 1)
+        else:
+            out.append((int(t), h, 1))
+    return out
+
+
+def _in_order(t_to_h: np.ndarray, t: int, h: int) -> bool:
+    """Whether matching text key ``t`` to heard key ``h`` keeps the matching monotonic (ignoring
+    the pairs that this one would replace)."""
+    before = t_to_h[:t][t_to_h[:t] >= 0]
+    after = t_to_h[t + 1:][t_to_h[t + 1:] >= 0]
+    before = before[before != h]
+    after = after[after != h]
+    return (before.size == 0 or before.max() < h) and (after.size == 0 or after.min() > h)
+
+
+def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor: int,
+              unspoken_ratio: float) -> Plan:
+    """Anchors, unspoken text and items to align (see the module docstring)."""
+    hu, hkeys = heard_units(heard, language)
+    t_keys, t_owner = [], []
+    for ui, u in enumerate(text_units):
+        for k in u.keys:
+            t_keys.append(k)
+            t_owner.append(ui)
+    all_runs = _grow_runs(match(t_keys, [h.key for h in hkeys], min_anchor), t_keys, [h.key for h in hkeys],
+                          min_anchor)
+    runs = [r for r in all_runs if r[2] >= min_anchor]
+    n_units = len(text_units)
+    matched_keys = np.zeros(len(t_keys), bool)
+    heard_any = np.zeros(len(t_keys), bool)  # matched by a run of any length
+    key_heard = np.full(len(t_keys), -1)
+    for ti, hi, n in runs:
+        matched_keys[ti:ti + n] = True
+        key_heard[ti:ti + n] = np.arange(hi, hi + n)
+    for ti, hi, n in all_runs:
+        heard_any[ti:ti + n] = True
+    # a unit is anchored when all its keys are matched; its rough time is theirs
+    anchored = np.zeros(n_units, bool)
+    u_t0 = np.zeros(n_units)
+    u_t1 = np.zeros(n_units)
+    u_h = np.full((n_units, 2), -1)
+    heard_unit = np.zeros(n_units, bool)
+    pos = 0
+    for ui, u in enumerate(text_units):
+        ks = range(pos, pos + len(u.keys))
+        pos += len(u.keys)
+        heard_unit[ui] = all(heard_any[k] for k in ks)
+        if all(matched_keys[k] for k in ks):
+            anchored[ui] = True
+            hs = [key_heard[k] for k in ks]
+            u_t0[ui], u_t1[ui] = hkeys[hs[0]].start_s, hkeys[hs[-1]].end_s
+            u_h[ui] = (hs[0], hs[-1])
+    matched_share = float(matched_keys.mean()) if len(t_keys) else 0.0
+    key_s = _key_seconds(text_units, anchored, u_t0, u_t1, language)
+
+    h_place = _extra_places(all_runs, t_owner, len(hkeys))
+    unit_keys: dict[int, list[int]] = {}
+    for k, h in enumerate(hkeys):
+        unit_keys.setdefault(h.unit, []).append(k)
+    emitted: set[int] = set()
+    heard_matched = np.zeros(len(hkeys), bool)
+    for _, hi, n in all_runs:
+        heard_matched[hi:hi + n] = True
+    items: list[Item] = []
+    unspoken: list[tuple[int, int, float, float]] = []
+    used_heard = np.zeros(len(hkeys), bool)
+    for _, hi, n in runs:
+        used_heard[hi:hi + n] = True
+    anchor_idx = np.flatnonzero(anchored)
+    bounds = [-1, *anchor_idx.tolist(), n_units]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a >= 0:
+            u = text_units[a]
+            items.append(Item(a, u.text, (u.core_start - u.start, u.core_end - u.start), u_t0[a], u_t1[a], True))
+        if b - a <= 1 and not _extra_between(a, b, u_h, used_heard, anchored, n_units):
+            continue
+        t_lo = u_t1[a] if a >= 0 else 0.0
+        t_hi = u_t0[b] if b < n_units else heard.duration_s
+        h_lo = u_h[a][1] + 1 if a >= 0 else 0
+        h_hi = u_h[b][0] if b < n_units else len(hkeys)
+        gap_units = list(range(a + 1, b))
+        gap_heard = [h for h in range(h_lo, max(h_lo, h_hi)) if not used_heard[h]]
+        n_keys = sum(len(text_units[i].keys) for i in gap_units)
+        speech = heard.speech_s(t_lo, t_hi)
+        expected = n_keys * key_s
+        loose = [h for h in gap_heard if not heard_matched[h]]  # matched to no text at all
+        if not gap_units:
+            items.extend(_extra_items(hu, hkeys, loose, unit_keys, emitted))
+            continue
+        if speech >= unspoken_ratio * expected or n_keys <= DOUBT_MAX_KEYS:
+            # recognised words with no text between their matched neighbours are speech not in
+            # the text; they go in among the gap's units where the matching puts them
+            extra_after: dict[int, list[int]] = {}
+            for h in gap_heard:
+                place = h_place.get(h)
+                if place is not None and (place == a or place in gap_units):
+                    extra_after.setdefault(place, []).append(h)
+            spread = _spread(text_units, gap_units, t_lo, t_hi, heard)
+            items.extend(_extra_items(hu, hkeys, extra_after.get(a, []), unit_keys, emitted))
+            for it in spread:
+                it.doubtful = speech < unspoken_ratio * expected
+                it.heard_nearby = bool(gap_heard)
+                items.append(it)
+                items.extend(_extra_items(hu, hkeys, extra_after.get(it.unit, []), unit_keys, emitted))
+        else:
+            unspoken.append((gap_units[0], gap_units[-1] + 1, t_lo, t_hi))
+            items.extend(_extra_items(hu, hkeys, loose, unit_keys, emitted))
+    for it in items:
+        if it.unit >= 0 and not it.anchored:
+            it.heard = bool(heard_unit[it.unit])
+    plan = Plan(items, unspoken, matched_share, key_s=key_s)
+    return plan
+
+
+def _extra_places(all_runs, t_owner: list[int], n_heard: int) -> dict[int, int]:
+    """Recognised keys that no text can account for: heard key -> the text unit it follows (-1: none).
+
+    A recognised key the matching left out, whose matched neighbours (runs of any length) are
+    next to each other in the text, has no text of its own: it is speech not in the text.
+    """
+    matched = np.full(n_heard, -1)
+    for ti, hi, n in all_runs:
+        matched[hi:hi + n] = np.arange(ti, ti + n)
+    out: dict[int, int] = {}
+    prev_t = -1
+    idx = np.flatnonzero(matched >= 0)
+    nxt_pos = 0
+    for h in range(n_heard):
+        if matched[h] >= 0:
+            prev_t = int(matched[h])
+            continue
+        while nxt_pos < idx.size and idx[nxt_pos] <= h:
+            nxt_pos += 1
+        next_t = int(matched[idx[nxt_pos]]) if nxt_pos < idx.size else len(t_owner)
+        if next_t == prev_t + 1:
+            out[h] = t_owner[prev_t] if prev_t >= 0 else -1
+    return out
+
+
+def _extra_between(a, b, u_h, used_heard, anchored, n_units) -> bool:
+    """Whether recognised keys not in the text lie between anchored units ``a`` and ``b``."""
+    if a < 0 or b >= n_units:
+        lo = u_h[a][1] + 1 if a >= 0 else 0
+        hi = u_h[b][0] if b < n_units else len(used_heard)
+    else:
+        lo, hi = u_h[a][1] + 1, u_h[b][0]
+    return hi > lo and not used_heard[lo:hi].all()
+
+
+def _extra_items(hu: list[Unit], hkeys: list[HeardKey], heard_idx: list[int], unit_keys: dict[int, list[int]],
+                 emitted: set[int]) -> list[Item]:
+    """Recognised units, as items of speech not in the text, for those of the given keys' units whose
+    keys are all among them (a unit partly matched to the text is a misreading, not extra speech);
+    each unit at most once (``emitted``)."""
+    out: list[Item] = []
+    given = set(heard_idx)
+    for h in heard_idx:
+        ui = hkeys[h].unit
+        if ui in emitted or not all(k in given for k in unit_keys[ui]):
+            continue
+        emitted.add(ui)
+        u = hu[ui]
+        ks = [hkeys[k] for k in unit_keys[ui]]
+        out.append(Item(-1, u.text, (u.core_start - u.start, u.core_end - u.start),
+                        min(k.start_s for k in ks), max(k.end_s for k in ks), True))
+    return out
+
+
+def _spread(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float, heard: Heard) -> list[Item]:
+    """Items for units the recogniser did not anchor, with rough times spread by keys over the
+    speech (VAD) between ``t_lo`` and ``t_hi`` — over the time itself when it holds none."""
+    from ..audio.vad import FRAME_S
+
+    n = sum(len(text_units[i].keys) for i in idx)
+    a_f, b_f = int(t_lo / FRAME_S), max(int(t_lo / FRAME_S) + 1, int(np.ceil(t_hi / FRAME_S)))
+    speech = heard.vad_probs[a_f:b_f] >= 0.5
+    if speech.sum() >= 2:
+        cum = np.concatenate([[0], np.cumsum(speech)]) / speech.sum()  # share of speech before each frame
+
+        def at(share: float, start: bool) -> float:
+            # a start goes after any pause at that share of the speech, an end before it
+            k = int(np.searchsorted(cum, share, side="right")) - 1 if start else int(np.searchsorted(cum, share))
+            return float(min(t_hi, max(t_lo, (a_f + max(0, k)) * FRAME_S)))
+    else:
+        def at(share: float, start: bool) -> float:
+            return t_lo + max(0.0, t_hi - t_lo) * share
+    out, done = [], 0
+    for i in idx:
+        u = text_units[i]
+        a = at(done / n, True)
+        done += len(u.keys)
+        b = max(a, at(done / n, False))
+        out.append(Item(i, u.text, (u.core_start - u.start, u.core_end - u.start), a, b, False))
+    return out
+
+
+def _key_seconds(text_units, anchored, t0, t1, language) -> float:
+    """Typical seconds per key over anchored units (the speaking rate), for expected durations."""
+    d = [(t1[i] - t0[i]) / len(text_units[i].keys) for i in np.flatnonzero(anchored) if t1[i] > t0[i]]
+    if len(d) >= 20:
+        return float(np.median(d))
+    return DEFAULT_KEY_S.get("zh" if is_cjk_language(language) else "en", 0.3)
+
+
+# ------------------------------------------------------------------------------ windows
+
+def make_windows(plan: Plan, heard: Heard, max_window_s: float,
+                 pauses: list[tuple[float, float]] | None = None) -> list[Window]:
+    """Cut the items into windows of at most ``max_window_s`` (see the module docstring).
+
+    ``pauses`` (silent stretches, seconds) are where cuts go best; without them a cut goes on
+    the quietest frame near the boundary.
+    """
+    items = plan.items
+    pauses = pauses or []
+    p_starts = np.array([p[0] for p in pauses]) if pauses else np.zeros(0)
+    n = len(items)
+    out: list[Window] = []
+    i = 0
+    start = _lead_in(items[0].t0, heard, 0.0) if n else 0.0
+    while i < n:
+        j = i
+        limit = start + max_window_s
+        while j + 1 < n and items[j + 1].t1 <= limit and not _long_pause(items[j], items[j + 1]):
+            j += 1
+        if j + 1 < n and not _long_pause(items[j], items[j + 1]):
+            j = _best_cut(items, i, j, pauses, p_starts)
+        if j + 1 < n:
+            if _long_pause(items[j], items[j + 1]):
+                end = _lead_out(items[j].t1, heard, items[j + 1].t0)
+                nxt = _lead_in(items[j + 1].t0, heard, end)
+            else:
+                end = nxt = _cut_point(heard, items[j], items[j + 1], pauses, p_starts)
+        else:
+            end = _lead_out(items[j].t1, heard, heard.duration_s)
+            nxt = end
+        end = min(end, start + 29.5)
+        out.append(Window(start, max(end, start + 0.05), list(range(i, j + 1))))
+        i, start = j + 1, nxt
+    return out
+
+
+def _long_pause(a: Item, b: Item) -> bool:
+    return b.t0 - a.t1 >= LONG_PAUSE_S
+
+
+def _pause_near(a: Item, b: Item, pauses, p_starts) -> tuple[float, float] | None:
+    """The longest silent stretch around the boundary between items ``a`` and ``b``."""
+    lo, hi = a.t1 - CUT_SEARCH_S - (0.0 if a.anchored else 0.3), b.t0 + CUT_SEARCH_S + (0.0 if b.anchored else 0.3)
+    lo, hi = max(lo, a.t0), min(hi, b.t1)
+    k = max(0, int(np.searchsorted(p_starts, lo)) - 1)
+    best = None
+    while k < len(pauses) and pauses[k][0] < hi:
+        s, e = max(pauses[k][0], lo), min(pauses[k][1], hi)
+        if e > s and (best is None or e - s > best[1] - best[0]):
+            best = pauses[k]
+        k += 1
+    return best
+
+
+def _best_cut(items: list[Item], i: int, j: int, pauses, p_starts) -> int:
+    """The item after which to cut a full window: the longest pause between items in its later
+    two thirds, pauses between anchored items preferred; any boundary when there is none."""
+    best, best_score = j, -np.inf
+    lo = i + (j - i) // 3
+    for k in range(max(i, lo), j + 1):
+        a, b = items[k], items[k + 1] if k + 1 < len(items) else None
+        if b is None:
+            return k
+        p = _pause_near(a, b, pauses, p_starts)
+        gap = (p[1] - p[0]) if p else max(0.0, b.t0 - a.t1) * 0.5
+        # between two anchored items the cut is safe; next to an unanchored one (rough times) it
+        # may land on the wrong side of the word, so those are the last resort
+        score = gap + (1.0 if a.anchored and b.anchored else -2.0) + 0.02 * (k - i) / max(1, j - i)
+        if score > best_score:
+            best, best_score = k, score
+    return best
+
+
+def _cut_point(heard: Heard, a: Item, b: Item, pauses, p_starts) -> float:
+    """Where to cut between items ``a`` and ``b``: inside the pause there, near its start; else the
+    quietest 10 ms frame near the boundary."""
+    p = _pause_near(a, b, pauses, p_starts)
+    if p is not None:
+        lo = max(p[0], a.t1 - CUT_SEARCH_S - (0.0 if a.anchored else 0.3), a.t0)
+        hi = min(p[1], b.t0 + CUT_SEARCH_S + (0.0 if b.anchored else 0.3), b.t1)
+        if hi > lo:
+            return float(lo + min(0.3, (hi - lo) / 2))
+    return _quietest(heard, a.t1 - CUT_SEARCH_S, b.t0 + CUT_SEARCH_S, a.t0, b.t1)
+
+
+def _quietest(heard: Heard, t0: float, t1: float, lo_bound: float, hi_bound: float) -> float:
+    """The quietest 10 ms frame in [t0, t1] (kept inside (lo_bound, hi_bound))."""
+    t0 = max(t0, lo_bound + 0.02)
+    t1 = min(t1, hi_bound - 0.02)
+    if t1 <= t0:
+        return float((t0 + t1) / 2)
+    a, b = int(t0 / ENERGY_FRAME_S), int(np.ceil(t1 / ENERGY_FRAME_S))
+    e = heard.energy_db[a:b]
+    if e.size == 0:
+        return float((t0 + t1) / 2)
+    k = int(np.argmin(np.convolve(e, np.ones(3) / 3, mode="same")))
+    return float((a + k + 0.5) * ENERGY_FRAME_S)
+
+
+def _lead_in(t: float, heard: Heard, floor: float) -> float:
+    return max(floor, t - EDGE_PAD_S, 0.0)
+
+
+def _lead_out(t: float, heard: Heard, ceiling: float) -> float:
+    return min(ceiling, t + EDGE_PAD_S, heard.duration_s)

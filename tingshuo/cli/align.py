@@ -1,0 +1,263 @@
+"""``tingshuo align``: word/character times of a known text; clips for training with ``--segment``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, TingshuoError
+
+EXAMPLES = """\
+examples:
+  tingshuo align chapter.mp3 chapter.txt -o out/                  # out/chapter.json
+  tingshuo align talk.wav script.txt --format json -o -           # JSON to stdout
+  tingshuo align talk.mp4 script.txt --format srt,vtt -o subs/    # subtitle a video from its script
+  tingshuo align 讲座.m4a 讲稿.txt --format textgrid,ctm -o out/    # Mandarin: one entry per character
+  tingshuo align book.flac book.txt --segment -o dataset/         # clips + manifest.jsonl + summary.json
+  tingshuo align train.jsonl -o aligned/ --skip-existing          # every audio+text pair of a manifest
+
+TEXT is a UTF-8 file ('-' reads stdin), or give --text "the words". The text may hold more or
+less than was said: text not said (a preface, a skipped line) and speech not in the text come
+back under "unaligned" instead of stretching the words around them. Numbers, dates and symbols
+are matched as they are read and reported as written. Manifests: ours or NeMo JSONL, Kaldi
+dirs, LJSpeech metadata.csv, folders with clip.wav + clip.txt.
+--segment cuts at pauses into clips of --min-clip-s..--max-clip-s with their exact text, keeps a
+clip only when re-recognising it agrees with the text (--max-error), and writes OUT/clips/,
+OUT/manifest.jsonl (read as is by 'tingshuo inspect' and 'tingshuo train') and OUT/summary.json."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    audio: str
+    text: str | None  # the text itself (None: the record had none)
+    stem: Path  # output path without suffix, relative to the output folder
+    language: str | None
+    duration_s: float | None
+
+
+def add_parser(sub) -> None:
+    from ..align.base import AlignOptions
+    from ..align.segment import SegmentOptions
+    from ..options import add_arguments
+    from . import HelpFormatter
+
+    p = sub.add_parser("align", help="word times of a known text; cut recordings into training clips",
+                       description="Forced alignment: when each word (Chinese: character) of a known text was said,\n"
+                                   "with a confidence per word, for recordings of any length. Offline, on Whisper "
+                                   "(cross-attention DTW\nwith the text's own tokens), English and Mandarin, no "
+                                   "dictionary to install.",
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="AUDIO TEXT, or a MANIFEST / data folder of audio+text pairs")
+    p.add_argument("--text", "-t", metavar="WORDS", help="the text itself, instead of a TEXT file")
+    p.add_argument("--output-dir", "-o", default=".", metavar="OUT",
+                   help="output folder, a file name (one input, one format), or '-' for stdout (default: .)")
+    p.add_argument("--format", "-f", default="json", metavar="FMTS",
+                   help="comma-separated: json,textgrid,ctm,srt,vtt or all (default: json)")
+    p.add_argument("--segment", action="store_true",
+                   help="also cut the recordings into verified clips with a manifest (see below)")
+    p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    add_arguments(p, AlignOptions)
+    g = p.add_argument_group("segmenting (--segment)")
+    add_arguments(g, SegmentOptions)
+    p.set_defaults(run=run)
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{path}: text file not found; give the text file (or --text \"the words\").")
+    data = p.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise InputError(f"{path} is not a text file (it holds binary data); give the UTF-8 text that was read.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
+
+
+def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]:
+    """The (audio, text) pairs the command line names."""
+    from ..asr.text import normalize_language
+    from ..data.manifest import is_audio_file, open_dataset
+
+    inputs = args.inputs
+    if len(inputs) == 2 or args.text is not None:
+        if len(inputs) != (1 if args.text is not None else 2):
+            raise InputError("Give AUDIO TEXT, AUDIO --text \"...\", or one MANIFEST.")
+        audio = inputs[0]
+        text = args.text if args.text is not None else _read_text(inputs[1])
+        if not Path(audio).exists():
+            raise InputError(f"{audio}: audio file not found.")
+        return [Pair(audio, text, Path(Path(audio).stem), None, None)]
+    if len(inputs) != 1:
+        raise InputError("Give AUDIO TEXT (two inputs) or one MANIFEST; for many recordings use a manifest.")
+    src = inputs[0]
+    p = Path(src)
+    if p.is_file() and is_audio_file(p):
+        raise InputError(f"{src} is audio: give its text too (tingshuo align {src} TEXT, or --text).")
+    ds = open_dataset(p)
+    root = ds.root.resolve()
+    out: list[Pair] = []
+    seen: dict[Path, int] = {}
+    for rec in ds.records(on_error=lambda exc: errors.append((src, exc))):
+        try:
+            rel = Path(rec.audio).resolve().relative_to(root).with_suffix("")
+        except ValueError:
+            rel = Path(Path(rec.audio).stem)
+        if rel in seen:
+            seen[rel] += 1
+            rel = rel.with_name(f"{rel.name}-{seen[rel]}")
+        seen.setdefault(rel, 1)
+        out.append(Pair(rec.audio, rec.text, rel, normalize_language(rec.lang), rec.duration_s))
+    if not out and not errors:
+        raise InputError(f"{src} lists no recordings.")
+    return out
+
+
+def _targets(out_arg: str, pair: Pair, formats: list[str], single: bool) -> dict[str, Path | None]:
+    """Output path per format (None: stdout)."""
+    from ..align.formats import SUFFIX
+
+    if out_arg == "-":
+        return {f: None for f in formats}
+    out = Path(out_arg)
+    by_suffix = {v.lower(): k for k, v in SUFFIX.items()}
+    if single and out.suffix.lower().lstrip(".") in by_suffix and len(formats) == 1:
+        return {formats[0]: out}
+    return {f: out / f"{pair.stem}.{SUFFIX[f]}" for f in formats}
+
+
+def run(args) -> int:
+    from ..align.aligner import Aligner
+    from ..align.base import AlignOptions
+    from ..align.formats import parse_formats, render
+    from ..align.segment import SegmentOptions, Segmenter
+    from ..options import from_namespace
+    from ..util import atomic_write_text, same_file
+
+    options = from_namespace(AlignOptions, args)
+    seg_options = from_namespace(SegmentOptions, args)
+    formats = parse_formats(args.format)
+    out_arg = args.output_dir
+    # "-o out.srt" with no --format: the suffix says which
+    if args.format == "json" and Path(out_arg).suffix.lower().lstrip(".") in ("textgrid", "ctm", "srt", "vtt"):
+        formats = [Path(out_arg).suffix.lower().lstrip(".")]
+    errors: list[tuple[str, TingshuoError]] = []
+    pairs = pairs_from_args(args, errors)
+    for src, exc in errors:
+        print(f"error: {exc}", file=sys.stderr)
+    single = len(pairs) == 1
+    if out_arg == "-" and (len(formats) != 1 or not single or args.segment):
+        raise InputError("-o - prints one format of one recording; give a folder for more (or --segment).")
+    if args.segment and (out_arg == "-" or Path(out_arg).suffix):
+        raise InputError("--segment writes a folder of clips: give -o a folder.")
+    done_sources = set()
+    if args.skip_existing:
+        keep = []
+        for pr in pairs:
+            targets = _targets(out_arg, pr, formats, single)
+            if out_arg != "-" and all(t.exists() for t in targets.values()):
+                done_sources.add(os.path.abspath(pr.audio))
+                continue
+            keep.append(pr)
+        skipped = len(pairs) - len(keep)
+        pairs = keep
+        if not pairs:
+            print(f"nothing to do: all {skipped} inputs already have outputs.", file=sys.stderr)
+            return 1 if errors else 0
+    if not pairs:
+        raise InputError("None of the inputs could be read.")
+
+    segmenter = Segmenter(out_arg, seg_options, model=options.model, cpu_threads=options.cpu_threads) \
+        if args.segment else None
+    if segmenter is not None and segmenter.done_sources:
+        if not args.skip_existing:
+            segmenter.manifest.close()
+            raise InputError(f"{out_arg} already holds clips from an earlier run; add --skip-existing to resume "
+                             "it, or give another folder.")
+        before = len(pairs)
+        pairs = [p for p in pairs if p.audio not in segmenter.done_sources]
+        if not pairs:
+            segmenter.manifest.close()
+            print(f"nothing to do: all {before} recordings were cut in an earlier run.", file=sys.stderr)
+            return 1 if errors else 0
+    aligner = Aligner(options)
+    show = not args.quiet and sys.stderr.isatty()
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100 * len(pairs), disable=not show, desc="aligning", dynamic_ncols=True,
+                   bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+    started = time.perf_counter()
+    failed, n_ok, audio_s, n_words, n_unaligned = len(errors), 0, 0.0, 0, 0
+    inputs = {os.path.abspath(p.audio) for p in pairs}
+    try:
+        for k, pr in enumerate(pairs):
+            base = 100 * k
+
+            def progress(fraction: float, _base=base) -> None:
+                if bar is not None:
+                    bar.n = _base + round(100 * fraction)
+                    bar.refresh()
+
+            if bar is not None:
+                bar.set_postfix_str(Path(pr.audio).name[-40:])
+            try:
+                if pr.text is None or not pr.text.strip():
+                    raise InputError(f"{pr.audio}: no text for this recording in the manifest; "
+                                     "every line needs the words that were said.")
+                result = aligner.align(pr.audio, pr.text, language=pr.language, label=pr.audio,
+                                       on_progress=progress)
+            except TingshuoError as exc:
+                failed += 1
+                msg = f"error: {exc}"
+                (bar.write(msg, file=sys.stderr) if bar is not None and show else print(msg, file=sys.stderr))
+                continue
+            if segmenter is not None:
+                try:
+                    segmenter.add(pr.audio, result, str(pr.stem).replace(os.sep, "_"))
+                except TingshuoError as exc:
+                    failed += 1
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
+            # clips first, then the alignment files: their presence marks the recording done (resume)
+            for fmt, target in _targets(out_arg, pr, formats, single).items():
+                text = render(result, fmt)
+                if target is None:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                    continue
+                if os.path.abspath(target) in inputs or (target.exists() and same_file(target, pr.audio)):
+                    raise InputError(f"Refusing to overwrite input {target}; choose another output folder.")
+                atomic_write_text(target, text)
+            n_ok += 1
+            audio_s += result.duration_s
+            n_words += len(result.words)
+            n_unaligned += len(result.unaligned)
+            if bar is not None:
+                bar.n = base + 100
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+        summary = segmenter.close() if segmenter is not None else None
+    wall = time.perf_counter() - started
+    if not args.quiet:
+        speed = f", {wall / audio_s:.2f} x real time" if audio_s else ""
+        where = "" if out_arg == "-" else f"; outputs in {out_arg}"
+        print(f"aligned {n_ok} recording{'s' if n_ok != 1 else ''} ({audio_s:.1f} s of audio) in {wall:.1f} s{speed}: "
+              f"{n_words} words, {n_unaligned} unaligned spans{', %d failed' % failed if failed else ''}{where}",
+              file=sys.stderr)
+        if summary is not None:
+            reasons = "; ".join(f"{r}: {v['hours'] * 60:.1f} min" for r, v in summary["dropped"].items()) or "none"
+            print(f"clips: {summary['clips']} kept ({summary['hours_kept'] * 60:.1f} min, "
+                  f"{summary['share_kept']:.0%} of the audio); dropped: {reasons}", file=sys.stderr)
+    return 1 if failed else 0
