@@ -6,7 +6,7 @@ Every question file marked ``split: tune`` (telecom, university, rail) is used; 
 (every other file) is never looked at here. For each setting of the scope model (which
 background sentences a KB keeps, ``BACKGROUND_KEEP``; its L2 strength, ``scope.SCOPE_C``; the
 weight of "elsewhere", ``scope.BACKGROUND_SHARE``) and of the ranking (``SCOPE_WEIGHT``,
-``LEXICAL_WEIGHT``), the brains are built once and every out-of-scope line ``OUT_OF_SCOPE`` is
+``LEXICAL_WEIGHT``; with ``--ranking`` the scope model is kept as it is and ``CLASSIFIER_C`` is varied too), the brains are built once and every out-of-scope line ``OUT_OF_SCOPE`` is
 tried on the standalone in-domain and out-of-domain questions. It prints, per setting and line:
 right entry, clarified, declined (in-domain questions said to be out of scope) and out-of-domain
 declined, pooled over the tune sets, for the whole KBs and (``--subsets N``) for N random subsets
@@ -72,6 +72,8 @@ def variants(kb, items, n_subsets: int, seed: int = 0):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kb", action="append", help="a tune question set (default: every file marked split: tune)")
+    ap.add_argument("--ranking", action="store_true",
+                    help="keep the scope model's constants; vary the ranking's (SCOPE_WEIGHT, LEXICAL_WEIGHT, CLASSIFIER_C)")
     ap.add_argument("--subsets", type=int, default=2, help="random entry subsets per size (0: whole KBs only)")
     args = ap.parse_args()
     names = args.kb or sorted(p.name.removesuffix(".questions.yaml")
@@ -95,10 +97,16 @@ def main() -> int:
         items = [(ids.index(e), t) for e, t in spec["questions"]] + [(-1, t) for t in spec["out_of_domain"]]
         sets += [(spec["name"], label, sub, its) for label, sub, its in variants(kb, items, args.subsets)]
     lines = np.round(np.arange(0.55, 0.851, 0.05), 2)
-    grid = itertools.product([0.3, 0.4, 0.5], [1.0, 2.0, 4.0], [0.7, 1.0, 1.5], [0.0, 0.3], [0.0, 1.0])
+    if args.ranking:  # the scope model as the brain has it; the ranking's constants varied
+        grid = itertools.product([K.BACKGROUND_KEEP], [S.SCOPE_C], [S.BACKGROUND_SHARE], [0.0, 0.3, 0.6, 1.0],
+                                 [0.0, 0.5], [1.0, 2.0, 4.0, 8.0])
+    else:
+        grid = itertools.product([0.3, 0.4, 0.5], [1.0, 2.0, 4.0], [0.7, 1.0, 1.5], [0.0, 0.3], [0.0, 1.0],
+                                 [K.CLASSIFIER_C])
     results = []
-    for keep, scope_c, share, scope_w, lex_w in grid:
+    for keep, scope_c, share, scope_w, lex_w, clf_c in grid:
         K.BACKGROUND_KEEP, S.SCOPE_C, S.BACKGROUND_SHARE, K.SCOPE_WEIGHT, K.LEXICAL_WEIGHT = keep, scope_c, share, scope_w, lex_w
+        K.CLASSIFIER_C = clf_c
         tally = {}  # (size label, line) -> counts
         for name, label, kb, items in sets:
             brain = K.KBBrain(kb, embedder=emb, scope_embedder=use)
@@ -117,7 +125,7 @@ def main() -> int:
                         c["ood"] += 1
                         c["ood_declined"] += verdict == "out_of_scope"
         setting = {"BACKGROUND_KEEP": keep, "SCOPE_C": scope_c, "BACKGROUND_SHARE": share,
-                   "SCOPE_WEIGHT": scope_w, "LEXICAL_WEIGHT": lex_w}
+                   "SCOPE_WEIGHT": scope_w, "LEXICAL_WEIGHT": lex_w, "CLASSIFIER_C": clf_c}
         for line in lines:
             per_size = {}
             for label in sorted({lb for lb, _ in tally}):
