@@ -96,7 +96,7 @@ def main() -> int:
         ids = [e.id for e in kb.entries]
         items = [(ids.index(e), t) for e, t in spec["questions"]] + [(-1, t) for t in spec["out_of_domain"]]
         sets += [(spec["name"], label, sub, its) for label, sub, its in variants(kb, items, args.subsets)]
-    lines = np.round(np.arange(0.55, 0.851, 0.05), 2)
+    lines = np.round(np.arange(0.55, 1.001, 0.05), 2)  # on the "elsewhere" score (Scores.elsewhere)
     if args.ranking:  # the scope model as the brain has it; the ranking's constants varied
         grid = itertools.product([K.BACKGROUND_KEEP], [S.SCOPE_C], [S.BACKGROUND_SHARE], [0.0, 0.3, 0.6, 1.0],
                                  [0.0, 0.5], [1.0, 2.0, 4.0, 8.0])

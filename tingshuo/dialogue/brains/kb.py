@@ -17,7 +17,8 @@ Each entry is scored by everything it says about itself (``KBIndex.scores``):
 Whether the question is about this KB at all is a second model (``scope.ScopeModel``): a
 classifier over Universal Sentence Encoder vectors of the same views plus a bundled list of things
 callers ask elsewhere (``data/background.yaml``: weather, sport, chit-chat, other companies'
-services — those the KB covers itself are dropped for it), which gives the probability that the
+services, and sentences that are not questions at all — narration, news, lectures a microphone
+picks up; those the KB covers itself are dropped for it), which gives the probability that the
 question belongs "elsewhere". Entries with ``intent: handoff`` also carry the bundled ways of
 asking for a person (``data/handoff.yaml``), so "I want a real person" is never out of scope.
 
@@ -25,7 +26,10 @@ Then one decision rule (``KBBrain.judge``), the same for every knowledge base, w
 calibrated on the tune knowledge bases only (bench/calibrate_kb.py on telecom, university and
 rail; figures for the other knowledge bases in docs/benchmarks.md come from data not tuned on):
 
-* **out of scope** when that probability is ``OUT_OF_SCOPE`` or more. The reply says what the
+* **out of scope** when that probability, less how much nearer the best entry's passage is than
+  the nearest background sentence by multilingual-e5 (``Scores.elsewhere``: two encoders, so a
+  read sentence that the question-trained scope model half-accepts is still declined), is
+  ``OUT_OF_SCOPE`` or more. The reply says what the
   assistant can help with (the KB's first titles, in the caller's language) and offers a human; a
   "yes" to that hands the caller over (``source: handoff``);
 * **clarify** only when two entries are both plausible (both match the caller's words well, about
@@ -60,7 +64,9 @@ CLASSIFIER_C = 2.0  # inverse L2 strength of the per-KB entry classifier (classi
 SCOPE_WEIGHT = 0.0  # the scope model's (USE) entry log-probability, added to the ranking (0.3: tune KBs 82.3 % right
 # against 80.5 %, 3 questions of 164, but it sharpens the probabilities so a planted pair of twin entries is no longer asked about)
 LEXICAL_WEIGHT = 0.0  # the entry's share of the caller's words, added to the classifier's log-probability
-OUT_OF_SCOPE = 0.7  # the scope model's probability that the question is about something else: from this, decline
+OUT_OF_SCOPE = 0.85  # decline from this "elsewhere" score: the scope model's probability that the question is about
+EVIDENCE_WEIGHT = 1.0  # something else, minus this times how much nearer the best entry's passage is than the nearest
+# background sentence (e5): two encoders' evidence (bench/calibrate_offtopic.py, tune KBs + off-topic read sentences)
 CLARIFY_RATIO = 0.6  # the second entry's probability at least this share of the first's, and ...
 QUESTION_TIE = 0.05  # ... their best listed questions match the caller as well (within this) -> ask which one,
 PLAUSIBLE = 0.4  # ... and both match well (a listed question at this centred cosine or more),
@@ -69,7 +75,7 @@ BACKGROUND_KEEP = 0.4  # background sentences this close to one of the KB's ques
 # --- fixed by design ---
 FOLLOW_UP_THRESHOLD = 0.40  # a follow-up of the last topic is taken from this (centred cosine + 0.15) ...
 FOLLOW_UP_MARGIN = 0.10  # ... unless the best fresh entry's question matches better by more than this
-CONTEXT_SLACK = 0.15  # a turn this close above the out-of-scope line is also read with the previous question
+CONTEXT_SLACK = 0.15  # a turn this close above the out-of-scope line (its "elsewhere" score) is also read with the previous question
 SLOT_BONUS = 1.0  # added to an entry's log-probability when the caller names one of its slot values ...
 SLOT_RANK = 2  # ... and the entry is among this many best without it
 MIN_FOR_MEAN = 8  # questions a language needs in a knowledge base to estimate its own mean vector
@@ -98,9 +104,20 @@ class Scores:
     passage: np.ndarray  # the entry as one passage (title, questions, answer), centred cosine
     lexical: np.ndarray  # share of the caller's IDF explained, [0, 1]
     outside: float  # the scope model's probability that the question is about something else
+    background: float = -1.0  # nearest kept background sentence, centred e5 cosine (-1 when none is kept)
 
     def ranked(self) -> np.ndarray:
         return np.argsort(-self.combined, kind="stable")
+
+    def evidence(self, i: int | None = None) -> float:
+        """How much nearer entry ``i`` (default: the best) is than things callers ask elsewhere (> 0: nearer)."""
+        i = int(self.ranked()[0]) if i is None else i
+        return float(self.passage[i]) - self.background
+
+    def elsewhere(self) -> float:
+        """The out-of-scope score: the scope model's "elsewhere" probability (USE) less the best entry's
+        e5 evidence (``EVIDENCE_WEIGHT``); the brain declines from ``OUT_OF_SCOPE``."""
+        return self.outside - EVIDENCE_WEIGHT * self.evidence()
 
 
 class KBIndex:
@@ -175,8 +192,10 @@ class KBIndex:
             views += [simplified(_filled(e.answer_in(lg)[0], e, {}, lg)) for e in kb.entries]
             views += [_passage(e, lg, skip) for e in kb.entries]
             labels += list(range(len(kb.entries))) * 2
-        bg_texts, _, _ = _background_vectors(embedder)
-        outside = [t for t, k in zip(bg_texts, self._background_kept()) if k]
+        bg_texts, bg_langs, bg_raw = _background_vectors(embedder)
+        kept = self._background_kept()
+        outside = [t for t, k in zip(bg_texts, kept) if k]
+        self._bg = self._centre(bg_raw, bg_langs)[kept]  # for the passage-vs-background evidence (e5)
         self.scope = ScopeModel(views, labels, len(kb.entries), outside, scope_embedder, embed=_embed_queries)
 
     # ------------------------------------------------------------------ vectors
@@ -213,19 +232,21 @@ class KBIndex:
         if not named:
             return s
         combined, question, passage, outside = s.combined.copy(), s.question.copy(), s.passage.copy(), s.outside
+        background = s.background
         for plain, idx in generic.items():  # "wire money to Canada" is also read as "... to another country"
             again = self._scores_for(self._query(plain, lang), plain, lang)
             combined[idx] = np.maximum(combined[idx], again.combined[idx])
             question[idx] = np.maximum(question[idx], again.question[idx])
             passage[idx] = np.maximum(passage[idx], again.passage[idx])
             outside = min(outside, again.outside)
+            background = min(background, again.background)
         # The named value counts for its entry only when the entry already fits the question (among the
         # SLOT_RANK best): "going to Japan, can I get yen?" names a country the transfer entry lists.
         rank = {int(i): r for r, i in enumerate(np.argsort(-combined, kind="stable"))}
         for i in named:
             if rank[i] < SLOT_RANK:
                 combined[i] += SLOT_BONUS
-        return Scores(combined, _softmax(combined), question, passage, s.lexical, outside)
+        return Scores(combined, _softmax(combined), question, passage, s.lexical, outside, background)
 
     def _scores_for(self, q: np.ndarray, text: str, lang: str) -> Scores:
         n = len(self.kb.entries)
@@ -241,7 +262,8 @@ class KBIndex:
         combined = logp + LEXICAL_WEIGHT * lex
         if SCOPE_WEIGHT:
             combined = combined + SCOPE_WEIGHT * (scope[:n] - np.logaddexp.reduce(scope[:n]))
-        return Scores(combined, _softmax(combined), best_q, passages @ q, lex, float(np.exp(scope[n])))
+        bg = float((self._bg @ q).max()) if len(self._bg) else -1.0
+        return Scores(combined, _softmax(combined), best_q, passages @ q, lex, float(np.exp(scope[n])), bg)
 
     def search(self, text: str, lang: str | None = None, k: int = 3) -> list[Hit]:
         """Entries ranked, each with its probability."""
@@ -382,7 +404,7 @@ class KBBrain:
         order = s.ranked()
         first = float(s.probability[order[0]])
         second = float(s.probability[order[1]]) if len(order) > 1 else 0.0
-        if s.outside >= self.threshold:
+        if s.elsewhere() >= self.threshold:
             return "out_of_scope"
         a, b = int(order[0]), int(order[1]) if len(order) > 1 else int(order[0])
         if (second >= CLARIFY_RATIO * first and first < SURE
@@ -418,7 +440,7 @@ class KBBrain:
                 return _filled(answer, fu.entry, named, alang), ReplyInfo(
                     "kb-follow-up", alang, fu.entry.id, fu.score,
                     extra={"follow_up": fu.follow_up} | _slot_extra(fu.entry, named, alang))
-            if verdict == "clarify" or (verdict == "out_of_scope" and s.outside < self.threshold + CONTEXT_SLACK):
+            if verdict == "clarify" or (verdict == "out_of_scope" and s.elsewhere() < self.threshold + CONTEXT_SLACK):
                 # A short follow-up with no follow-up entry: read it together with the last question
                 # (not a turn that is plainly about something else: "what's the weather tomorrow?").
                 prev_user = _previous_user_text(conversation)
