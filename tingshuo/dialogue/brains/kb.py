@@ -17,8 +17,8 @@ Each entry is scored by everything it says about itself (``KBIndex.scores``):
 Whether the question is about this KB at all is a second model (``scope.ScopeModel``): a
 classifier over Universal Sentence Encoder vectors of the same views plus a bundled list of things
 callers ask elsewhere (``data/background.yaml``: weather, sport, chit-chat, other companies'
-services, and sentences that are not questions at all — narration, news, lectures a microphone
-picks up; those the KB covers itself are dropped for it), which gives the probability that the
+services — those the KB covers itself are dropped for it; with ``READ_STATEMENTS`` also sentences
+that are not questions at all, ``data/background_statements.yaml``), which gives the probability that the
 question belongs "elsewhere". Entries with ``intent: handoff`` also carry the bundled ways of
 asking for a person (``data/handoff.yaml``), so "I want a real person" is never out of scope.
 
@@ -26,10 +26,9 @@ Then one decision rule (``KBBrain.judge``), the same for every knowledge base, w
 calibrated on the tune knowledge bases only (bench/calibrate_kb.py on telecom, university and
 rail; figures for the other knowledge bases in docs/benchmarks.md come from data not tuned on):
 
-* **out of scope** when that probability, less how much nearer the best entry's passage is than
-  the nearest background sentence by multilingual-e5 (``Scores.elsewhere``: two encoders, so a
-  read sentence that the question-trained scope model half-accepts is still declined), is
-  ``OUT_OF_SCOPE`` or more. The reply says what the
+* **out of scope** when that probability (``Scores.elsewhere``; with ``EVIDENCE_WEIGHT`` > 0, less
+  how much nearer the best entry's passage is than the nearest background sentence by
+  multilingual-e5) is ``OUT_OF_SCOPE`` or more. The reply says what the
   assistant can help with (the KB's first titles, in the caller's language) and offers a human; a
   "yes" to that hands the caller over (``source: handoff``);
 * **clarify** only when two entries are both plausible (both match the caller's words well, about
@@ -64,9 +63,12 @@ CLASSIFIER_C = 2.0  # inverse L2 strength of the per-KB entry classifier (classi
 SCOPE_WEIGHT = 0.0  # the scope model's (USE) entry log-probability, added to the ranking (0.3: tune KBs 82.3 % right
 # against 80.5 %, 3 questions of 164, but it sharpens the probabilities so a planted pair of twin entries is no longer asked about)
 LEXICAL_WEIGHT = 0.0  # the entry's share of the caller's words, added to the classifier's log-probability
-OUT_OF_SCOPE = 0.85  # decline from this "elsewhere" score: the scope model's probability that the question is about
-EVIDENCE_WEIGHT = 1.0  # something else, minus this times how much nearer the best entry's passage is than the nearest
-# background sentence (e5): two encoders' evidence (bench/calibrate_offtopic.py, tune KBs + off-topic read sentences)
+OUT_OF_SCOPE = 0.7  # decline from this "elsewhere" score: the scope model's probability that the question is about
+EVIDENCE_WEIGHT = 0.0  # something else, minus this times how much nearer the best entry's passage is than the nearest
+# background sentence (e5). READ_STATEMENTS also trains the scope model on read sentences (data/background_statements.yaml).
+# Tune choice for declining read speech (bench/calibrate_offtopic.py): READ_STATEMENTS, weight 1.0, line 0.85 — NOT the
+# default: on the report KBs it declined in-domain statements (spoken shop 72 -> 58 % right); docs/knowledge-base.md
+READ_STATEMENTS = False
 CLARIFY_RATIO = 0.6  # the second entry's probability at least this share of the first's, and ...
 QUESTION_TIE = 0.05  # ... their best listed questions match the caller as well (within this) -> ask which one,
 PLAUSIBLE = 0.4  # ... and both match well (a listed question at this centred cosine or more),
@@ -82,6 +84,7 @@ MIN_FOR_MEAN = 8  # questions a language needs in a knowledge base to estimate i
 LEX_FIELDS = {"question": 1.0, "title": 1.0, "slot": 1.0, "answer": 0.6, "follow_up": 0.4}
 TOPICS_LISTED = 4  # titles named when the assistant says what it can help with
 BACKGROUND = Path(__file__).resolve().parent.parent / "data" / "background.yaml"
+STATEMENTS = Path(__file__).resolve().parent.parent / "data" / "background_statements.yaml"
 HANDOFF = Path(__file__).resolve().parent.parent / "data" / "handoff.yaml"
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|yes,? please|please do|go ahead|好|好的|是|是的|对|"
                   r"可以|行|嗯|麻烦了?|转吧|转人工吧?)[\s.!,。！，]*(please|谢谢|吧)?[\s.!。！]*$", re.I)
@@ -367,15 +370,19 @@ def _handoff_phrasings() -> tuple[tuple[str, str], ...]:
 
 def _background_vectors(embedder) -> tuple[list[str], list[str], np.ndarray]:
     """The background sentences, their languages and raw query vectors (cached per embedder)."""
-    cached = getattr(embedder, "_tingshuo_background", None)
+    key = f"_tingshuo_background_{int(READ_STATEMENTS)}"
+    cached = getattr(embedder, key, None)
     if cached is None:
         import yaml
 
         data = yaml.safe_load(BACKGROUND.read_text(encoding="utf-8"))
+        if READ_STATEMENTS:
+            more = yaml.safe_load(STATEMENTS.read_text(encoding="utf-8"))
+            data = {lang: data[lang] + more[lang] for lang in ("en", "zh")}
         texts = [simplified(t) for lang in ("en", "zh") for t in data[lang]]
         langs = [lang for lang in ("en", "zh") for _ in data[lang]]
         cached = (texts, langs, embedder.queries(texts))
-        embedder._tingshuo_background = cached
+        setattr(embedder, key, cached)
     return cached
 
 
