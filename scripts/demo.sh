@@ -36,6 +36,22 @@ echo
 echo "== inspect: a small mixed-quality set (clean clips and injected defects) -> out/inspect/report.html"
 PYTHON=python bash scripts/demo_inspect.sh
 echo
+echo "== index + search: the bundled clips as a tiny library -> out/library; a phrase, a Mandarin query for English speech, a question never answered there"
+tingshuo index tests/data/jfk.wav tests/data/cathy_a0001.wav tests/data/zh_funasr_example.wav \
+    tests/data/zh_aishell_S0724W0121.wav --index out/library -q
+tingshuo search "ask not what your country can do" --index out/library --top 2
+tingshuo search "你能为你的国家做什么" --index out/library --top 2
+tingshuo search "what is the weather tomorrow" --index out/library --top 2
+echo
+echo "== align: word times of the known text of jfk.wav -> out/align (JSON, TextGrid, SRT)"
+tingshuo align tests/data/jfk.wav --text "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country." \
+    -o out/align -f json,textgrid,srt -q
+python - <<'PY'
+import json
+doc = json.load(open("out/align/jfk.json", encoding="utf-8"))
+print("  ".join(f"{w['text']} {w['start_s']:.2f}-{w['end_s']:.2f}" for w in doc["words"][:8]), "...")
+PY
+echo
 echo "== serve: the HTTP/WebSocket API and the web page (start it yourself)"
 echo "  tingshuo serve                 # http://127.0.0.1:8000 — page at /, API docs at /docs"
 echo "  curl -F file=@tests/data/jfk.wav -F model=whisper-1 http://127.0.0.1:8000/v1/audio/transcriptions"

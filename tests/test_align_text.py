@@ -201,3 +201,26 @@ def test_options_are_checked():
     with pytest.raises(ValueError):
         SegmentOptions(min_s=5, max_s=4)
     assert SegmentOptions().error_limit("zh") > SegmentOptions().error_limit("en")
+
+
+def test_words_next_to_a_pause_take_its_edges():
+    import numpy as np
+
+    from tingshuo.align.refine import edges_to_pauses
+
+    vad = np.zeros(300, np.float32)
+    vad[:105] = vad[140:] = 0.9  # speech, a pause 1.05-1.4 s, speech
+    # a weak ending DTW ended 0.35 s early, a short first word it started 0.3 s late: with speech
+    # between (by the VAD) both move onto the pause's edges
+    spans = [[0.0, 0.7], [1.7, 2.0], [2.0, 2.3]]
+    placed = edges_to_pauses(spans, [(1.05, 1.4)], vad=vad)
+    assert spans == [[0.0, 1.05], [1.4, 2.0], [2.0, 2.3]] and placed == ([False, True, False], [True, False, False])
+    # the same stretch with no speech in it (a breath, a click) keeps the DTW's times
+    vad[:] = 0.03
+    spans = [[0.0, 0.7], [1.7, 2.0]]
+    assert edges_to_pauses(spans, [(1.05, 1.4)], vad=vad) == ([False, False], [False, False])
+    assert spans == [[0.0, 0.7], [1.7, 2.0]]
+    # within 0.25 s an edge moves whatever the VAD says; farther than 0.5 s it stays
+    spans = [[0.0, 0.9], [2.2, 2.5]]
+    edges_to_pauses(spans, [(1.05, 1.4)], vad=np.full(300, 0.9, np.float32))
+    assert spans == [[0.0, 1.05], [2.2, 2.5]]

@@ -34,12 +34,18 @@ def test_bad_ray_options_are_one_sentence(bad):
     assert str(err.value).endswith(".") and "\n" not in str(err.value)
 
 
-def test_flags_are_derived_once_and_shared():
-    out = subprocess.run([sys.executable, "-m", "tingshuo", "transcribe", "--help"], capture_output=True, text=True)
+@pytest.mark.parametrize("verb", ["transcribe", "inspect", "index", "align"])
+def test_flags_are_derived_once_and_shared(verb):
+    out = subprocess.run([sys.executable, "-m", "tingshuo", verb, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     for flag in ("--ray ", "--ray-address ADDR", "--ray-actors MIN:MAX", "--ray-cpus-per-actor K",
                  "--ray-stall-timeout S", "--ray-batch N", "--ray-memory-per-actor GB"):
         assert flag in out.stdout, flag
-    assert "--batch-size" in out.stdout  # the recogniser's own, not clobbered by --ray-batch
+    # an example that uses it, and the guide it points to
+    assert any(line.strip().startswith(f"tingshuo {verb} ") and "--ray" in line for line in out.stdout.splitlines())
+    assert "docs/scale.md" in out.stdout
+    if verb in ("transcribe", "index"):
+        assert "--batch-size" in out.stdout  # the recogniser's own, not clobbered by --ray-batch
 
 
 def test_missing_ray_gives_the_install_hint(tmp_path, data_dir):

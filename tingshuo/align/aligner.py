@@ -26,13 +26,14 @@ from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
 from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
-                     unpack_time, widen_short)
-from .text import Unit, detect_language, is_cjk_language, join_texts, units
+                     unpack_time, vad_frames, widen_short)
+from .text import Unit, detect_language, is_blank, is_cjk_language, join_texts, units, without_format_chars
 
 LISTEN_SHARE = 0.8  # of the progress bar: the recognition pass takes most of the time
 DOUBT_MIN_S = 0.07  # a doubtful unit aligned shorter than this was not said ...
 DOUBT_MIN_P = 0.05  # ... nor one the forced decoder found this improbable
 TEST_RUN_MAX = 2  # at most this many unheard units in a row are tested as possibly not said
+HEARD_IN_TEXT_MIN = 0.5  # share of the recognised words found in the text that rules out a mismatch
 UNSAID_MARGIN = 4.0  # log-probability a unit's window must gain without it to call the unit not said
 ProgressFn = Callable[[float], None]  # fraction of the work done, 0..1
 
@@ -56,7 +57,7 @@ class Aligner:
         """Word (character) times of ``text`` in ``source``; raises ``InputError`` for bad input."""
         o = self.options
         label = label or _label(source)
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or is_blank(text):
             raise InputError(f"The text for {label} is empty; give the words that were said.")
         language = _language(language or o.language, text, self.engine)
         text_units = units(text, language)
@@ -74,7 +75,11 @@ class Aligner:
         min_anchor = o.min_anchor or (3 if is_cjk_language(language) else 2)
         plan = make_plan(text_units, heard, language, min_anchor=min_anchor, unspoken_ratio=o.unspoken_ratio)
         n_keys = sum(len(u.keys) for u in text_units)
-        if plan.matched_share < o.min_match and n_keys >= 4:
+        # little of the text heard is a mismatch, unless most of what was heard is in the text (a
+        # long text, say a whole book, of which the recording reads a part: the rest is reported)
+        # (a short text is too short for that share: it is a mismatch when none of it was heard)
+        if (plan.heard_share < HEARD_IN_TEXT_MIN
+                and (plan.matched_share < o.min_match if n_keys >= 4 else plan.any_heard_share == 0)):
             raise InputError(_mismatch_message(label, language, plan.matched_share, heard, self.engine))
         silent = silence_mask(heard) if o.snap else None
         pauses = pause_runs(silent, 0.1) if silent is not None else []
@@ -93,7 +98,7 @@ class Aligner:
             stack = [w]
             while stack:
                 cur = stack.pop()
-                pieces = [plan.items[i].text for i in cur.items]
+                pieces = [without_format_chars(plan.items[i].text, plan.items[i].core)[0] for i in cur.items]
                 if len(cur.items) <= 1 or self.forced.max_tokens_ok(pieces, language):
                     out.append(cur)
                     continue
@@ -117,10 +122,11 @@ class Aligner:
         def flush() -> None:
             packed = [pack_pauses(samples, w.start_s, silent) if silent is not None else (samples, [(0, samples.size)])
                       for w, samples in batch]
-            fws = [ForcedWindow(p, tuple(plan.items[i].text for i in w.items),
-                                tuple(plan.items[i].core for i in w.items), language,
-                                drop=_to_test([plan.items[i] for i in w.items]))
-                   for (w, _), (p, _) in zip(batch, packed)]
+            fws = []
+            for (w, _), (p, _) in zip(batch, packed):
+                pieces = [without_format_chars(plan.items[i].text, plan.items[i].core) for i in w.items]
+                fws.append(ForcedWindow(p, tuple(t for t, _ in pieces), tuple(c for _, c in pieces), language,
+                                        drop=_to_test([plan.items[i] for i in w.items])))
             for (w, _), (_, kept), res in zip(batch, packed, self.forced.align(fws)):
                 for i, t in zip(w.items, res):
                     if not math.isnan(t.start_s):
@@ -167,7 +173,7 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
     if silent is not None:
         ends = [it.unit >= 0 and _ends_phrase(text_units[it.unit]) for it in (plan.items[i] for i in order)]
         split_at_pauses(spans, runs, ends, speech=heard.speech_share)
-        placed0, placed1 = edges_to_pauses(spans, runs)
+        placed0, placed1 = edges_to_pauses(spans, runs, vad=vad_frames(heard))
     else:
         placed0 = placed1 = [False] * len(spans)
     aligned: dict[int, tuple[float, float, float]] = {}  # unit -> times

@@ -112,7 +112,10 @@ class WhisperForcedAligner:
         n = frames * HOP
         padded = np.zeros(n, np.float32)
         padded[: min(n, samples.size)] = samples[:n]
-        feats = self.engine.features(padded, padding=0)
+        from ..asr.whisper import one_blas_thread
+
+        with one_blas_thread():  # the same features under any OMP_NUM_THREADS (Ray sets it): same scores
+            feats = self.engine.features(padded, padding=0)
         if feats.shape[1] < frames:
             feats = np.pad(feats, ((0, 0), (0, frames - feats.shape[1])), constant_values=feats.min())
         return feats[:, :frames]

@@ -10,13 +10,13 @@ does the splitting and line breaking, as for transcripts).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
 from ..types import Segment, Transcript, Word
+from ..util import json_text
 from .base import Alignment
 from .text import units
 
@@ -25,7 +25,7 @@ SUFFIX = {"json": "json", "textgrid": "TextGrid", "ctm": "ctm", "srt": "srt", "v
 
 
 def to_json(a: Alignment) -> str:
-    return json.dumps(a.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    return json_text(a.to_dict(), indent=2) + "\n"
 
 
 def to_ctm(a: Alignment) -> str:
@@ -142,12 +142,6 @@ def render(a: Alignment, fmt: str) -> str:
 
 def parse_formats(spec: str) -> list[str]:
     """'json,textgrid' -> ['json', 'textgrid']; 'all' -> every format. Case does not matter."""
-    if spec.strip().lower() == "all":
-        return list(FORMATS)
-    fmts = [f.strip().lower().lstrip(".") for f in spec.split(",") if f.strip()]
-    for f in fmts:
-        if f not in WRITERS:
-            raise InputError(f"Unknown output format '{f}'; choose from: {', '.join(FORMATS)}, or all.")
-    if not fmts:
-        raise InputError("Give at least one output format, e.g. --format json,textgrid.")
-    return list(dict.fromkeys(fmts))
+    from ..asr.formats import parse_format_list
+
+    return parse_format_list(spec, list(FORMATS), example="json,textgrid")

@@ -68,6 +68,8 @@ class Plan:
     matched_share: float  # share of the text's keys the recogniser matched
     windows: list[Window] = field(default_factory=list)
     key_s: float = 0.3  # typical seconds per key (speaking rate)
+    heard_share: float = 0.0  # share of the recognised keys matched to the text (anchor runs)
+    any_heard_share: float = 0.0  # share of the text's keys matched at all (runs of any length)
 
 
 def heard_units(heard: Heard, language: str) -> tuple[list[Unit], list[HeardKey]]:
@@ -297,7 +299,9 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
     for it in items:
         if it.unit >= 0 and not it.anchored:
             it.heard = bool(heard_unit[it.unit])
-    plan = Plan(items, unspoken, matched_share, key_s=key_s)
+    plan = Plan(items, unspoken, matched_share, key_s=key_s,
+                heard_share=float(used_heard.mean()) if len(hkeys) else 0.0,
+                any_heard_share=float(heard_any.mean()) if len(t_keys) else 0.0)
     return plan
 
 

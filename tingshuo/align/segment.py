@@ -237,6 +237,49 @@ def cut_audio(source, clips: list[Clip]):
         k += 1
 
 
+@dataclass(frozen=True)
+class CheckedClips:
+    """Which planned clips of one recording passed re-recognition, and what was left out: small, no
+    audio (it is cut again when the clips are written), so a Ray actor can make it for the driver."""
+
+    kept: tuple[tuple[Clip, float, str], ...]  # (clip, error rate, what was heard), in time order
+    dropped: tuple[tuple[str, float], ...]  # (reason, seconds)
+
+
+def check_clips(source, alignment: Alignment, options: SegmentOptions, transcriber) -> CheckedClips:
+    """Steps 1 and 2 for one recording: plan the clips, recognise each again (``transcriber()`` gives
+    the recogniser, loaded only when there is a clip), keep those that agree."""
+    from ..audio.resample import resample
+
+    plan = plan_clips(alignment, options)
+    dropped = [(reason, e - s) for s, e, reason in plan.dropped]
+    limit = options.error_limit(alignment.language)
+    kept: list[tuple[Clip, float, str]] = []
+    pending: list[tuple[Clip, np.ndarray, int]] = []
+
+    def verify() -> None:
+        if not pending:
+            return
+        heard: dict[int, str] = {}
+        arrays = [resample(x, r, 16000) if r != 16000 else x for _, x, r in pending]
+        for i, res in transcriber().transcribe_many(arrays, languages=[alignment.language] * len(arrays)):
+            heard[i] = "" if isinstance(res, Exception) else res.text
+        for i, (clip, _samples, _rate) in enumerate(pending):
+            err = error_rate(clip.text, heard.get(i, ""), alignment.language)
+            if err > limit:
+                dropped.append((DROP_DISAGREE, clip.duration_s))
+            else:
+                kept.append((clip, err, heard.get(i, "")))
+        pending.clear()
+
+    for clip, samples, rate in cut_audio(source, plan.clips):
+        pending.append((clip, samples, rate))
+        if len(pending) >= 16:
+            verify()
+    verify()
+    return CheckedClips(tuple(kept), tuple(dropped))
+
+
 @dataclass
 class SegmentReport:
     """Totals for a run of ``--segment`` (seconds), and why audio was left out."""
@@ -315,39 +358,17 @@ class Segmenter:
 
     def add(self, source, alignment: Alignment, stem: str) -> list[dict]:
         """Plan, verify and write the clips of one recording; returns the manifest rows written."""
-        from ..audio.resample import resample
+        return self.write_checked(source, alignment, check_clips(source, alignment, self.options, self.transcriber),
+                                  stem)
 
-        o = self.options
+    def write_checked(self, source, alignment: Alignment, checked: "CheckedClips", stem: str) -> list[dict]:
+        """Write the clips ``check_clips`` kept (cut from the audio again) and count what it dropped."""
         self.report.recordings += 1
-        plan = plan_clips(alignment, o)
-        for s, e, reason in plan.dropped:
-            self.report.drop(reason, e - s)
-        limit = o.error_limit(alignment.language)
-        rows = []
-        pending: list[tuple[Clip, np.ndarray, int]] = []
-
-        def verify() -> None:
-            if not pending:
-                return
-            t = self.transcriber()
-            heard: dict[int, str] = {}
-            arrays = [resample(x, r, 16000) if r != 16000 else x for _, x, r in pending]
-            for i, res in t.transcribe_many(arrays, languages=[alignment.language] * len(arrays)):
-                heard[i] = "" if isinstance(res, Exception) else res.text
-            for i, (clip, samples, rate) in enumerate(pending):
-                err = error_rate(clip.text, heard.get(i, ""), alignment.language)
-                if err > limit:
-                    self.report.drop(DROP_DISAGREE, clip.duration_s)
-                    continue
-                rows.append(self._write(clip, samples, rate, alignment, stem, err, heard.get(i, "")))
-            pending.clear()
-
-        for clip, samples, rate in cut_audio(source, plan.clips):
-            pending.append((clip, samples, rate))
-            if len(pending) >= 16:
-                verify()
-        verify()
-        return rows
+        for reason, seconds in checked.dropped:
+            self.report.drop(reason, seconds)
+        kept = {id(c): (err, heard) for c, err, heard in checked.kept}
+        return [self._write(clip, samples, rate, alignment, stem, *kept[id(clip)])
+                for clip, samples, rate in cut_audio(source, [c for c, _e, _h in checked.kept])]
 
     def _write(self, clip: Clip, samples: np.ndarray, rate: int, a: Alignment, stem: str, err: float,
                heard: str) -> dict:
@@ -376,10 +397,10 @@ class Segmenter:
         """Finish: the summary (also written to summary.json)."""
         import json
 
-        from ..util import atomic_write_text
+        from ..util import atomic_write_text, json_text
 
         self.manifest.close()
         summary = self.report.to_dict()
         summary["options"] = {k: v for k, v in dataclasses.asdict(self.options).items()}
-        atomic_write_text(self.out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(self.out / "summary.json", json_text(summary, indent=2) + "\n")
         return summary

@@ -29,13 +29,22 @@ _SPEAKABLE = re.compile(rf"[{_HAN}]|[^\W_]|[$€£¥￥%％&@+=#°℃]", re.UNIC
 _SENTENCE_END = re.compile(r"[.!?…。！？；;]")
 _CLAUSE_END = re.compile(r"[,，、:：;；]")
 _KEY_SPLIT = re.compile(r"[^\w']+|_")
+# Characters that are never spoken and would split or garble a word: format characters (zero-width
+# space and joiners, soft hyphen, BOM, direction marks) are left out of keys and of the text the
+# decoder is given; control characters and lone surrogates (text decoded wrongly) count as spaces,
+# and full-width Latin letters and digits as their ASCII forms (both keep the text's length, so
+# offsets still index the original).
+_FORMAT_RE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+_CLEAN = {**{c: " " for c in [*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), *range(0x7f, 0xa0)]},
+          **{c: " " for c in range(0xD800, 0xE000)},
+          **{c: c - 0xFEE0 for r in ((0xFF10, 0xFF1A), (0xFF21, 0xFF3B), (0xFF41, 0xFF5B)) for c in range(*r)}}
 NORMALIZE_BLOCK_CHARS = 4000  # text is normalised in pieces of about this size, cut at whitespace
 CJK_LANGUAGES = ("zh", "ja", "yue")
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One timed unit of the text. Offsets index the original text (``text == original[start:end]``)."""
+    """One timed unit of the text. Offsets index the original text (``text == clean(original)[start:end]``)."""
 
     text: str  # as written, with attached punctuation (English); one character (Chinese)
     start: int
@@ -65,7 +74,7 @@ def keys_of(spoken: str, language: str | None) -> tuple[str, ...]:
     """
     from ..asr.text import to_script
 
-    text = spoken.replace("’", "'").replace("‘", "'")
+    text = _FORMAT_RE.sub("", spoken.translate(_CLEAN)).replace("’", "'").replace("‘", "'")
     if HAN_RE.search(text):
         text = to_script(text, "zh", "simplified")
     out: list[str] = []
@@ -133,8 +142,32 @@ def _raw_units(text: str) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def clean(text: str) -> str:
+    """``text`` with control characters and lone surrogates as spaces, full-width letters and digits
+    as ASCII: the same length, so offsets into it index ``text``."""
+    return text.translate(_CLEAN)
+
+
+def is_blank(text: str) -> bool:
+    """Nothing but whitespace, control and format characters (a byte-order mark, zero-width spaces)."""
+    return not _FORMAT_RE.sub("", clean(text)).strip()
+
+
+def without_format_chars(piece: str, core: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    """``piece`` without zero-width and other format characters, and its core's new (start, end)."""
+    if not _FORMAT_RE.search(piece):
+        return piece, core
+    keep = [not _FORMAT_RE.match(ch) for ch in piece]
+    a, b = sum(keep[:core[0]]), sum(keep[:core[1]])
+    return "".join(ch for ch, k in zip(piece, keep) if k), (a, max(b, a))
+
+
 def units(text: str, language: str | None) -> list[Unit]:
-    """The units of ``text``, with spoken forms from the normaliser mapped back to each."""
+    """The units of ``text``, with spoken forms from the normaliser mapped back to each.
+
+    ``Unit.text`` is the cleaned form (see ``clean``); offsets index ``text`` as given.
+    """
+    text = clean(text)
     out: list[Unit] = []
     for block_start, block in _blocks(text):
         out.extend(_units_of_block(text, block_start, block, language))

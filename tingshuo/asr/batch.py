@@ -64,29 +64,47 @@ def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]]
                 items.append(Item(str(p), Path(p.stem), None, None))
                 continue
             ds = open_dataset(p)
-            root = Path(os.path.abspath(ds.root))  # not resolve(): a symlinked clip is named by its link
+            root = dataset_root(ds)
 
             def bad_line(exc, _raw=raw):
                 errors.append((_raw, exc))
 
             for rec in ds.records(on_error=bad_line):
-                try:
-                    rel = Path(os.path.abspath(rec.audio)).relative_to(root)
-                except ValueError:
-                    rel = Path(Path(rec.audio).name)
-                items.append(Item(rec.audio, rel.with_suffix(""), normalize_language(rec.lang), rec.duration_s))
+                items.append(Item(rec.audio, record_stem(rec.audio, root), normalize_language(rec.lang),
+                                  rec.duration_s))
         except TingshuoError as exc:
             errors.append((raw, exc))
-    # Two inputs must never write the same output file.
+    stems = unique_stems([it.out_stem for it in items])
+    return [Item(it.audio, stem, it.language, it.duration_s) for it, stem in zip(items, stems)]
+
+
+def dataset_root(ds) -> Path:
+    """The folder a dataset's records are named under (not resolve(): a symlinked clip is named by its
+    link, and a link that loops is the decoder's to report, not a crash here)."""
+    return Path(os.path.abspath(ds.root))
+
+
+def record_stem(audio: str, root: Path) -> Path:
+    """A dataset record's output path without suffix: its place under ``root``, or its file name."""
+    try:
+        rel = Path(os.path.abspath(audio)).relative_to(root)
+    except ValueError:
+        rel = Path(Path(audio).name)
+    return rel.with_suffix("")
+
+
+def unique_stems(stems: list[Path]) -> list[Path]:
+    """Output stems, shortened to what a file system allows, so that two inputs never write the same
+    output file (a repeat gets -2, -3 ...)."""
     seen: dict[Path, int] = {}
     unique = []
-    for it in items:
-        stem = _short_stem(it.out_stem)
+    for original in stems:
+        stem = _short_stem(original)
         if stem in seen:
             seen[stem] += 1
-            stem = stem.with_name(f"{stem.name}-{seen[_short_stem(it.out_stem)]}")
+            stem = stem.with_name(f"{stem.name}-{seen[_short_stem(original)]}")
         seen.setdefault(stem, 1)
-        unique.append(Item(it.audio, stem, it.language, it.duration_s))
+        unique.append(stem)
     return unique
 
 

@@ -119,12 +119,18 @@ def render(transcript: Transcript, fmt: str) -> str:
 
 def parse_formats(spec: str) -> list[str]:
     """'srt,json' -> ['srt', 'json']; 'all' -> every format."""
-    if spec.strip() == "all":
-        return list(WRITERS)
+    return parse_format_list(spec, list(WRITERS), example="srt,json")
+
+
+def parse_format_list(spec: str, names: list[str], *, example: str) -> list[str]:
+    """A ``--format`` value: comma-separated names (any case, a leading dot allowed) in order, without
+    repeats; 'all' -> ``names``. Unknown or no name: one ``InputError`` sentence (``example`` shows one)."""
+    if spec.strip().lower() == "all":
+        return list(names)
     fmts = [f.strip().lower().lstrip(".") for f in spec.split(",") if f.strip()]
     for f in fmts:
-        if f not in WRITERS:
-            raise InputError(f"Unknown output format '{f}'; choose from: {', '.join(WRITERS)}, or all.")
+        if f not in names:
+            raise InputError(f"Unknown output format '{f}'; choose from: {', '.join(names)}, or all.")
     if not fmts:
-        raise InputError("Give at least one output format, e.g. --format srt,json.")
+        raise InputError(f"Give at least one output format, e.g. --format {example}.")
     return list(dict.fromkeys(fmts))

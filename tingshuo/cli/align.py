@@ -18,15 +18,19 @@ examples:
   tingshuo align 讲座.m4a 讲稿.txt --format textgrid,ctm -o out/    # Mandarin: one entry per character
   tingshuo align book.flac book.txt --segment -o dataset/         # clips + manifest.jsonl + summary.json
   tingshuo align train.jsonl -o aligned/ --skip-existing          # every audio+text pair of a manifest
+  tingshuo align train.jsonl -o aligned/ --segment --ray          # pairs aligned on Ray ($RAY_ADDRESS or local)
 
-TEXT is a UTF-8 file ('-' reads stdin), or give --text "the words". The text may hold more or
-less than was said: text not said (a preface, a skipped line) and speech not in the text come
-back under "unaligned" instead of stretching the words around them. Numbers, dates and symbols
+TEXT is a UTF-8 file (or UTF-16 with a BOM; '-' reads stdin), or give --text "the words".
+The text may hold more or less than was said (even a whole book for one chapter): text not said
+(a preface, a skipped line) and speech not in the text come back under "unaligned" instead of
+stretching the words around them. Numbers, dates and symbols
 are matched as they are read and reported as written. Manifests: ours or NeMo JSONL, Kaldi
 dirs, LJSpeech metadata.csv, folders with clip.wav + clip.txt.
 --segment cuts at pauses into clips of --min-clip-s..--max-clip-s with their exact text, keeps a
 clip only when re-recognising it agrees with the text (--max-error), and writes OUT/clips/,
-OUT/manifest.jsonl (read as is by 'tingshuo inspect' and 'tingshuo train') and OUT/summary.json."""
+OUT/manifest.jsonl (read as is by 'tingshuo inspect' and 'tingshuo train') and OUT/summary.json.
+With --ray each pair is aligned (and its clips checked) on a Ray cluster's actors; this process
+writes the same files (docs/scale.md)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ def add_parser(sub) -> None:
     from ..align.base import AlignOptions
     from ..align.segment import SegmentOptions
     from ..options import add_arguments
+    from ..scale.options import add_ray_arguments
     from . import HelpFormatter
 
     p = sub.add_parser("align", help="word times of a known text; cut recordings into training clips",
@@ -64,16 +69,27 @@ def add_parser(sub) -> None:
     add_arguments(p, AlignOptions)
     g = p.add_argument_group("segmenting (--segment)")
     add_arguments(g, SegmentOptions)
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
 def _read_text(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        return _decode(sys.stdin.buffer.read(), "the text on stdin")
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path} is a folder, not a text file; give the text file (or --text \"the words\").")
     if not p.is_file():
         raise InputError(f"{path}: text file not found; give the text file (or --text \"the words\").")
-    data = p.read_bytes()
+    return _decode(p.read_bytes(), path)
+
+
+def _decode(data: bytes, path: str) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{path} is not valid UTF-16 text; save it as UTF-8.") from None
     if b"\x00" in data[:4096]:
         raise InputError(f"{path} is not a text file (it holds binary data); give the UTF-8 text that was read.")
     try:
@@ -85,6 +101,7 @@ def _read_text(path: str) -> str:
 def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]:
     """The (audio, text) pairs the command line names."""
     from ..asr.text import normalize_language
+    from ..asr.batch import dataset_root, record_stem, unique_stems
     from ..data.manifest import is_audio_file, open_dataset
 
     inputs = args.inputs
@@ -93,6 +110,9 @@ def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]
             raise InputError("Give AUDIO TEXT, AUDIO --text \"...\", or one MANIFEST.")
         audio = inputs[0]
         text = args.text if args.text is not None else _read_text(inputs[1])
+        if not text.strip():
+            where = "--text" if args.text is not None else inputs[1]
+            raise InputError(f"{where}: the text is empty; give the words that were said in {inputs[0]}.")
         if not Path(audio).exists():
             raise InputError(f"{audio}: audio file not found.")
         return [Pair(audio, text, Path(Path(audio).stem), None, None)]
@@ -103,19 +123,11 @@ def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]
     if p.is_file() and is_audio_file(p):
         raise InputError(f"{src} is audio: give its text too (tingshuo align {src} TEXT, or --text).")
     ds = open_dataset(p)
-    root = ds.root.resolve()
-    out: list[Pair] = []
-    seen: dict[Path, int] = {}
-    for rec in ds.records(on_error=lambda exc: errors.append((src, exc))):
-        try:
-            rel = Path(rec.audio).resolve().relative_to(root).with_suffix("")
-        except ValueError:
-            rel = Path(Path(rec.audio).stem)
-        if rel in seen:
-            seen[rel] += 1
-            rel = rel.with_name(f"{rel.name}-{seen[rel]}")
-        seen.setdefault(rel, 1)
-        out.append(Pair(rec.audio, rec.text, rel, normalize_language(rec.lang), rec.duration_s))
+    root = dataset_root(ds)
+    records = list(ds.records(on_error=lambda exc: errors.append((src, exc))))
+    stems = unique_stems([record_stem(rec.audio, root) for rec in records])
+    out = [Pair(rec.audio, rec.text, stem, normalize_language(rec.lang), rec.duration_s)
+           for rec, stem in zip(records, stems)]
     if not out and not errors:
         raise InputError(f"{src} lists no recordings.")
     return out
@@ -140,10 +152,12 @@ def run(args) -> int:
     from ..align.formats import parse_formats, render
     from ..align.segment import SegmentOptions, Segmenter
     from ..options import from_namespace
+    from ..scale.options import ray_options
     from ..util import atomic_write_text, same_file
 
     options = from_namespace(AlignOptions, args)
     seg_options = from_namespace(SegmentOptions, args)
+    ray = ray_options(args)
     formats = parse_formats(args.format)
     out_arg = args.output_dir
     # "-o out.srt" with no --format: the suffix says which
@@ -188,7 +202,6 @@ def run(args) -> int:
             segmenter.manifest.close()
             print(f"nothing to do: all {before} recordings were cut in an earlier run.", file=sys.stderr)
             return 1 if errors else 0
-    aligner = Aligner(options)
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if not args.quiet:
@@ -199,31 +212,34 @@ def run(args) -> int:
     started = time.perf_counter()
     failed, n_ok, audio_s, n_words, n_unaligned = len(errors), 0, 0.0, 0, 0
     inputs = {os.path.abspath(p.audio) for p in pairs}
+    stats = None
+    if ray.active:
+        from ..scale.executor import RunStats
+
+        stats = RunStats()
+        results = _ray_results(pairs, options, seg_options if args.segment else None, ray, stats)
+        if segmenter is not None:  # clip numbers follow the recordings' order, as in a local run
+            results = _in_order(results)
+    else:
+        results = _local_results(pairs, Aligner(options), bar)
+    done = 0
     try:
-        for k, pr in enumerate(pairs):
-            base = 100 * k
-
-            def progress(fraction: float, _base=base) -> None:
-                if bar is not None:
-                    bar.n = _base + round(100 * fraction)
-                    bar.refresh()
-
-            if bar is not None:
-                bar.set_postfix_str(Path(pr.audio).name[-40:])
-            try:
-                if pr.text is None or not pr.text.strip():
-                    raise InputError(f"{pr.audio}: no text for this recording in the manifest; "
-                                     "every line needs the words that were said.")
-                result = aligner.align(pr.audio, pr.text, language=pr.language, label=pr.audio,
-                                       on_progress=progress)
-            except TingshuoError as exc:
+        for k, result in results:
+            pr = pairs[k]
+            done += 1
+            if isinstance(result, TingshuoError):
                 failed += 1
-                msg = f"error: {exc}"
+                msg = f"error: {result}"
                 (bar.write(msg, file=sys.stderr) if bar is not None and show else print(msg, file=sys.stderr))
                 continue
+            result, checked = result
             if segmenter is not None:
                 try:
-                    segmenter.add(pr.audio, result, str(pr.stem).replace(os.sep, "_"))
+                    stem = str(pr.stem).replace(os.sep, "_")
+                    if checked is None:
+                        segmenter.add(pr.audio, result, stem)
+                    else:  # planned and checked on a Ray actor: cut and write the kept clips here
+                        segmenter.write_checked(pr.audio, result, checked, stem)
                 except TingshuoError as exc:
                     failed += 1
                     print(f"error: {exc}", file=sys.stderr)
@@ -243,11 +259,14 @@ def run(args) -> int:
             n_words += len(result.words)
             n_unaligned += len(result.unaligned)
             if bar is not None:
-                bar.n = base + 100
+                bar.n = 100 * (done if ray.active else k + 1)
                 bar.refresh()
     finally:
         if bar is not None:
             bar.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # disconnects from Ray (or stops a local one)
         summary = segmenter.close() if segmenter is not None else None
     wall = time.perf_counter() - started
     if not args.quiet:
@@ -260,4 +279,71 @@ def run(args) -> int:
             reasons = "; ".join(f"{r}: {v['hours'] * 60:.1f} min" for r, v in summary["dropped"].items()) or "none"
             print(f"clips: {summary['clips']} kept ({summary['hours_kept'] * 60:.1f} min, "
                   f"{summary['share_kept']:.0%} of the audio); dropped: {reasons}", file=sys.stderr)
+        if stats is not None and stats.pids:
+            print(f"on Ray: {stats.describe()}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _no_text(pr: Pair) -> InputError | None:
+    if pr.text is None or not pr.text.strip():
+        return InputError(f"{pr.audio}: no text for this recording in the manifest; "
+                          "every line needs the words that were said.")
+    return None
+
+
+def _local_results(pairs: list[Pair], aligner, bar):
+    """``(k, (Alignment, None) or TingshuoError)`` for each pair, aligned here, in order."""
+    for k, pr in enumerate(pairs):
+        base = 100 * k
+
+        def progress(fraction: float, _base=base) -> None:
+            if bar is not None:
+                bar.n = _base + round(100 * fraction)
+                bar.refresh()
+
+        if bar is not None:
+            bar.set_postfix_str(Path(pr.audio).name[-40:])
+        try:
+            err = _no_text(pr)
+            if err is not None:
+                raise err
+            yield k, (aligner.align(pr.audio, pr.text, language=pr.language, label=pr.audio, on_progress=progress),
+                      None)
+        except TingshuoError as exc:
+            yield k, exc
+
+
+def _ray_results(pairs: list[Pair], options, segment, ray, stats):
+    """The same from Ray actors, as they finish; a pair without text fails here, before anything ships."""
+    from ..scale.align import align_many
+
+    todo = []
+    for k, pr in enumerate(pairs):
+        err = _no_text(pr)
+        if err is not None:
+            yield k, err
+        else:
+            todo.append(k)
+    ship = [(pairs[k].audio, pairs[k].text, pairs[k].language, pairs[k].audio) for k in todo]
+    results = align_many(ship, options, segment, ray=ray, stats=stats)
+    try:
+        for j, result in results:
+            yield todo[j], result
+    finally:
+        results.close()  # leaves Ray as it was found, also when the caller stops early
+
+
+def _in_order(results):
+    """Results in input order (each index arrives once; later ones wait for the earlier)."""
+    waiting: dict = {}
+    nxt = 0
+    try:
+        for k, result in results:
+            waiting[k] = result
+            while nxt in waiting:
+                yield nxt, waiting.pop(nxt)
+                nxt += 1
+        for k in sorted(waiting):
+            yield k, waiting.pop(k)
+    finally:
+        results.close()

@@ -11,16 +11,20 @@ examples:
   tingshuo index recordings/ --index lib/              # again: only new and changed files; deleted ones dropped
   tingshuo index --remove recordings/old.mp3 --index lib/
   tingshuo index --index lib/                          # what is in the index (re-embeds after an embedder upgrade)
+  tingshuo index corpus/ --index lib/ --ray            # recognise and embed on Ray ($RAY_ADDRESS or a local Ray)
 
 A transcript next to an audio file (talk.json written by 'tingshuo transcribe', talk.srt or talk.vtt)
 is used as it is, without recognition. Files are keyed by content: an unchanged file is skipped, a
 moved one keeps its entry. Interrupting is safe: every file finished is kept, the next run resumes.
+With --ray each new or changed file is recognised and embedded on a Ray cluster's actors; this process
+decides what needs doing and writes the index (docs/scale.md).
 Then: tingshuo search "what was said" --index lib/"""
 
 
 def add_parser(sub) -> None:
     from ..asr.base import TranscribeOptions
     from ..options import add_arguments
+    from ..scale.options import add_ray_arguments
     from . import HelpFormatter
 
     p = sub.add_parser("index", help="index an audio library for search",
@@ -38,15 +42,25 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the recogniser (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file lines")
     add_arguments(p, TranscribeOptions, only=("language", "batch_size", "beam_size"))
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..asr.base import TranscribeOptions
     from ..options import from_namespace
+    from ..scale.options import ray_options
     from ..search.index import Index
 
     options = from_namespace(TranscribeOptions, args)
+    ray = ray_options(args)
+    documents = stats = None
+    if ray.active:
+        from ..scale.executor import RunStats
+        from ..scale.index import RayDocuments
+
+        stats = RunStats()
+        documents = RayDocuments(ray, stats)
     lib = Index(args.index, model=args.model, transcribe_options=options, cpu_threads=args.threads)
     if args.remove:
         n = lib.remove(args.remove)
@@ -75,7 +89,8 @@ def run(args) -> int:
             (bar.write(line, file=sys.stderr) if bar is not None and show else print(line, file=sys.stderr))
 
     try:
-        report = lib.add(args.inputs, retranscribe=args.retranscribe, on_file=on_file, prune=args.prune)
+        report = lib.add(args.inputs, retranscribe=args.retranscribe, on_file=on_file, prune=args.prune,
+                         documents=documents)
     except KeyboardInterrupt:
         print("\ninterrupted; every file finished is in the index: run the same command again to resume.",
               file=sys.stderr)
@@ -91,4 +106,6 @@ def run(args) -> int:
                                                  (len(report.failed), "failed")) if n]
         print(f"{', '.join(parts)} in {report.wall_s:.1f} s; {args.index} holds {info['files']} files, "
               f"{info['passages']} passages, {info['audio_s'] / 3600:.2f} h of audio", file=sys.stderr)
+        if stats is not None and stats.pids:
+            print(f"on Ray: {stats.describe()}", file=sys.stderr)
     return 1 if report.failed else 0

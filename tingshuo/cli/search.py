@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..errors import InputError
@@ -66,7 +65,9 @@ def run(args) -> int:
 
         clips = write_clips(result, args.clips, args.clip_format)
     if args.format == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        from ..util import json_text
+
+        sys.stdout.write(json_text(result.to_dict(), indent=2) + "\n")
     else:
         if args.audio_query:
             print(f"query (heard): {query}")

@@ -284,7 +284,7 @@ class ManifestWriter:
             self.close()
 
     def close(self) -> Path:
-        from ..util import atomic_write_text
+        from ..util import atomic_write_text, json_text
 
         if self.format == "kaldi":
             self.path.mkdir(parents=True, exist_ok=True)
@@ -307,16 +307,16 @@ class ManifestWriter:
                 if r.duration_s is not None:
                     obj["duration_s"] = round(r.duration_s, 3)
                 obj = {k: v for k, v in obj.items() if v is not None}
-            lines.append(json.dumps(obj, ensure_ascii=False))
+            lines.append(json_text(obj))
         atomic_write_text(self.path, "".join(line + "\n" for line in lines))
         return self.path
 
 
 def write_jsonl(path: str | os.PathLike, rows: list[Mapping]) -> Path:
     """Write dicts as JSON lines, atomically."""
-    from ..util import atomic_write_text
+    from ..util import atomic_write_text, json_text
 
-    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return atomic_write_text(path, "".join(json_text(r) + "\n" for r in rows))
 
 
 class JsonlAppender:

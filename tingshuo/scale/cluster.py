@@ -74,6 +74,33 @@ def _no_auto_init() -> None:
         pass
 
 
+def _stop_data_executors(timeout_s: float = 10.0) -> None:
+    """Shut down Ray Data's executor threads still running in this process, and wait for them.
+
+    A pass dropped after a stall leaves its executor thread polling the cluster; if ``ray.shutdown()``
+    (or the next ``ray.init()``) ran under it, that thread called into a torn-down core worker — a
+    crash of the whole process in a long test run. Each executor is a thread with a ``shutdown``.
+    """
+    import threading
+
+    try:
+        from ray.data._internal.execution.streaming_executor import StreamingExecutor
+    except (ImportError, AttributeError):  # another Ray version: nothing known to stop
+        return
+    for thread in threading.enumerate():
+        if isinstance(thread, StreamingExecutor) and thread.is_alive():
+            try:
+                thread.shutdown(force=True)
+            except Exception:  # already failing: it is stopping anyway
+                pass
+            thread.join(timeout_s)
+
+
+def _shutdown(ray: Any) -> None:
+    _stop_data_executors()
+    ray.shutdown()
+
+
 def cluster_info(ray: Any, address: str | None, started_here: bool, startup_s: float,
                  reconnect: Callable[[], ClusterInfo] | None = None) -> ClusterInfo:
     alive = [n for n in ray.nodes() if n.get("Alive")]
@@ -113,13 +140,13 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         return cluster_info(ray, address, not address, time.perf_counter() - t0, reconnect)
 
     def reconnect() -> ClusterInfo:
-        ray.shutdown()
+        _shutdown(ray)
         return init()
 
     try:
         yield init()
     finally:
-        ray.shutdown()
+        _shutdown(ray)
 
 
 def _connect_error(exc: Exception, address: str | None) -> Exception:

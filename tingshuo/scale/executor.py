@@ -127,6 +127,15 @@ class _Actor:
         return out
 
 
+def item_error(exc: BaseException, label: str, failed: str) -> TingshuoError:
+    """What a worker returns for an input that raised: our own errors as they are, anything else (a
+    bug, a library's exception) as an ``EngineError`` naming the input — one odd input must not take its
+    batch-mates with it. ``failed`` says what failed, e.g. "alignment failed"."""
+    if isinstance(exc, TingshuoError):
+        return exc
+    return EngineError(f"{label}: {failed} ({type(exc).__name__}: {exc}).")
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars from a batch back to Python values (a missing string comes back as NaN: None)."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
@@ -143,13 +152,10 @@ def _error(kind: str, message: str) -> TingshuoError:
     return EngineError(message)
 
 
-def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_size: int | None = None,
-         reserve_cpus: float | None = None, n_batches: int | None = None,
-         in_flight: int = 2) -> tuple[Any, tuple[int, int]]:
-    """``ds`` (rows with an ``index`` column and the worker's inputs) mapped by an actor pool sized
-    for the cluster, and that pool's (min, max) actors. Checks up front what would otherwise hang:
-    an actor larger than any node, or a pool with no room left for the other stages."""
-    ray = import_ray()
+def pool_size(job: Job, options: RayOptions, info: ClusterInfo, *, reserve_cpus: float | None = None,
+              n_batches: int | None = None) -> tuple[int, int, int]:
+    """The actor pool's (min, max, initial) size for ``job`` on this cluster. Refuses up front what
+    would otherwise hang: an actor larger than any node, or a pool with no room left for other stages."""
     cpus = options.cpus_per_actor
     if cpus > info.max_node_cpus:
         raise InputError(f"--ray-cpus-per-actor {cpus:g} is more than any node has ({info.max_node_cpus:g} CPUs): "
@@ -168,7 +174,18 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
     lo = min(lo, fit)  # a minimum that cannot be placed would only wait
     hi = max(hi, lo)
     # Start as many actors as there is work for (up to MAX) rather than MIN and wait for the autoscaler.
-    initial = max(lo, min(hi, n_batches or lo))
+    return lo, hi, max(lo, min(hi, n_batches or lo))
+
+
+def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_size: int | None = None,
+         reserve_cpus: float | None = None, n_batches: int | None = None, in_flight: int = 2,
+         whole_blocks: bool = False) -> tuple[Any, tuple[int, int]]:
+    """``ds`` (rows with an ``index`` column and the worker's inputs) mapped by an actor pool sized
+    for the cluster (:func:`pool_size`), and that pool's (min, max) actors. ``whole_blocks``: each
+    block of ``ds`` is one actor call (the caller sized the blocks), else ``batch_size`` rows are."""
+    ray = import_ray()
+    lo, hi, initial = pool_size(job, options, info, reserve_cpus=reserve_cpus, n_batches=n_batches)
+    memory_gb = options.memory_gb_per_actor or job.memory_gb
     compute = ray.data.ActorPoolStrategy(min_size=lo, max_size=hi, initial_size=initial,
                                          max_tasks_in_flight_per_actor=in_flight)
     with warnings.catch_warnings():
@@ -176,10 +193,31 @@ def plan(ds: Any, job: Job, options: RayOptions, info: ClusterInfo, *, batch_siz
         # that kills every actor forever); the pinned minor version keeps this working.
         warnings.simplefilter("ignore")
         mapped = ds.map_batches(_Actor, fn_constructor_args=(job.worker, pickle.dumps(dict(job.config)), os.getcwd()),
-                                batch_size=batch_size or options.items_per_batch, compute=compute, num_cpus=cpus,
+                                batch_size=None if whole_blocks else (batch_size or options.items_per_batch),
+                                compute=compute, num_cpus=options.cpus_per_actor,
                                 memory=int(memory_gb * GB), max_restarts=-1, max_task_retries=options.task_retries,
                                 zero_copy_batch=True)
     return mapped, (lo, hi)
+
+
+def block_sizes(n: int, batch_size: int, first_small: int) -> list[int]:
+    """How ``n`` inputs are cut into actor calls: ``first_small`` calls of one input (each starting
+    actor's first result comes after one input, not a whole batch), then ``batch_size`` at a time."""
+    head = min(n, max(0, first_small)) if batch_size > 1 else 0
+    rest = n - head
+    return [1] * head + [min(batch_size, rest - k) for k in range(0, rest, batch_size)]
+
+
+def _dataset(ray: Any, rows: Sequence[Mapping[str, Any]], sizes: Sequence[int]) -> Any:
+    """One Ray Data block per actor call, in input order, with one schema for all."""
+    import pyarrow as pa
+
+    schema = pa.Table.from_pylist(list(rows)).schema
+    tables, k = [], 0
+    for n in sizes:
+        tables.append(pa.Table.from_pylist(list(rows[k:k + n]), schema=schema))
+        k += n
+    return ray.data.from_arrow(tables)
 
 
 def _configure(ray: Any) -> None:
@@ -211,10 +249,12 @@ def run_items(rows: Sequence[Mapping[str, Any]], job: Job, options: RayOptions, 
         batch_size = options.items_per_batch if attempt == 1 else 1  # a later pass isolates what killed a worker
         n_batches = max(1, math.ceil(len(todo) / batch_size))
         _configure(ray)
-        ds = ray.data.from_items(todo, override_num_blocks=n_batches)
+        _lo, _hi, initial = pool_size(job, options, info, n_batches=n_batches)
+        sizes = block_sizes(len(todo), batch_size, initial if attempt == 1 else 0)
+        ds = _dataset(ray, todo, sizes)
         # Later passes isolate: one input per batch and one batch per actor at a time, so an input
         # that kills its actor takes nothing else with it.
-        out, stats.actors_wanted = plan(ds, job, options, info, batch_size=batch_size, n_batches=n_batches,
+        out, stats.actors_wanted = plan(ds, job, options, info, n_batches=len(sizes), whole_blocks=True,
                                         in_flight=2 if attempt == 1 else 1)
         stats.passes = attempt
         got = 0
@@ -278,7 +318,9 @@ def _stream(ds: Any, options: RayOptions, info: ClusterInfo) -> Iterator[Mapping
 
     def consume() -> None:
         try:
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+            # No prefetching: with prefetch_batches=1, Ray Data 2.60 hands over each block only when
+            # the next one has arrived, so every result (the first included) waited one more batch.
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
                 while not stop.is_set():
                     try:
                         q.put(("batch", batch), timeout=0.5)

@@ -17,9 +17,9 @@ import importlib
 import pickle
 from typing import Any, Callable, Iterable, Iterator
 
-from ..errors import EngineError, ModelNotInstalled, TingshuoError
+from ..errors import ModelNotInstalled
 from .cluster import connect
-from .executor import Job, RunStats, run_items
+from .executor import Job, RunStats, item_error, run_items
 from .options import RayOptions
 
 WORKER = "tingshuo.scale.functions:FunctionWorker"
@@ -37,11 +37,8 @@ class FunctionWorker:
         for row in rows:
             try:
                 out.append(self.fn(*pickle.loads(row["args"])))
-            except TingshuoError as exc:
-                out.append(exc)
-            except Exception as exc:  # one odd item must not end a long run
-                out.append(EngineError(f"{row.get('label') or 'an item'}: failed on a Ray worker "
-                                       f"({type(exc).__name__}: {exc})."))
+            except Exception as exc:
+                out.append(item_error(exc, row.get("label") or "an item", "failed on a Ray worker"))
         return out
 
 

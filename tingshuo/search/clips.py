@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 from ..audio.io import FORMATS, iter_audio
 from ..errors import InputError
 from ..types import Audio
-from ..util import atomic_write_text
+from ..util import atomic_write_text, json_text
 
 
 def read_span(path: str | os.PathLike, start_s: float, end_s: float) -> Audio:
@@ -64,7 +63,7 @@ def write_clips(result, out_dir: str | os.PathLike, fmt: str = "wav") -> list[Pa
         audio = read_span(hit.audio, hit.start_s, hit.end_s)
         path = out / f"{name}.{fmt}"
         atomic_write_bytes(path, encode_audio(audio, fmt))
-        atomic_write_text(out / f"{name}.json", json.dumps({"query": result.query, "rank": k, **hit.to_dict(),
-                                                             "clip": path.name}, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(out / f"{name}.json", json_text({"query": result.query, "rank": k, **hit.to_dict(),
+                                                             "clip": path.name}, indent=2) + "\n")
         written.append(path)
     return written

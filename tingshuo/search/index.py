@@ -151,12 +151,17 @@ class Index:
     # ------------------------------------------------------------------ adding
     def add(self, paths: Iterable[str | os.PathLike], *, retranscribe: bool = False,
             on_file: Callable[[str, str, str], None] | None = None,
-            on_progress: Callable[[float], None] | None = None, prune: bool = True) -> IndexReport:
+            on_progress: Callable[[float], None] | None = None, prune: bool = True,
+            documents: Callable | None = None) -> IndexReport:
         """Index new and changed files among ``paths`` (files, folders, manifests as ``transcribe``
         reads them), skip unchanged ones, drop indexed files that no longer exist (``prune``).
 
         ``on_file(status, path, message)`` hears each file's outcome (added, updated, skipped, moved,
         removed, failed); ``on_progress`` gets the seconds of audio of each file done.
+        ``documents(index, work)`` makes the documents elsewhere (``tingshuo.scale.index.RayDocuments``:
+        on Ray actors): given ``[(FileState, content hash or "" to compute there, language)]`` for the
+        files to (re)index, it yields ``(k, Document or TingshuoError)`` as each is done; every decision
+        before it and every write after it stays here.
         """
         from ..cli.transcribe import expand_inputs
 
@@ -175,6 +180,10 @@ class Index:
 
         todo: list[tuple[FileState, str, int | None, str | None]] = []  # state, hash, old id, language
         seen: set[str] = set()
+        # With documents made elsewhere, a new file is hashed where it is processed (the driver would
+        # otherwise read every byte of a corpus before shipping anything) unless it could be a moved
+        # one: a vanished indexed file of the same size.
+        vanished = {f.size for f in self.store.files() if not os.path.exists(f.path)} if documents else set()
         for it in items:
             try:
                 state = file_state(it.audio)
@@ -185,11 +194,19 @@ class Index:
             if state.path in seen:
                 continue
             seen.add(state.path)
+            if _not_utf8(state.path):
+                failed.append((state.path, f"{state.path}: the file name is not UTF-8, which the index cannot "
+                                           "store; rename the file (e.g. convmv -f latin1 -t utf8)."))
+                note("failed", state.path, failed[-1][1])
+                continue
             old = self.store.file_by_path(state.path)
             redo = retranscribe and old is not None and old.transcript_source == "asr" and state.sidecar is None
             if old and not redo and old.size == state.size and old.mtime_ns == state.mtime_ns:
                 counts["skipped"] += 1
                 note("skipped", state.path, "")
+                continue
+            if documents is not None and not old and state.size not in vanished:
+                todo.append((state, "", None, it.language))
                 continue
             try:
                 chash = content_hash(state)
@@ -224,6 +241,12 @@ class Index:
                     if st.sidecar is None:
                         needs_asr.append((st, content_hash(st), f.id, f.language))
 
+        if prune:
+            for f in self.store.files():
+                if not os.path.exists(f.path):
+                    self.store.delete_file(f.id)
+                    counts["removed"] += 1
+                    note("removed", f.path, "no longer exists")
         index_s = 0.0
         audio_s = 0.0
 
@@ -234,6 +257,24 @@ class Index:
             counts["updated" if old_id else "added"] += 1
             note("updated" if old_id else "added", doc.path, f"{len(doc.passages)} passages")
 
+        if documents is not None:  # made elsewhere (Ray actors); each committed here as it arrives
+            work = [t for t in todo if t[0].sidecar is not None] + needs_asr
+            made_by = recogniser if needs_asr else None
+            todo, needs_asr = [], []
+            for k, result in documents(self, [(st, h, lang) for st, h, _old, lang in work]):
+                state, _chash, old_id, _lang = work[k]
+                if isinstance(result, Exception):
+                    failed.append((state.path, str(result)))
+                    note("failed", state.path, str(result))
+                    continue
+                t0 = time.perf_counter()
+                store_doc(result, old_id)
+                index_s += time.perf_counter() - t0
+                made_by = result.recogniser or made_by
+                if on_progress:
+                    on_progress(result.duration_s)
+            if made_by:
+                self.store.set_meta("recogniser", made_by)
         for state, chash, old_id, _lang in todo:
             if state.sidecar is None:
                 continue
@@ -270,12 +311,6 @@ class Index:
         if self.store.get_meta("embedder") is None:
             self.store.set_meta("embedder", embedder_name())
 
-        if prune:
-            for f in self.store.files():
-                if not os.path.exists(f.path):
-                    self.store.delete_file(f.id)
-                    counts["removed"] += 1
-                    note("removed", f.path, "no longer exists")
         t0 = time.perf_counter()
         self.vectors.ensure()  # so the first search does not pay for it
         index_s += time.perf_counter() - t0
@@ -350,3 +385,12 @@ class Index:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _not_utf8(path: str) -> bool:
+    """A name read from a file system that is not UTF-8 holds lone surrogates (Python's escape)."""
+    try:
+        path.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True

@@ -377,6 +377,19 @@ class Store:
         return {"files": n_files, "passages": n_passages, "units": n_units, "audio_s": round(audio_s, 1)}
 
 
+def files_committed(lib: str | os.PathLike, timeout_s: float = 5.0) -> int:
+    """How many files the index at ``lib`` holds, read without a lock on it (0 when it cannot be read
+    yet) — for watching an indexing run from another process."""
+    try:
+        con = sqlite3.connect(f"file:{Path(lib) / 'index.sqlite'}?mode=ro", uri=True, timeout=timeout_s)
+        try:
+            return con.execute("SELECT count(*) FROM files").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 def _bump_version(con) -> None:
     """Inside a write transaction: the stored vectors changed."""
     con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('vectors_version', "

@@ -65,15 +65,35 @@ def descendants(pids: set[int]) -> set[int]:
     return out
 
 
-def ray_processes() -> set[int]:
-    """Pids of the Ray processes on this machine (daemons, workers, actors), whoever started them."""
+def ray_processes(marker: str | None = None) -> set[int]:
+    """Pids of the Ray processes on this machine (daemons, workers, actors), whoever started them;
+    with ``marker``, only those whose environment holds it (see :func:`mark_environment`)."""
     out = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit() and alive(int(entry)):
             cmd = _cmdline(int(entry))
-            if any(m in cmd for m in RAY_PROCESS_MARKERS):
+            if any(m in cmd for m in RAY_PROCESS_MARKERS) and (marker is None or _has_marker(int(entry), marker)):
                 out.add(int(entry))
     return out
+
+
+MARKER_VARIABLE = "TINGSHUO_TEST_RAY_RUN"
+
+
+def mark_environment() -> str:
+    """Put a unique value in this process's environment (``MARKER_VARIABLE``) and return it: every
+    Ray process started from here on (a cluster's daemons and workers, a CLI's local Ray) inherits
+    it, so ``ray_processes(marker)`` tells this run's leftovers from other Ray users' processes."""
+    value = f"{MARKER_VARIABLE}={os.getpid()}-{secrets.token_hex(4)}"
+    os.environ[MARKER_VARIABLE] = value.split("=", 1)[1]
+    return value
+
+
+def _has_marker(pid: int, marker: str) -> bool:
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def _reload_auth_config() -> None:
@@ -248,3 +268,51 @@ def measure_name(path: str, scale: int = 1) -> dict:
     if path.startswith("bad:"):
         raise InputError(f"{path}: bad on purpose.")
     return {"path": path, "value": len(path) * scale, "pid": os.getpid(), "exists": os.path.exists(path)}
+
+
+def process_start_time(pid: int | None = None) -> float:
+    """When a process started, in seconds since the epoch (from /proc)."""
+    pid = pid or os.getpid()
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime"))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class TimedWorker:
+    """Another worker (``module:Class`` built with ``config``) whose actor writes, after each call, a
+    JSON of wall-clock times to ``log_dir/actor-PID.json``: its process start, when this class was
+    imported and built, when the inner worker (its model) was ready, and each call's start and end.
+    For the start-up benchmark (bench/scale_startup.py)."""
+
+    imported_at = time.time()
+
+    def __init__(self, worker: str, config: dict, log_dir: str) -> None:
+        import importlib
+        import sys
+
+        self.times: dict[str, Any] = {"pid": os.getpid(), "process_start": process_start_time(),
+                                      "module_imported": self.imported_at, "init": time.time(),
+                                      "ray_data_was_imported": "ray.data" in sys.modules, "calls": []}
+        module, _, name = worker.partition(":")
+        self.worker = getattr(importlib.import_module(module), name)(**config)
+        self.times["model_ready"] = time.time()
+        self.log = Path(log_dir) / f"actor-{os.getpid()}.json"
+
+    def __call__(self, rows: list[dict]) -> list:
+        import json
+
+        t0 = time.time()
+        out = self.worker(rows)
+        self.times["calls"].append([t0, time.time(), len(rows)])
+        self.log.write_text(json.dumps(self.times))
+        return out

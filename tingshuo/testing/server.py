@@ -12,11 +12,23 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started it dies (Linux), so a test
+    run that crashes (SIGSEGV, SIGKILL) leaves no server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -52,7 +64,10 @@ class ServerProcess:
                                str(self.port), "--log-level", "warning", *self.args]
         cmd = [c.replace("{port}", str(self.port)) for c in cmd]
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(REPO))
+        # The death signal follows the thread that starts the child, so only the main thread asks for it.
+        tied = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(REPO),
+                                     preexec_fn=_end_with_parent if tied else None)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

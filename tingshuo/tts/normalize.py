@@ -143,8 +143,11 @@ def _en_plain_number(m: re.Match) -> str:
     return _en_number(s)
 
 
+# A number: digits with commas only as thousands separators (",ddd"), so a comma after a number
+# ("In 1984, we ...", "1, 2, 3") stays punctuation and the year rule still sees "1984".
+_AMOUNT = r"\d+(?:,\d{3}(?!\d))*(?:\.\d+)?"
 _EN_RULES: list[tuple[re.Pattern, object]] = [
-    (re.compile(r"(?P<cur>[$€£¥￥])\s?(?P<amt>\d[\d,]*(?:\.\d+)?)(?:\s?(?P<scale>thousand|million|billion|"
+    (re.compile(r"(?P<cur>[$€£¥￥])\s?(?P<amt>" + _AMOUNT + r")(?:\s?(?P<scale>thousand|million|billion|"
                 r"trillion|bn|[kKmMB])\b)?"), _en_money),
     (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), _en_date_iso),
     (re.compile(r"\b(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?:\s?(?P<ampm>[ap]\.?m\.?)(?=\W|$))?",
@@ -153,7 +156,7 @@ _EN_RULES: list[tuple[re.Pattern, object]] = [
      lambda m: _words(int(m.group("h"))) + " " + " ".join(m.group("ampm").lower().replace(".", "")) + _kept_stop(m)),
     (re.compile(r"\b(?P<mon>" + "|".join(MONTHS) + r")\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{4})\b)?"),
      _en_month_day),
-    (re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s?%"), lambda m: _en_number(m.group(1)) + " percent"),
+    (re.compile(r"(-?" + _AMOUNT + r")\s?%"), lambda m: _en_number(m.group(1)) + " percent"),
     (re.compile(r"\b(\d+)(st|nd|rd|th)\b"), lambda m: _words(int(m.group(1)), "ordinal")),
     (re.compile(r"\bNo\.\s?(?=\d)", re.I), lambda m: "number "),
     (re.compile(r"\b(\d+)/(\d+)\b"), lambda m: _en_fraction(int(m.group(1)), int(m.group(2)))),
@@ -162,7 +165,7 @@ _EN_RULES: list[tuple[re.Pattern, object]] = [
 ]
 _EN_UNIT_RE = re.compile(r"(?<=\d)\s?(" + "|".join(sorted(map(re.escape, EN_UNITS), key=len, reverse=True))
                          + r")(?![A-Za-z])")
-_EN_NUMBER_RE = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?![\d])|\d+")
+_EN_NUMBER_RE = re.compile(r"(?<![\w.])[-−]?" + _AMOUNT + r"(?![\d])|\d+")
 
 
 class _Lit:
@@ -275,13 +278,13 @@ def _zh_plain(m: re.Match) -> str:
 
 
 _ZH_RULES: list[tuple[re.Pattern, object]] = [
-    (re.compile(r"(?P<cur>[¥￥$€£])\s?(?P<amt>\d[\d,]*(?:\.\d+)?)(?P<scale>[万亿]?)"), _zh_money),
+    (re.compile(r"(?P<cur>[¥￥$€£])\s?(?P<amt>" + _AMOUNT + r")(?P<scale>[万亿]?)"), _zh_money),
     (re.compile(r"(?P<y>\d{4})[-/.](?P<mo>\d{1,2})[-/.](?P<d>\d{1,2})(?P<dsuf>)(?!\d)"),
      lambda m: _zh_date(_Suffixed(m, "日"))),
     (re.compile(r"(?:(?P<y>\d{2,4})年)?(?:(?P<mo>\d{1,2})月)(?:(?P<d>\d{1,2})(?P<dsuf>[日号]))?"), _zh_date),
     (re.compile(r"(?P<y>\d{2,4})年"), lambda m: zh_digits(m.group("y")) + "年"),
     (re.compile(r"(?P<h>[01]?\d|2[0-3])[:：](?P<m>[0-5]\d)(?:[:：](?P<s>[0-5]\d))?"), _zh_time),
-    (re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s?[%％]"), lambda m: "百分之" + zh_number(m.group(1))),
+    (re.compile(r"(-?" + _AMOUNT + r")\s?[%％]"), lambda m: "百分之" + zh_number(m.group(1))),
     (re.compile(r"(\d+)\s?/\s?(\d+)"), lambda m: zh_number(m.group(2)) + "分之" + zh_number(m.group(1))),
     (re.compile(r"(\d+(?:\.\d+)?)\s?[-–~～]\s?(\d+(?:\.\d+)?)"),
      lambda m: zh_number(m.group(1)) + "到" + zh_number(m.group(2))),
@@ -290,7 +293,7 @@ _ZH_RULES: list[tuple[re.Pattern, object]] = [
 ]
 _ZH_UNIT_RE = re.compile(r"(?<=\d)\s?(" + "|".join(sorted(map(re.escape, ZH_UNITS), key=len, reverse=True))
                          + r")(?![A-Za-z])")
-_ZH_NUMBER_RE = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?")
+_ZH_NUMBER_RE = re.compile(r"[-−]?" + _AMOUNT)  # a comma after a number is punctuation
 
 
 class _Suffixed:

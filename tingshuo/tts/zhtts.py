@@ -236,21 +236,36 @@ class ZhttsEngine:
 
     @staticmethod
     def _char_times(norm: str, phones: list[str], durations: np.ndarray) -> list[tuple[float, float, str]]:
-        """Each Chinese character's span from the durations of its initial and final (erhua: + er5)."""
+        """Each Chinese character's span: its initial and final, and the prosody mark after them.
+
+        The voice was trained with a mark (#0-#3) after every syllable, and the mark's frames carry
+        the end of that syllable (the vowel's tail): a character runs to the end of its mark, so
+        the spans of a clause meet. A final right after a final (erhua's er5) starts a character of
+        its own; "sil" is silence and belongs to no character.
+        """
         if durations.size < len(phones):
             return []
         t = np.concatenate([[0.0], np.cumsum(durations[:len(phones)] * HOP)]) / SAMPLE_RATE
         chars = [c for c in norm if HAN_RE.match(c)]
-        spans, cur = [], None
+        spans: list[tuple[float, float]] = []
+        cur: list | None = None  # [start, end, has_final]
         for k, p in enumerate(phones):
-            if p in ("sil", "#0", "#1", "#2", "#3"):
+            if p == "sil" or p.startswith("#"):
                 if cur is not None:
-                    spans.append(cur)
-                    cur = None
+                    if p != "sil":
+                        cur[1] = float(t[k + 1])
+                    spans.append((cur[0], cur[1]))
+                cur = None
                 continue
-            cur = (cur[0], float(t[k + 1])) if cur is not None else (float(t[k]), float(t[k + 1]))
+            is_final = p[-1:].isdigit()
+            if cur is None or (is_final and cur[2]) or (not is_final):
+                if cur is not None:
+                    spans.append((cur[0], cur[1]))
+                cur = [float(t[k]), float(t[k + 1]), is_final]
+            else:  # the final after its initial
+                cur[1], cur[2] = float(t[k + 1]), True
         if cur is not None:
-            spans.append(cur)
-        if len(spans) != len(chars):  # erhua merges two characters into one syllable
+            spans.append((cur[0], cur[1]))
+        if len(spans) != len(chars):  # erhua merged into one syllable ("huar1"): no clean map
             return []
         return [(a, b, c) for (a, b), c in zip(spans, chars)]

@@ -36,19 +36,13 @@ def _aligner(services):
         return aligner
 
 
-def _load(path: str, max_audio_s: float):
-    from ...audio.io import load_audio
-
-    return load_audio(path, max_duration_s=max_audio_s)
-
-
 @router.post("/v1/align")
 async def align(request: Request, file: UploadFile = File(...), text: str = Form(...),
                 language: Optional[str] = Form(None), response_format: AlignFormat = Form("json")):
     """Forced alignment of ``text`` to the speech in ``file``: ``{"audio", "language", "words": [{"text",
     "start_s", "end_s", "score"}], "unaligned": [{"text", "start_s", "end_s", "kind"}], "duration_s"}``."""
     from ...align.formats import render
-    from .audio import _check_language
+    from .audio import _check_language, _load
 
     services = request.app.state.services
     if not text.strip():
@@ -60,7 +54,7 @@ async def align(request: Request, file: UploadFile = File(...), text: str = Form
     label = file.filename or "upload"
     async with services.admitted():
         async with saved_upload(services, file) as (path, _label):
-            audio = await services.run(_load, path, services.config.max_audio_s)
+            audio = await services.run(_load, services, path, label)  # in a decoder process, as transcriptions
         if audio.n_samples == 0:
             from ...errors import AudioDecodeError
 

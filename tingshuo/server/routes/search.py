@@ -126,6 +126,9 @@ async def index_add(request: Request):
         async with contextlib.AsyncExitStack() as stack:
             for upload in files:
                 path, label = await stack.enter_async_context(saved_upload(services, upload))
+                # Decoded once in a worker process first, as /v1/inspect does: a file that crashes the
+                # decoder fails this request (422), not the server; indexing reports ordinary decode errors.
+                await services.run(lambda p=path, lb=label: services.decoder.check(p, label=lb))
                 target = media / f"{uuid.uuid4().hex[:12]}-{safe_name(label)}"
                 await services.run(shutil.copyfile, path, target)
                 kept.append(target)
