@@ -12,6 +12,7 @@ evidence per caller turn, and then tries, offline, every combination of:
 * ``SCOPE_WEIGHT`` (the USE entry log-probability added to the e5 classifier's) and
   ``LEXICAL_WEIGHT`` (the share of the caller's words found in the entry);
 * whether the clarify test reads the ensemble's probabilities or the e5 classifier's alone;
+* ``HANDOFF_PRIOR``, taken off the ranking score of an ``intent: handoff`` entry;
 * the out-of-scope rule: the scope model's "elsewhere" probability less ``EVIDENCE_WEIGHT`` times
   the e5 passage-vs-background evidence, declining from ``OUT_OF_SCOPE``.
 
@@ -28,8 +29,9 @@ off-topic statements as the rule before this calibration (the scope model alone 
 ranking alone); among those within one question in 200 (0.5 %) of the most right, the one that
 declines most out-of-domain questions at its worst KB size, then most off-topic statements (a
 margin on the targets is worth more than one tune question). Found in round 4 (chat4):
-SCOPE_WEIGHT 0.3, LEXICAL_WEIGHT 0.5, the clarify test on the e5 odds, EVIDENCE_WEIGHT 1.5,
-OUT_OF_SCOPE 1.0.
+SCOPE_WEIGHT 0.2 (0.3 ties), LEXICAL_WEIGHT 0.5, HANDOFF_PRIOR 0.5, EVIDENCE_WEIGHT 0.5,
+OUT_OF_SCOPE 0.8; the clarify test's odds tie on tune data, so they are the e5 classifier's (a planted
+pair of twin entries is still asked about: tests/test_dialogue_understanding.py).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def collect(specs, said, subsets: int) -> list[dict]:
                     rows.append({"kb": spec["name"], "size": label, "kind": kind, "y": y, "text": t,
                                  "e5": s.combined.tolist(), "use": (scope[:n] - np.logaddexp.reduce(scope[:n])).tolist(),
                                  "lex": s.lexical.tolist(), "question": s.question.tolist(),
+                                 "handoff": [i for i, e in enumerate(sub.entries) if e.intent == "handoff"],
                                  "outside": float(s.outside), "evidence": float(s.evidence())})
                 print(f"{spec['name']} {label}: {len(rows)} rows", file=sys.stderr, flush=True)
     finally:
@@ -108,7 +111,8 @@ def judge(prob: np.ndarray, ranked: np.ndarray, question: np.ndarray, elsewhere:
     return "answer"
 
 
-def rank_verdicts(rows: list[dict], scope_w: float, lex_w: float, clarify_e5: bool) -> tuple[np.ndarray, np.ndarray]:
+def rank_verdicts(rows: list[dict], scope_w: float, lex_w: float, clarify_e5: bool,
+                  handoff_prior: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Per row: whether the ensemble's first entry is the expected one, and whether the rule would ask
     which of two entries (the out-of-scope test aside)."""
     top_ok, clarify = np.zeros(len(rows), bool), np.zeros(len(rows), bool)
@@ -117,6 +121,8 @@ def rank_verdicts(rows: list[dict], scope_w: float, lex_w: float, clarify_e5: bo
             continue
         e5 = np.array(r["e5"])
         combined = e5 + scope_w * np.array(r["use"]) + lex_w * np.array(r["lex"])
+        if handoff_prior and r.get("handoff"):
+            combined[r["handoff"]] -= handoff_prior
         ranked = np.argsort(-combined, kind="stable")
         prob = _softmax(e5) if clarify_e5 else _softmax(combined)
         top_ok[i] = int(ranked[0]) == r["y"]
@@ -172,11 +178,12 @@ def main() -> int:
     b_ok, b_clarify = rank_verdicts(rows, 0.0, 0.0, False)
     base = evaluate(rows, b_ok, b_clarify, 0.0, 0.7, arrays)  # the rule before round 4
     table = []
-    for scope_w, lex_w, clarify_e5 in itertools.product([0.0, 0.2, 0.3, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0, 2.0],
-                                                        [False, True]):
-        top_ok, clarify = rank_verdicts(rows, scope_w, lex_w, clarify_e5)
+    for scope_w, lex_w, clarify_e5, h_prior in itertools.product([0.0, 0.2, 0.3, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0, 2.0],
+                                                                 [False, True], [0.0, 0.5, 1.0, 2.0]):
+        top_ok, clarify = rank_verdicts(rows, scope_w, lex_w, clarify_e5, h_prior)
         for ev_w, line in itertools.product([0.0, 0.5, 1.0, 1.5, 2.0], [round(float(x), 3) for x in np.arange(0.55, 1.41, 0.05)]):
             table.append({"SCOPE_WEIGHT": scope_w, "LEXICAL_WEIGHT": lex_w, "clarify_on_e5": clarify_e5,
+                          "HANDOFF_PRIOR": h_prior,
                           "EVIDENCE_WEIGHT": ev_w, "OUT_OF_SCOPE": line,
                           "by_size": evaluate(rows, top_ok, clarify, ev_w, line, arrays)})
     ok = [t for t in table if all(v["ood_declined"] >= 0.9 and v["clarified"] <= 0.05 for v in t["by_size"].values())
