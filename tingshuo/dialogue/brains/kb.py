@@ -6,11 +6,15 @@ Each entry is scored by everything it says about itself (``KBIndex.scores``):
   meaning rather than by language, and a Mandarin question finds an English-written entry): a
   small classifier (``classify.SoftmaxRegression``) trained when the KB loads on the vectors of
   each entry's listed questions, title, answer and the entry as one passage, labelled with the
-  entry, ranks the entries — it learns what separates *this* KB's entries;
+  entry — it learns what separates *this* KB's entries — plus the caller's similarity to the
+  entry as one passage (``PASSAGE_WEIGHT``);
+* meaning again, by the Universal Sentence Encoder: the scope model's (below) log-probability of
+  each entry (``SCOPE_WEIGHT``) — a second encoder's view, an ensemble;
 * words, by ``match.LexicalIndex``: the share of the caller's information (IDF-weighted English
   stems, Chinese characters and character pairs) found in the entry's questions, title, slot
-  values, answer and follow-ups — measured each turn, but its calibrated weight is 0
-  (``LEXICAL_WEIGHT``: on the tune KBs it did not add to the classifier, summed or rank-fused);
+  values, answer and follow-ups (``LEXICAL_WEIGHT``);
+* an entry that hands over to a person needs more evidence (``HANDOFF_PRIOR``): its phrasings
+  are generic, and callers' statements that fit nothing well fell to it;
 * a named slot value (a destination country) as extra evidence (``SLOT_BONUS``), for an entry
   that already fits the question (``SLOT_RANK``).
 
@@ -23,8 +27,8 @@ question belongs "elsewhere". Entries with ``intent: handoff`` also carry the bu
 asking for a person (``data/handoff.yaml``), so "I want a real person" is never out of scope.
 
 Then one decision rule (``KBBrain.judge``), the same for every knowledge base, with settings
-calibrated on the tune knowledge bases only (bench/calibrate_kb.py on telecom, university and
-rail; figures for the other knowledge bases in docs/benchmarks.md come from data not tuned on):
+calibrated on the tune knowledge bases only (bench/calibrate_kb.py and bench/calibrate_ensemble.py
+on telecom, university and rail; figures for the other knowledge bases in docs/benchmarks.md come from data not tuned on):
 
 * **out of scope** when that probability (``Scores.elsewhere``; with ``EVIDENCE_WEIGHT`` > 0, less
   how much nearer the best entry's passage is than the nearest background sentence by
@@ -32,7 +36,7 @@ rail; figures for the other knowledge bases in docs/benchmarks.md come from data
   assistant can help with (the KB's first titles, in the caller's language) and offers a human; a
   "yes" to that hands the caller over (``source: handoff``);
 * **clarify** only when two entries are both plausible (both match the caller's words well, about
-  equally) and neither clearly wins;
+  equally) and neither clearly wins by the e5 classifier's odds (``Scores.odds``);
 * **answer** otherwise (``source: kb``; an entry with ``intent: handoff`` hands over).
 
 A question right after a topic is matched first against that topic's follow-ups; a short
@@ -61,21 +65,22 @@ from .base import ReplyInfo
 # --- calibrated on the tune sets (bench/data/kb: telecom, university, rail) by bench/calibrate_kb.py; not per KB ---
 CLASSIFIER_C = 2.0  # inverse L2 strength of the per-KB entry classifier (classify.SoftmaxRegression)
 # Round 4 (bench/calibrate_ensemble.py, tune KBs with statement-phrased turns): the ranking is an ensemble of the e5
-# classifier, the scope model's USE entry log-probability and the lexical share; the out-of-scope score takes the e5
-# evidence too. Tune KBs pooled: right 67.9 -> 72.0 %, out-of-domain declined 90.0 -> 91.7 %, off-topic statements
+# classifier, the scope model's USE entry log-probability, the lexical share and the e5 passage similarity, with a prior
+# against the hand-off entry; the out-of-scope score takes the e5 evidence too. Tune KBs pooled: right 67.9 -> 75.6 %, out-of-domain declined 90.0 -> 91.7 %, off-topic statements
 # declined 57.5 -> 61.7 %, no KB size (4/7/10 entries, whole) losing right entries. The clarify test reads the e5
 # classifier's odds alone (``Scores.odds``): the ensemble's sharper odds stopped a planted pair of twins being asked about.
-SCOPE_WEIGHT = 0.2  # the scope model's (USE) entry log-probability, added to the ranking
+SCOPE_WEIGHT = 0.3  # the scope model's (USE) entry log-probability, added to the ranking
 LEXICAL_WEIGHT = 0.5  # the entry's share of the caller's words, added to the classifier's log-probability
-HANDOFF_PRIOR = 0.5  # taken off an ``intent: handoff`` entry's ranking score: its listed phrasings are generic ("I want
+PASSAGE_WEIGHT = 4.0  # the caller's words' e5 similarity to the entry as one passage (centred cosine), added too
+HANDOFF_PRIOR = 1.0  # taken off an ``intent: handoff`` entry's ranking score: its listed phrasings are generic ("I want
 # to talk to someone"), so it drew callers' statements that fit nothing well (tune: 11 of 48 wrong answers); asking
-# for a person still wins through the scope model, which knows the bundled hand-off phrasings (tune 72.0 -> 74.0 %)
+# for a person still wins through the scope model, which knows the bundled hand-off phrasings
 OUT_OF_SCOPE = 0.8  # decline from this "elsewhere" score: the scope model's probability that the question is about
 EVIDENCE_WEIGHT = 0.5  # something else, minus this times how much nearer the best entry's passage is than the nearest
-# background sentence (e5). READ_STATEMENTS also trains the scope model on read sentences (data/background_statements.yaml).
-# Tune choice for declining read speech (bench/calibrate_offtopic.py, round 3): READ_STATEMENTS, weight 1.0, line 0.85 —
-# NOT the default: on the report KBs it declined in-domain statements (spoken shop 72 -> 58 % right); with statements in
-# the tune data (round 4) it costs right entries there too (docs/knowledge-base.md)
+# background sentence (e5). READ_STATEMENTS (opt-in) also trains the scope model on read sentences
+# (data/background_statements.yaml), the weights and line unchanged: on the tune KBs (bench/calibrate_ensemble.py
+# --read-statements) off-topic statements declined 61.7 -> 96.0 %, but right entries 75.6 -> 71.5 % (in-domain
+# statements declined 13 -> 22 %); round 3's report run showed the same cost on held-out speech (spoken shop 72 -> 58 %)
 READ_STATEMENTS = False
 CLARIFY_RATIO = 0.6  # the second entry's probability at least this share of the first's, and ...
 QUESTION_TIE = 0.05  # ... their best listed questions match the caller as well (within this) -> ask which one,
@@ -276,13 +281,14 @@ class KBIndex:
         logp = self.classifier.log_proba(q)[0]
         lex = np.array(self.lexical.score(text))
         scope = self.scope.log_proba(text)
-        combined = logp + LEXICAL_WEIGHT * lex
+        passage = passages @ q
+        combined = logp + LEXICAL_WEIGHT * lex + PASSAGE_WEIGHT * passage
         if HANDOFF_PRIOR and len(self._handoff):
             combined[self._handoff] -= HANDOFF_PRIOR
         if SCOPE_WEIGHT:
             combined = combined + SCOPE_WEIGHT * (scope[:n] - np.logaddexp.reduce(scope[:n]))
         bg = float((self._bg @ q).max()) if len(self._bg) else -1.0
-        return Scores(combined, _softmax(combined), best_q, passages @ q, lex, float(np.exp(scope[n])), bg,
+        return Scores(combined, _softmax(combined), best_q, passage, lex, float(np.exp(scope[n])), bg,
                       odds=_softmax(logp))
 
     def search(self, text: str, lang: str | None = None, k: int = 3) -> list[Hit]:
