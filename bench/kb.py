@@ -3,10 +3,12 @@
     python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--out bench/results/kb.json]
 
 Data: bench/data/kb/<name>.yaml (knowledge bases written for this benchmark in other domains:
-shop, hospital, power, telecom) and <name>.questions.yaml (caller questions written before any
-tuning; bench/check_questions.py checks their rules); 'bank' is the bundled bank KB with
-bank.questions.yaml. ``split`` in each questions file says whether the brain was tuned on it
-(telecom) or not (all the others: the report set).
+shop, hospital, power, telecom, university, rail) and <name>.questions.yaml (caller questions
+written before any tuning; bench/check_questions.py checks their rules); 'bank' is the bundled
+bank KB with bank.questions.yaml. ``split`` in each questions file says whether the brain was
+tuned on it (telecom, university, rail: the tune set) or not (shop, hospital, power, bank: the
+report set, reported on several times since; airline, broadband, insurance: report2, written in
+round 4 before its tuning and run once with its final brain); each split is pooled in the summary.
 
 Per knowledge base and brain:
   * in_domain: the caller questions, each in a fresh call: ``right`` = answered from the expected
@@ -192,6 +194,12 @@ def main() -> int:
     report = [n for n in names if results[n]["split"] == "report"]
     if report:
         summary["report_pooled"] = {which: pooled(results, report, which) for which in brains}
+    report2 = [n for n in names if results[n]["split"] == "report2"]
+    if report2:
+        summary["report2_pooled"] = {which: pooled(results, report2, which) for which in brains}
+    tune = [n for n in names if results[n]["split"] == "tune"]
+    if tune:
+        summary["tune_pooled"] = {which: pooled(results, tune, which) for which in brains}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary | {"details": results}, ensure_ascii=False, indent=1) + "\n",
                               encoding="utf-8")

@@ -18,6 +18,8 @@ under a second.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,21 +41,10 @@ class SoftmaxRegression:
         Y[np.arange(n), y] = 1.0
         W = np.zeros((d, n_classes))
         b = np.zeros(n_classes)
-        vW, vb = np.zeros_like(W), np.zeros_like(b)
         # step size from the loss's smoothness: C * sum|x|^2 / 2 (softmax) + 1 (the L2 term)
         lr = 1.0 / (C * float((sw[:, None] * X * X).sum()) / 2 + 1.0)
-        for _ in range(steps):
-            Wl, bl = W + 0.9 * vW, b + 0.9 * vb  # look ahead (Nesterov)
-            Z = X @ Wl + bl
-            Z -= Z.max(axis=1, keepdims=True)
-            P = np.exp(Z)
-            P /= P.sum(axis=1, keepdims=True)
-            G = (P - Y) * sw[:, None] * C
-            gW = X.T @ G + Wl
-            gb = G.sum(axis=0)
-            vW = 0.9 * vW - lr * gW
-            vb = 0.9 * vb - lr * gb
-            W, b = W + vW, b + vb
+        with _one_blas_thread():
+            W, b = _descend(X, Y, sw, W, b, C, lr, steps)
         return cls(W.astype(np.float32), b.astype(np.float32))
 
     def log_proba(self, X: np.ndarray) -> np.ndarray:
@@ -63,3 +54,38 @@ class SoftmaxRegression:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.log_proba(X).argmax(axis=1)
+
+
+def _descend(X, Y, sw, W, b, C, lr, steps):
+    """Full-batch gradient descent with Nesterov momentum on C x summed log loss + 1/2 |W|^2."""
+    vW, vb = np.zeros_like(W), np.zeros_like(b)
+    for _ in range(steps):
+        Wl, bl = W + 0.9 * vW, b + 0.9 * vb  # look ahead (Nesterov)
+        Z = X @ Wl + bl
+        Z -= Z.max(axis=1, keepdims=True)
+        P = np.exp(Z)
+        P /= P.sum(axis=1, keepdims=True)
+        G = (P - Y) * sw[:, None] * C
+        gW = X.T @ G + Wl
+        gb = G.sum(axis=0)
+        vW = 0.9 * vW - lr * gW
+        vb = 0.9 * vb - lr * gb
+        W, b = W + vW, b + vb
+    return W, b
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController()
+    except Exception:  # no threadpoolctl, or a BLAS it cannot drive: as before
+        return None
+
+
+def _one_blas_thread():
+    """Training on one BLAS thread: these matrices are small, and on a busy 2-core machine two
+    OpenBLAS threads spin on each other (measured: 41 ms a fit on one thread, 335 ms on two)."""
+    ctl = _blas_controller()
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
