@@ -175,26 +175,35 @@ class Aligner:
                 if it.unit >= 0 and i in times and _kept(it, times[i])}
         if not kept or len(kept) == len(text_units):
             return
-        plan2, windows2, cands = plan_second_pass(text_units, kept, heard, silent, plan.key_s)
-        # a window over the decoder's token budget (a "word" of thousands of characters) is not tried
-        windows2 = [w for w in windows2 if self.forced.max_tokens_ok(
-            [without_format_chars(plan2.items[i].text, plan2.items[i].core)[0] for i in w.items], language)]
-        if not windows2:
-            return
-        times2 = self._force(source, plan2, windows2, language, _Progress(None, None), silent)
         best: dict[int, tuple] = {}
-        for c in cands:
-            t = times2.get(c.item)
-            if accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2]):
-                best[c.unit] = (t[0], t[1], t[2], None, None)
-                # the neighbours' edges next to it come from this alignment too: with the word back
-                # in the text they no longer stretch over its speech (their far edges stay)
-                for u, i in c.neighbours:
-                    if i in times2 and u not in best:
-                        old, new = kept[u], times2[i]
-                        t0, t1 = (old[0], new[1]) if u < c.unit else (new[0], old[1])
-                        if t1 > t0:
-                            best[u] = (t0, t1, old[2], None, None)
+        retry: set[int] | None = None
+        for _ in range(2):  # the runs; then the units of short runs that failed together, one by one
+            plan2, windows2, cands = plan_second_pass(text_units, kept, heard, silent, plan.key_s, singles=retry)
+            # a window over the decoder's token budget (a "word" of thousands of characters) is not tried
+            windows2 = [w for w in windows2 if self.forced.max_tokens_ok(
+                [without_format_chars(plan2.items[i].text, plan2.items[i].core)[0] for i in w.items], language)]
+            if not windows2:
+                break
+            times2 = self._force(source, plan2, windows2, language, _Progress(None, None), silent)
+            for c in cands:
+                t = times2.get(c.item)
+                if accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2]):
+                    best[c.unit] = (t[0], t[1], t[2], None, None)
+                    # the neighbours' edges next to it come from this alignment too: with the word back
+                    # in the text they no longer stretch over its speech (their far edges stay)
+                    for u, i in c.neighbours:
+                        if i in times2 and u not in best:
+                            old, new = kept[u], times2[i]
+                            t0, t1 = (old[0], new[1]) if u < c.unit else (new[0], old[1])
+                            if t1 > t0:
+                                best[u] = (t0, t1, old[2], None, None)
+            if retry is not None:
+                break
+            # (a run of which a unit was found keeps its other units out: they would get its speech)
+            found_runs = {c.run for c in cands if c.unit in best}
+            retry = {c.unit for c in cands if c.whole and c.run[1] - c.run[0] >= 2 and c.run not in found_runs}
+            if not retry:
+                break
         if best:
             _merge(plan, times, best, text_units)
 

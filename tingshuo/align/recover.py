@@ -9,7 +9,8 @@ start of the word after. This pass force-aligns each run of unaligned words (wit
 neighbours, as context) in just that audio — the same aligner, on small windows — and keeps a
 word only when the decoder is confident of it there *and* there is speech for it. Text that was
 not said finds no speech between neighbours that follow each other in the audio, so it stays
-unaligned and is still reported.
+unaligned and is still reported. The units of a short run that failed together are tried once
+more one by one (a word not said next to one that was spoils both when aligned together).
 
 When a run is far longer than the speech between its neighbours (an unspoken paragraph followed
 by the start of a sentence the recogniser did not catch), only its end next to the following
@@ -27,6 +28,7 @@ from .plan import Item, Plan, Window
 from .text import Unit
 
 MAX_RUN_UNITS = 12  # a longer run is tried only at its ends
+MAX_SINGLES_RUN = 4  # the units of a run this short that failed together are tried one by one
 PAD_S = 0.15  # audio kept around the neighbours in a window
 MAX_GAP_S = 12.0  # a longer gap between neighbours is tried only at its ends
 FIT = 1.6  # a run "fits" a gap whose speech is at least 1/FIT of what the run would take to say...
@@ -58,6 +60,7 @@ class Candidate:
     gap_speech_s: float
     expected_s: float
     whole: bool  # the whole run is tried (not only an end of it)
+    run: tuple[int, int]  # the run of unaligned units [lo, hi) it belongs to
 
 
 def missing_runs(n_units: int, aligned: set[int]) -> list[tuple[int, int]]:
@@ -90,11 +93,13 @@ def _item(u: Unit, unit: int, t0: float, t1: float) -> Item:
 
 
 def plan_second_pass(text_units: list[Unit], times: dict[int, tuple[float, float]], heard: Heard,
-                     silent: np.ndarray | None, key_s: float,
+                     silent: np.ndarray | None, key_s: float, singles: set[int] | None = None,
                      ) -> tuple[Plan, list[Window], list[Candidate]]:
     """Windows that align each unaligned run again between its aligned neighbours.
 
     ``times``: unit -> (start_s, end_s) of the units the first pass kept (raw forced times).
+    ``singles``: the retry — these units of short runs, each alone between the run's neighbours
+    (a word not said next to one that was spoils the other's alignment when tried together).
     """
     items: list[Item] = []
     windows: list[Window] = []
@@ -117,7 +122,12 @@ def plan_second_pass(text_units: list[Unit], times: dict[int, tuple[float, float
             t_lo = t_hi = (t_lo + t_hi) / 2
         gap = speech_s(silent, heard, t_lo, t_hi)
         need = [len(text_units[u].keys) * key_s for u in range(lo, hi)]
-        if hi - lo <= MAX_RUN_UNITS and t_hi - t_lo <= MAX_GAP_S and sum(need) <= FIT * gap + key_s:
+        if singles is not None:  # the retry: each unit alone between the run's neighbours
+            if 2 <= hi - lo <= MAX_SINGLES_RUN and t_hi - t_lo <= MAX_GAP_S:
+                pieces = [([u], True, True) for u in range(lo, hi) if u in singles]
+            else:
+                pieces = []
+        elif hi - lo <= MAX_RUN_UNITS and t_hi - t_lo <= MAX_GAP_S and sum(need) <= FIT * gap + key_s:
             pieces = [(list(range(lo, hi)), True, True)]
         else:  # only the ends: as many units as the speech in the gap can hold
             pieces = []
@@ -147,7 +157,8 @@ def plan_second_pass(text_units: list[Unit], times: dict[int, tuple[float, float
             first = len(cands)
             for u in units_:
                 w_items.append(len(items))
-                cands.append(Candidate(u, len(items), (), t_lo, t_hi, gap, sum(need), len(units_) == hi - lo))
+                cands.append(Candidate(u, len(items), (), t_lo, t_hi, gap, sum(need), len(units_) == hi - lo,
+                                       (lo, hi)))
                 items.append(_item(text_units[u], u, t_lo, t_hi))
             if with_next and nxt is not None:
                 end = times[nxt][1] + PAD_S
