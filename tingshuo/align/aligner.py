@@ -166,7 +166,6 @@ class Aligner:
         flush()
         return out
 
-
     def _recover(self, source: Source, plan: Plan, times: dict, text_units: list[Unit], heard: Heard,
                  language: str, silent: np.ndarray | None) -> None:
         """Second pass (``recover.py``): align each run of text the first pass left out again
