@@ -611,11 +611,19 @@ def robust_metrics(meta, text, planted, r, lang, kind, name) -> dict:
     pre = (0, shift(planted["preface"][1]))
     said = [u for u in tu if u.core_start >= pre[1] and not any(a <= u.core_start < b for a, b in ins_new)]
     said_timed = sum(u.core_start in timed for u in said)
+    # an inserted word equal to its said neighbour ("the the"): either copy timed is right
+    is_ins = [any(a <= u.core_start < b for a, b in ins_new) for u in tu]
+    idx = {u.core_start: k for k, u in enumerate(tu)}
+    twin = sum(u.core_start in timed or any(
+        0 <= j < len(tu) and is_ins[j] and tu[j].keys == u.keys and tu[j].core_start in timed
+        for j in (idx[u.core_start] - 1, idx[u.core_start] + 1)) for u in said)
+    ins_timed = sum(is_ins[k] and u.core_start in timed for k, u in enumerate(tu))
     text_spans = [(u["offset"], u["offset"] + len(u["text"])) for u in un if u["kind"] == "text"]
     ins_found = sum(any(a < e and s < b for s, e in text_spans) for a, b in ins_new)
     pre_found = any(s <= pre[0] + 5 and e >= pre[1] - 5 for s, e in text_spans)
     speech_spans = [(u["start_s"], u["end_s"]) for u in un if u["kind"] == "speech"]
     res = {"said_units": len(said), "said_units_timed": round(said_timed / max(1, len(said)), 4),
+           "said_units_timed_or_twin": round(twin / max(1, len(said)), 4), "inserted_units_timed": ins_timed,
            "preface_reported": pre_found, "inserted_planted": len(ins), "inserted_reported": ins_found,
            "deleted_planted": len(planted["deleted"]), "speech_spans_reported": len(speech_spans),
            "text_spans_reported": len(text_spans), "tuned_on": is_tune(name)}

@@ -25,6 +25,7 @@ from .base import AlignedWord, Alignment, AlignOptions, Unaligned
 from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
+from .recover import Thresholds, accepted, plan_second_pass
 from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
                      unpack_time, vad_frames, widen_short)
 from .text import Unit, detect_language, is_blank, is_cjk_language, join_texts, units, without_format_chars
@@ -50,6 +51,7 @@ class Aligner:
             raise InputError(f"Model {self.engine.name} cannot force-align (it is not a Whisper model); "
                              "use whisper-base or whisper-tiny.en.")
         self.forced = WhisperForcedAligner(self.engine)
+        self.thresholds = Thresholds()
 
     # ------------------------------------------------------------------ one item
     def align(self, source: Source, text: str, *, language: str | None = None, label: str | None = None,
@@ -86,6 +88,8 @@ class Aligner:
         windows = make_windows(plan, heard, o.max_window_s, pauses)
         windows = self._fit_tokens(plan, windows, language)
         times = self._force(source, plan, windows, language, progress, silent)
+        if o.recover:
+            self._recover(source, plan, times, text_units, heard, language, silent)
         result = _assemble(text, text_units, plan, times, heard, silent, o, label, language)
         progress.done()
         return result
@@ -162,8 +166,84 @@ class Aligner:
         flush()
         return out
 
+    def _recover(self, source: Source, plan: Plan, times: dict, text_units: list[Unit], heard: Heard,
+                 language: str, silent: np.ndarray | None) -> None:
+        """Second pass (``recover.py``): align each run of text the first pass left out again
+        between its aligned neighbours; the units found said join ``plan`` and ``times`` in place."""
+        kept = {it.unit: times[i] for i, it in enumerate(plan.items)
+                if it.unit >= 0 and i in times and _kept(it, times[i])}
+        if not kept or len(kept) == len(text_units):
+            return
+        best: dict[int, tuple] = {}
+        retry: set[int] | None = None
+        for _ in range(2):  # the runs; then the units of short runs that failed together, one by one
+            plan2, windows2, cands = plan_second_pass(text_units, kept, heard, silent, plan.key_s, singles=retry)
+            # a window over the decoder's token budget (a "word" of thousands of characters) is not tried
+            windows2 = [w for w in windows2 if self.forced.max_tokens_ok(
+                [without_format_chars(plan2.items[i].text, plan2.items[i].core)[0] for i in w.items], language)]
+            if not windows2:
+                break
+            times2 = self._force(source, plan2, windows2, language, _Progress(None, None), silent)
+            for c in cands:
+                t = times2.get(c.item)
+                if accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2]):
+                    best[c.unit] = (t[0], t[1], t[2], None, None)
+                    # the neighbours' edges next to it come from this alignment too: with the word back
+                    # in the text they no longer stretch over its speech (their far edges stay)
+                    for u, i in c.neighbours:
+                        if i in times2 and u not in best:
+                            old, new = kept[u], times2[i]
+                            t0, t1 = (old[0], new[1]) if u < c.unit else (new[0], old[1])
+                            if t1 > t0:
+                                best[u] = (t0, t1, old[2], None, None)
+            if retry is not None:
+                break
+            # (a run of which a unit was found keeps its other units out: they would get its speech)
+            found_runs = {c.run for c in cands if c.unit in best}
+            retry = {c.unit for c in cands if c.whole and c.run[1] - c.run[0] >= 2 and c.run not in found_runs}
+            if not retry:
+                break
+        if best:
+            _merge(plan, times, best, text_units)
+
 
 # ---------------------------------------------------------------------------------- assembly
+
+def _merge(plan: Plan, times: dict, found: dict[int, tuple], text_units: list[Unit]) -> None:
+    """Put units found by the second pass into ``plan.items`` (in text order) and ``times``;
+    speech-not-in-text items they overlap are dropped (the speech was these words)."""
+    old_items, old_times = plan.items, dict(times)
+    items: list[Item] = []
+    times.clear()
+    todo = sorted(found)
+    k = 0
+
+    def add(it: Item, t: tuple | None) -> None:
+        if t is not None:
+            times[len(items)] = t
+        items.append(it)
+
+    for i, it in enumerate(old_items):
+        if it.unit >= 0:
+            while k < len(todo) and todo[k] < it.unit:
+                u = text_units[todo[k]]
+                add(Item(todo[k], u.text, (u.core_start - u.start, u.core_end - u.start), 0.0, 0.0, True),
+                    found[todo[k]])
+                k += 1
+            if it.unit in found:
+                add(dataclasses.replace(it, anchored=True), found[it.unit])
+                k += 1  # todo[k] is it.unit (the loop above stopped there)
+                continue
+        t = old_times.get(i)
+        if it.unit < 0 and t is not None and any(
+                min(t[1], f[1]) - max(t[0], f[0]) > 0.5 * max(1e-3, t[1] - t[0]) for f in found.values()):
+            t = None
+        add(it, t)
+    for u_i in todo[k:]:
+        u = text_units[u_i]
+        add(Item(u_i, u.text, (u.core_start - u.start, u.core_end - u.start), 0.0, 0.0, True), found[u_i])
+    plan.items = items
+
 
 def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard: Heard, silent,
               o: AlignOptions, label: str, language: str) -> Alignment:
@@ -192,9 +272,7 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
         if it.unit < 0:
             extra.append((s0, s1, it.text[it.core[0]:it.core[1]]))
             continue
-        raw = times[i]
-        if not it.anchored and ((it.doubtful and ((raw[1] - raw[0]) < DOUBT_MIN_S or p < DOUBT_MIN_P))
-                                or _unsaid_by_test(raw)):
+        if not _kept(it, times[i]):
             doubtful_out.append(it.unit)
             continue
         aligned[it.unit] = (s0, s1, p)
@@ -217,6 +295,14 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
     unaligned.sort(key=lambda u: (u.start_s, u.offset))
     return Alignment(audio=label, language=language, words=words, unaligned=tuple(unaligned),
                      duration_s=round(heard.duration_s, 3), text=text)
+
+
+def _kept(it: Item, raw: tuple) -> bool:
+    """Whether the forced alignment ``raw`` of text item ``it`` stands (not "not said")."""
+    if it.anchored:
+        return True
+    p = raw[2]
+    return not ((it.doubtful and ((raw[1] - raw[0]) < DOUBT_MIN_S or p < DOUBT_MIN_P)) or _unsaid_by_test(raw))
 
 
 def _to_test(items: list[Item]) -> tuple[int, ...]:

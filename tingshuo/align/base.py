@@ -35,6 +35,8 @@ class AlignOptions:
                                       "expected length is reported as not said", cli=False)
     min_match: float = opt(0.1, "below this share of the text heard in the speech, the text is taken not to "
                                 "belong to the audio (an error), unless most of the speech is found in the text", cli=False)
+    recover: bool = opt(True, "align text left out by the first pass again between its aligned neighbours, "
+                              "keeping the words the decoder is sure of there", cli=False)
     snap: bool = opt(True, "move word edges out of pauses (energy and VAD)", cli=False)
     shift_s: float = opt(0.08, "added to word edges inside speech: cross-attention DTW times words early "
                                 "(tuned on the tune split: synthetic speech with known durations)",
