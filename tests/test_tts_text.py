@@ -101,6 +101,9 @@ def test_sentences_split_on_both_punctuations_but_not_abbreviations_or_decimals(
         "It is 3 p.m. now.", "J. K. Rowling wrote it.", "Really?", "Yes!"]
     assert list(split_sentences("第一句。第二句？第三句！")) == ["第一句。", "第二句？", "第三句！"]
     assert list(split_sentences("one\n\ntwo")) == ["one", "two"]
+    # an abbreviation before the only other full stop (the demo's sentence was spoken as "Dr." + the rest)
+    assert list(split_sentences("Dr. Lee will arrive at 3:30 pm.")) == ["Dr. Lee will arrive at 3:30 pm."]
+    assert list(split_sentences("Mr. J. Smith came.")) == ["Mr. J. Smith came."]
 
 
 def test_sentences_are_read_lazily_from_pieces():

@@ -61,7 +61,8 @@ def split_sentences(text: str | Iterable[str]) -> Iterator[str]:
 def _last_boundary(text: str) -> int:
     last = 0
     for m in _END.finditer(text):
-        if m.end() < len(text):  # a "." at the very end may be "Dr." awaiting its name
+        # a "." at the very end may be "Dr." awaiting its name; "Dr. Lee" inside is no boundary either
+        if m.end() < len(text) and not _is_false_end(text, m.start(), m.group()):
             last = m.end()
     return last
 
