@@ -8,7 +8,8 @@ written before any tuning; bench/check_questions.py checks their rules); 'bank' 
 bank KB with bank.questions.yaml. ``split`` in each questions file says whether the brain was
 tuned on it (telecom, university, rail: the tune set) or not (shop, hospital, power, bank: the
 report set, reported on several times since; airline, broadband, insurance: report2, written in
-round 4 before its tuning and run once with its final brain); each split is pooled in the summary.
+round 4 before its tuning and run once with its final brain; library, carrental: report3, written in
+round 5 before its tuning); each split is pooled in the summary.
 
 Per knowledge base and brain:
   * in_domain: the caller questions, each in a fresh call: ``right`` = answered from the expected
@@ -197,6 +198,9 @@ def main() -> int:
     report2 = [n for n in names if results[n]["split"] == "report2"]
     if report2:
         summary["report2_pooled"] = {which: pooled(results, report2, which) for which in brains}
+    report3 = [n for n in names if results[n]["split"] == "report3"]
+    if report3:
+        summary["report3_pooled"] = {which: pooled(results, report3, which) for which in brains}
     tune = [n for n in names if results[n]["split"] == "tune"]
     if tune:
         summary["tune_pooled"] = {which: pooled(results, tune, which) for which in brains}
