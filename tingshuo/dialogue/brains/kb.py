@@ -58,7 +58,7 @@ from ...registry import register
 from ..context import Conversation
 from ..kb import Entry, KnowledgeBase, fill, load_kb, simplified, text_language
 from ..classify import SoftmaxRegression
-from ..match import LexicalIndex
+from ..match import LexicalIndex, SoundIndex
 from ..scope import ScopeModel
 from .base import ReplyInfo
 
@@ -75,6 +75,7 @@ PASSAGE_WEIGHT = 4.0  # the caller's words' e5 similarity to the entry as one pa
 HANDOFF_PRIOR = 1.0  # taken off an ``intent: handoff`` entry's ranking score: its listed phrasings are generic ("I want
 # to talk to someone"), so it drew callers' statements that fit nothing well (tune: 11 of 48 wrong answers); asking
 # for a person still wins through the scope model, which knows the bundled hand-off phrasings
+HOMOPHONES = True  # read a caller's Chinese with the knowledge base's own characters where the sounds match
 OUT_OF_SCOPE = 0.8  # decline from this "elsewhere" score: the scope model's probability that the question is about
 EVIDENCE_WEIGHT = 0.5  # something else, minus this times how much nearer the best entry's passage is than the nearest
 # background sentence (e5). READ_STATEMENTS (opt-in) also trains the scope model on read sentences
@@ -191,6 +192,7 @@ class KBIndex:
         y = np.concatenate([self._q_entry[keep], self._t_entry, *[np.arange(len(kb.entries))] * (2 * len(self._a))])
         self.classifier = SoftmaxRegression.fit(X, y, len(kb.entries), C=CLASSIFIER_C, steps=150)
         self.lexical = LexicalIndex([_fields(e, skip) for e in kb.entries])
+        self.sounds = SoundIndex([t for e in kb.entries for t, _ in _fields(e, skip)]) if HOMOPHONES else None
         # the out-of-scope model: the same views against the background this KB does not answer itself
         if scope_embedder is None:
             from ...search.embed import load_embedder
@@ -448,6 +450,8 @@ class KBBrain:
         """The answer text and where it came from, without streaming."""
         text = simplified(text)
         lang = language if language in ("zh", "en") else text_language(text)
+        if self.index.sounds is not None:
+            text = self.index.sounds.fix(text)  # 群资 -> 裙子: the knowledge base's own words, by their sound
         prev = conversation.last_meta("entry")
         awaiting = conversation.last_meta("awaiting")
         if conversation.last_meta("source") == "out_of_scope" and _YES.match(text):
