@@ -1,6 +1,6 @@
 """Typed-question benchmark of the knowledge-base brain on held-out knowledge bases (issue 15).
 
-    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--out bench/results/kb.json]
+    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--homophones] [--out bench/results/kb.json]
 
 Data: bench/data/kb/<name>.yaml (knowledge bases written for this benchmark in other domains:
 shop, hospital, power, telecom, university, rail) and <name>.questions.yaml (caller questions

@@ -149,6 +149,7 @@ class SoundIndex:
         cut = _segmenter()
         if cut is None:
             return
+        self.common = _common_words()  # loaded with the knowledge base, not on the first caller's turn
         counts: dict[str, int] = {}
         for text in texts:
             for run in _CJK.findall(simplified(text)):
