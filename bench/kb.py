@@ -1,6 +1,6 @@
 """Typed-question benchmark of the knowledge-base brain on held-out knowledge bases (issue 15).
 
-    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--out bench/results/kb.json]
+    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--homophones] [--out bench/results/kb.json]
 
 Data: bench/data/kb/<name>.yaml (knowledge bases written for this benchmark in other domains:
 shop, hospital, power, telecom, university, rail) and <name>.questions.yaml (caller questions
@@ -8,7 +8,8 @@ written before any tuning; bench/check_questions.py checks their rules); 'bank' 
 bank KB with bank.questions.yaml. ``split`` in each questions file says whether the brain was
 tuned on it (telecom, university, rail: the tune set) or not (shop, hospital, power, bank: the
 report set, reported on several times since; airline, broadband, insurance: report2, written in
-round 4 before its tuning and run once with its final brain); each split is pooled in the summary.
+round 4 before its tuning and run once with its final brain; library, carrental: report3, written in
+round 5 before its tuning); each split is pooled in the summary.
 
 Per knowledge base and brain:
   * in_domain: the caller questions, each in a fresh call: ``right`` = answered from the expected
@@ -51,6 +52,53 @@ def load_set(name: str) -> dict:
     spec["kb_path"] = "bank" if spec["kb"] == "bank" else str(DATA / spec["kb"])
     spec["name"] = name
     return spec
+
+
+def with_homophones(spec: dict) -> dict:
+    """The question set with simulated Mandarin recognition errors (``--homophones``): in each Chinese
+    in-domain question and conversation turn, the first character that carries meaning and also appears in
+    the expected entry's own text is replaced by the most frequent other character with the same toneless
+    pinyin (jieba's dictionary frequencies), as a recogniser that heard the sound right but chose the
+    wrong character would write it. Questions with no such character stay as they are."""
+    from tingshuo.dialogue.kb import load_kb, text_language
+    from tingshuo.dialogue.match import ZH_STOP
+
+    kb = load_kb(spec["kb_path"])
+    own = {e.id: "".join([*[q for qs in e.questions.values() for q in qs], *e.title.values(), *e.answer.values()])
+           for e in kb.entries}
+    swap = _homophone_table()
+
+    def perturb(entry: str, text: str) -> str:
+        if text_language(text) != "zh":
+            return text
+        for i, ch in enumerate(text):
+            if ch in swap and ch not in ZH_STOP and ch in own.get(entry, ""):
+                return text[:i] + swap[ch] + text[i + 1:]
+        return text
+
+    out = dict(spec)
+    out["questions"] = [[e, perturb(e, t)] for e, t in spec["questions"]]
+    out["conversations"] = [[[t[0], perturb(t[0], t[1]), *t[2:]] for t in call] for call in spec.get("conversations") or []]
+    return out
+
+
+def _homophone_table() -> dict[str, str]:
+    """character -> the most frequent other character with the same toneless pinyin (jieba's dictionary)."""
+    import os
+
+    import jieba
+    from tingshuo.search.text import pinyin
+
+    freq: dict[str, int] = {}
+    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
+        for line in f:
+            word, count, *_ = line.split()
+            if len(word) == 1 and "\u4e00" <= word <= "\u9fff" and int(count) >= 1000:  # common characters
+                freq[word] = int(count)
+    by_sound: dict[str, list[str]] = {}
+    for ch in sorted(freq, key=lambda c: -freq[c]):
+        by_sound.setdefault(pinyin(ch), []).append(ch)
+    return {ch: next(c for c in chars if c != ch) for chars in by_sound.values() if len(chars) > 1 for ch in chars}
 
 
 def make_brain(which: str, kb_path: str, embedder):
@@ -166,6 +214,9 @@ def main() -> int:
     ap.add_argument("--brain", default="both", choices=("ours", "previous", "both"))
     ap.add_argument("--out", default="bench/results/kb.json")
     ap.add_argument("--errors", action="store_true", help="print every turn that was not right (stderr)")
+    ap.add_argument("--homophones", action="store_true",
+                    help="simulate Mandarin recognition errors: in each Chinese caller question, one character it "
+                         "shares with its entry is replaced by its most frequent homophone (裙子 -> 群子)")
     args = ap.parse_args()
     names = args.kb or sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml"))
     brains = ["ours", "previous"] if args.brain == "both" else [args.brain]
@@ -176,6 +227,8 @@ def main() -> int:
     results: dict = {}
     for name in names:
         spec = load_set(name)
+        if args.homophones:
+            spec = with_homophones(spec)
         results[name] = {"split": spec["split"], "kb": spec["kb"]}
         for which in brains:
             t0 = time.perf_counter()
@@ -197,6 +250,9 @@ def main() -> int:
     report2 = [n for n in names if results[n]["split"] == "report2"]
     if report2:
         summary["report2_pooled"] = {which: pooled(results, report2, which) for which in brains}
+    report3 = [n for n in names if results[n]["split"] == "report3"]
+    if report3:
+        summary["report3_pooled"] = {which: pooled(results, report3, which) for which in brains}
     tune = [n for n in names if results[n]["split"] == "tune"]
     if tune:
         summary["tune_pooled"] = {which: pooled(results, tune, which) for which in brains}

@@ -298,3 +298,30 @@ def test_out_of_scope_prior_does_not_grow_as_a_kb_shrinks():
     # unweighted, the 8-view KB put these at ~0.9 and the 100-view one at ~0.4
     assert abs(small - large) < 0.15, (small, large)
     assert 0.3 < small < 0.8 and 0.3 < large < 0.8, (small, large)
+
+
+def test_sound_index_puts_the_kbs_words_back_into_a_homophone_transcript():
+    pytest.importorskip("jieba", reason="needs the models extra (jieba, pypinyin)")
+    pytest.importorskip("pypinyin", reason="needs the models extra (jieba, pypinyin)")
+    from tingshuo.dialogue.match import SoundIndex
+
+    sounds = SoundIndex(["我买的裙子不合适，想退货", "登机牌在哪里打印？", "儿童半价", "报名即可", "图书馆有无线网吗？"])
+    # a recogniser that heard the syllables right and wrote other characters
+    assert sounds.fix("我买的群资不合适") == "我买的裙子不合适"
+    assert sounds.fix("登机排在哪儿打") == "登机牌在哪儿打"
+    assert sounds.fix("无线往密码是多少") == "无线网密码是多少"
+    # what a caller types is left alone: real words that merely sound like the KB's (搬家 / 半价), a
+    # stretch across two real words (成绩|可以 sounds like 即可), English, empty text
+    for typed in ("我搬家了，行李很多", "之前大学的成绩可以认定吗？", "How do I print it?", "", "？？"):
+        assert sounds.fix(typed) == typed
+    assert SoundIndex([]).fix("群资") == "群资"
+
+
+@pytest.mark.parametrize("heard, entry", [
+    ("借书正弄丢了", "card_lost"),   # 借书证 heard as 借书正
+    ("序借怎么弄？", "renew_books"),  # 续借 heard as 序借
+])
+def test_a_homophone_transcript_is_answered_from_its_entry(library, heard, entry):
+    assert library.index.sounds.fix(heard) != heard
+    (answer, info), = ask(library, heard)
+    assert (info.source, info.entry) == ("kb", entry), (heard, info)

@@ -35,6 +35,10 @@ get gets got getting go going know tell thing things something anything way hi h
 ZH_STOP = frozenset("我你您他她它们的了吗呢吧啊呀么是在有和跟与就都也还要想能可以会怎什么哪儿多少几个一这那给把被让对到去来"
                     "上下嘛没不请帮现已经直又再该需如何为样啦哦嗯过着得地")
 
+# Toneless pinyin of each character pair is a term too, weighted by this (a share of the pair's own weight): a
+# recogniser that hears the sounds right but picks the wrong characters (裙子 -> 群资, 登机牌 -> 登机排) still
+# shares the sound with the entry's words. Typed text gains nothing from it (the pair itself matches).
+PINYIN_WEIGHT = 1.0
 _ZH_GLUE = frozenset("的了吗呢吧啊呀我你您他她它么嘛哦嗯")  # never part of a meaningful pair
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9']*|[0-9]+")
@@ -67,9 +71,19 @@ def terms(text: str, lang: str | None = None) -> list[str]:
             out.append(_stem(w))
     for run in _CJK.findall(text):
         out.extend(ch for ch in run if ch not in ZH_STOP)
-        out.extend(run[i:i + 2] for i in range(len(run) - 1)
-                   if run[i] not in _ZH_GLUE and run[i + 1] not in _ZH_GLUE)
+        pairs = [i for i in range(len(run) - 1) if run[i] not in _ZH_GLUE and run[i + 1] not in _ZH_GLUE]
+        out.extend(run[i:i + 2] for i in pairs)
+        if PINYIN_WEIGHT:
+            out.extend(p for p in (_sound(run[i:i + 2]) for i in pairs) if p)
     return out
+
+
+def _sound(pair: str) -> str:
+    """The pinyin term of a Chinese character pair ("裙子" and "群资" -> "~qunzi"); '' without a reading."""
+    from ..search.text import pinyin
+
+    a, b = pinyin(pair[0]), pinyin(pair[1])
+    return f"~{a}{b}" if a and b else ""
 
 
 class LexicalIndex:
@@ -101,7 +115,7 @@ class LexicalIndex:
         qs = set(terms(text))
         if not qs:
             return [0.0] * self.n
-        idf = {t: self.idf(t) for t in qs}
+        idf = {t: self.idf(t) * (PINYIN_WEIGHT if t[0] == "~" else 1.0) for t in qs}
         total = sum(idf.values())
         return [sum(idf[t] * w.get(t, 0.0) for t in qs) / total for w in self.weights]
 
@@ -112,3 +126,111 @@ class LexicalIndex:
             return 0.0
         idf = {t: self.idf(t) for t in qs}
         return sum(v for t, v in idf.items() if t in self.df) / sum(idf.values())
+
+
+class SoundIndex:
+    """Puts a knowledge base's own words back where a caller's Chinese has other characters with the
+    same sounds: what a recogniser writes when it hears the syllables right but picks the wrong
+    characters ("我买的群资不合适" -> "我买的裙子不合适": 群资 and 裙子 are both "qunzi").
+
+    Built from the knowledge base's texts: its words of two to four characters (jieba's segmentation),
+    by their toneless pinyin. ``fix(text)`` replaces, left to right and longest first, a stretch of the
+    caller's characters (not splitting a common word of jieba's segmentation of the caller's text) that is neither one of the knowledge base's words nor a common word (jieba's
+    dictionary, frequency ``COMMON_WORD`` or more: 搬家 is not turned into 半价) but sounds exactly like
+    one of its words. Typed text, which uses real words, is left as it is. Without jieba installed
+    nothing is replaced.
+    """
+
+    def __init__(self, texts: list[str]) -> None:
+        from .kb import simplified
+
+        self.words: set[str] = set()
+        self.by_sound: dict[str, str] = {}
+        cut = _segmenter()
+        if cut is None:
+            return
+        self.common = _common_words()  # loaded with the knowledge base, not on the first caller's turn
+        counts: dict[str, int] = {}
+        for text in texts:
+            for run in _CJK.findall(simplified(text)):
+                for w in cut(run):
+                    if 2 <= len(w) <= 4:
+                        counts[w] = counts.get(w, 0) + 1
+        self.words = set(counts)
+        by_sound: dict[str, list[str]] = {}
+        for w in sorted(counts, key=lambda w: (-counts[w], w)):
+            sound = _sounds(w)
+            if sound:
+                by_sound.setdefault(sound, []).append(w)
+        self.by_sound = {s: ws[0] for s, ws in by_sound.items()}
+
+    def fix(self, text: str) -> str:
+        """The text with sound-alike stretches replaced by the knowledge base's words (class docstring)."""
+        if not self.by_sound or not _CJK.search(text):
+            return text
+        common = _common_words()
+
+        cut = _segmenter()
+
+        def run_fixed(m: re.Match) -> str:
+            run, out, i = m.group(0), [], 0
+            inside, at = set(), 0  # positions inside a real word of the caller's: 成绩|可以 keeps 绩可
+            for w in cut(run):
+                if len(w) >= 2 and (w in common or w in self.words):
+                    inside.update(range(at + 1, at + len(w)))
+                at += len(w)
+            while i < len(run):
+                for n in (4, 3, 2):
+                    w = run[i:i + n]
+                    if (len(w) == n and i not in inside and i + n not in inside and w not in self.words
+                            and w not in common):
+                        own = self.by_sound.get(_sounds(w))
+                        if own:
+                            out.append(own)
+                            i += n
+                            break
+                else:
+                    out.append(run[i])
+                    i += 1
+            return "".join(out)
+
+        return _CJK.sub(run_fixed, text)
+
+
+COMMON_WORD = 20  # a jieba dictionary word this frequent is what the caller meant, even if it sounds like another
+
+
+def _sounds(word: str) -> str:
+    """Toneless pinyin of a run of Chinese characters ("裙子" -> "qun zi"); '' if a character has none."""
+    from ..search.text import pinyin
+
+    syl = [pinyin(c) for c in word]
+    return " ".join(syl) if all(syl) else ""
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter():
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(60)
+    return jieba.lcut
+
+
+@functools.lru_cache(maxsize=1)
+def _common_words() -> frozenset:
+    """Words of two to four characters in jieba's dictionary with frequency ``COMMON_WORD`` or more."""
+    import os
+
+    try:
+        import jieba
+    except ImportError:
+        return frozenset()
+    out = set()
+    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
+        for line in f:
+            word, count, *_ = line.split(" ", 2)
+            if 2 <= len(word) <= 4 and int(count) >= COMMON_WORD:
+                out.add(word)
+    return frozenset(out)
