@@ -210,12 +210,12 @@ def _sounds(word: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _segmenter():
-    try:
-        import jieba
-    except ImportError:
-        return None
-    jieba.setLogLevel(60)
-    return jieba.lcut
+    # jieba as the speech front end sets it up: its dictionary cache kept with our models, not in the
+    # system temp folder (where the server's tests check that nothing is left behind)
+    from ..tts.zh_prosody import _jieba
+
+    jb = _jieba()
+    return jb.lcut if jb is not None else None
 
 
 @functools.lru_cache(maxsize=1)
