@@ -46,3 +46,28 @@ def test_index_over_the_bad_input_corpus(tmp_path, data_dir):
     assert json.loads(found.stdout)["hits"], "the readable clips say 'fellow Americans' and were not found"
     again = _cli("index", tmp_path / "corpus", "--index", lib, "-m", MODEL)  # a rerun redoes nothing
     assert again.returncode == 1 and f"{added} unchanged" in again.stderr, again.stderr[-500:]
+
+
+def test_index_refuses_devices_and_pipes_instead_of_hanging(tmp_path, data_dir):
+    """A FIFO named like audio in a folder, and /dev/zero given by path: the content hash read them
+    forever (a server with --index-paths spun one core at 100 % and held the index lock)."""
+    import os
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "ok.wav")
+    (src / "ok.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget it?\n")  # no recognition
+    os.mkfifo(src / "pipe.wav")
+    args = [src] + (["/dev/zero"] if os.path.exists("/dev/zero") else [])
+    try:
+        out = _cli("index", *args, "--index", tmp_path / "lib", timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("index hung on a pipe or a device")
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "unexpected" not in out.stderr, out.stderr[-2000:]
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error: ")]
+    assert any("pipe.wav" in ln and "not a regular file" in ln for ln in errors), errors
+    if len(args) > 1:
+        assert any("/dev/zero" in ln and "not a regular file" in ln for ln in errors), errors
+    assert "1 added" in out.stderr, out.stderr[-500:]
