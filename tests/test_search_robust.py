@@ -71,3 +71,41 @@ def test_index_refuses_devices_and_pipes_instead_of_hanging(tmp_path, data_dir):
     if len(args) > 1:
         assert any("/dev/zero" in ln and "not a regular file" in ln for ln in errors), errors
     assert "1 added" in out.stderr, out.stderr[-500:]
+
+
+def _units_text(transcript):
+    from tingshuo.search.passages import join_words, units_of
+
+    return [join_words(u).strip() for u in units_of(transcript)]
+
+
+def test_a_short_last_sentence_joins_the_one_before_it():
+    """'... do for you. Thank you.' — the short last unit is joined to the previous one. It was done with
+    ``merged[-2] += merged.pop()``, which indexes after the pop: two units raised IndexError (the whole
+    'tingshuo index' run stopped with 'unexpected IndexError'), three or more silently lost a sentence
+    and indexed another twice."""
+    from tingshuo.types import Segment, Transcript
+
+    def tr(cues):
+        segs = tuple(Segment(a, b, t) for a, b, t in cues)
+        return Transcript(text=" ".join(t for *_, t in cues), segments=segs, language="en",
+                          language_probability=1.0, duration_s=cues[-1][1])
+
+    long1 = "And so my fellow Americans, ask not what your country can do for you."
+    long2 = "Ask what you can do for your country, said the president that day."
+    two = _units_text(tr([(0.0, 3.0, long1), (3.1, 3.6, "Thank you.")]))
+    assert two == [long1 + " Thank you."], two
+    three = _units_text(tr([(0.0, 3.0, long1), (3.1, 6.0, long2), (6.1, 6.6, "Thank you.")]))
+    assert three == [long1, long2 + " Thank you."], three
+
+
+def test_index_of_a_transcript_ending_in_a_short_sentence(tmp_path, data_dir):
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    (src / "a.srt").write_text("1\n00:00:00,000 --> 00:00:03,000\nAnd so my fellow Americans, ask not what your "
+                               "country can do for you.\n\n2\n00:00:03,100 --> 00:00:03,600\nThank you.\n")
+    out = _cli("index", src, "--index", tmp_path / "lib", timeout=120)
+    assert out.returncode == 0 and "1 added" in out.stderr, out.stderr[-1000:]
