@@ -109,3 +109,16 @@ def test_index_of_a_transcript_ending_in_a_short_sentence(tmp_path, data_dir):
                                "country can do for you.\n\n2\n00:00:03,100 --> 00:00:03,600\nThank you.\n")
     out = _cli("index", src, "--index", tmp_path / "lib", timeout=120)
     assert out.returncode == 0 and "1 added" in out.stderr, out.stderr[-1000:]
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, data_dir):
+    """Path("") is "." — 'tingshuo index ""' (or POST /v1/index {"paths": [""]} with --index-paths)
+    indexed every audio file under the working directory."""
+    import shutil
+
+    shutil.copy(data_dir / "cathy_a0005.wav", tmp_path / "here.wav")
+    (tmp_path / "here.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget it?\n")
+    out = subprocess.run([sys.executable, "-m", "tingshuo", "index", "", "--index", "lib"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0, out.stderr
+    assert "empty path" in out.stderr and "here.wav" not in out.stderr, out.stderr[-1000:]
