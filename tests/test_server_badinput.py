@@ -145,3 +145,26 @@ def test_websocket_garbage_and_abrupt_disconnects(server):
             asyncio.run(asyncio.sleep(0.1))
         assert "tingshuo_websocket_open 0" in metrics
     assert not np.isnan(server.rss_mb())
+
+
+def test_chat_typed_turns_that_are_not_text_get_an_error_not_an_answer(server):
+    """{"text": "\\ud800"} (a lone surrogate: blank once cleaned) was answered with the brain's goodbye
+    ("You're welcome. Thank you for calling ..."), and a null, number or list text with the answer to
+    "None", "5" or "[1, 2]"; each is an InputError now, and the session goes on."""
+
+    async def run():
+        async with connect(_ws(server, "/v1/chat?speak=false"), open_timeout=60) as ws:
+            await asyncio.wait_for(ws.recv(), 60)
+            for raw in ('{"type": "text", "text": "\\ud800"}', '{"type": "text", "text": "\\udfff \\ud800"}',
+                        '{"type": "text", "text": null}', '{"type": "text", "text": 5}',
+                        '{"type": "text", "text": [1, 2]}', '{"type": "text", "text": "balance", "language": 5}'):
+                await ws.send(raw)
+                events = await _events_until(ws, ("error", "bot_text_end"), timeout_s=60)
+                assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "InputError", (raw, events)
+            await ws.send(json.dumps({"type": "text", "text": "How do I open an account?"}))
+            await ws.send(json.dumps({"type": "close"}))
+            events = await _events_until(ws, ("bot_text_end", "error"), timeout_s=120)
+            assert events[-1]["type"] == "bot_text_end", events[-3:]
+
+    asyncio.run(run())
+    _alive(server)
