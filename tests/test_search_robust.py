@@ -122,3 +122,23 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, data_
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0, out.stderr
     assert "empty path" in out.stderr and "here.wav" not in out.stderr, out.stderr[-1000:]
+
+
+def test_two_processes_indexing_one_library_at_once(tmp_path, data_dir):
+    """Both runs ended with 'unexpected RuntimeError: the vector cache changed while it was rebuilt': each
+    deleted the cache files the other had just published, then found none to load."""
+    src = tmp_path / "src"
+    src.mkdir()
+    clip = (data_dir / "cathy_a0005.wav").read_bytes()
+    for i in range(16):  # transcripts beside the audio: no recognition, only embedding and writing
+        (src / f"f{i}.wav").write_bytes(clip + str(i).encode())  # distinct contents
+        (src / f"f{i}.srt").write_text(f"1\n00:00:00,100 --> 00:00:01,600\nSentence {i} about the lighthouse "
+                                       "keeper and his boat.\n")
+    cmd = [sys.executable, "-m", "tingshuo", "index", str(src), "--index", str(tmp_path / "lib")]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_out, err) in zip(procs, outs):
+        assert p.returncode == 0 and "unexpected" not in err, err[-1500:]
+    found = _cli("search", "lighthouse keeper", "--index", tmp_path / "lib", "--top", "50", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    assert len({h["audio"] for h in json.loads(found.stdout)["hits"]}) == 16
