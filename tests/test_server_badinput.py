@@ -168,3 +168,15 @@ def test_chat_typed_turns_that_are_not_text_get_an_error_not_an_answer(server):
 
     asyncio.run(run())
     _alive(server)
+
+
+@pytest.mark.parametrize("name, data", [("kb.yaml", b"\xff\xfe\x00entries"), ("kb.csv", b"q,a\n\xff,x\n"),
+                                        ("kb.md", b"# T\n\xff\n")])
+def test_a_knowledge_base_that_is_not_utf8_is_one_clear_error(tmp_path, name, data):
+    """'tingshuo chat check-kb' (and serve --kb, chat --kb) said 'unexpected UnicodeDecodeError', exit 70."""
+    from tingshuo.dialogue.kb import load_kb
+    from tingshuo.errors import TingshuoError
+
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(TingshuoError, match="not UTF-8"):
+        load_kb(tmp_path / name)
