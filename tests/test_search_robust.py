@@ -142,3 +142,19 @@ def test_two_processes_indexing_one_library_at_once(tmp_path, data_dir):
     found = _cli("search", "lighthouse keeper", "--index", tmp_path / "lib", "--top", "50", "--format", "json")
     assert found.returncode == 0, found.stderr
     assert len({h["audio"] for h in json.loads(found.stdout)["hits"]}) == 16
+
+
+def test_a_damaged_derived_file_is_rebuilt_not_fatal(tmp_path, data_dir):
+    """hot_terms.json is derived (rebuilt when stale or unreadable); valid JSON of another shape (a list)
+    gave 'unexpected TypeError' on every search."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    (src / "a.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget the lighthouse keeper?\n")
+    assert _cli("index", src, "--index", tmp_path / "lib", timeout=120).returncode == 0
+    for junk in ("[1, 2]", '{"state": 5, "rule": null, "terms": 7}', "null", "garbage{"):
+        (tmp_path / "lib" / "hot_terms.json").write_text(junk)
+        out = _cli("search", "lighthouse", "--index", tmp_path / "lib", "--format", "json")
+        assert out.returncode == 0 and json.loads(out.stdout)["hits"], (junk, out.stderr[-500:])
