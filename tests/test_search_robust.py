@@ -158,3 +158,22 @@ def test_a_damaged_derived_file_is_rebuilt_not_fatal(tmp_path, data_dir):
         (tmp_path / "lib" / "hot_terms.json").write_text(junk)
         out = _cli("search", "lighthouse", "--index", tmp_path / "lib", "--format", "json")
         assert out.returncode == 0 and json.loads(out.stdout)["hits"], (junk, out.stderr[-500:])
+
+
+def test_search_options_refuse_values_outside_their_choices(tmp_path):
+    """The Python API took lang="fr" (no hits, no word why), matchers="x" (ran as hybrid) and top="5" or 5.5
+    (a TypeError deep in the ranking); --clips under a folder that cannot be made was 'unexpected'."""
+    from tingshuo.search.query import SearchOptions
+
+    for bad in (dict(lang="fr"), dict(matchers="x"), dict(top="5"), dict(top=5.5), dict(top=True), dict(top=0)):
+        with pytest.raises(ValueError):
+            SearchOptions(**bad)
+    SearchOptions(top=1000, lang="zh", matchers="dense")  # the edges of what is allowed
+
+    from tingshuo.errors import InputError
+    from tingshuo.search.clips import write_clips
+    from tingshuo.search.query import SearchResult
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="cannot be made"):
+        write_clips(SearchResult("q", (), 0.0, 0.3), tmp_path / "file" / "sub")
