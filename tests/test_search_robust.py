@@ -177,3 +177,19 @@ def test_search_options_refuse_values_outside_their_choices(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="cannot be made"):
         write_clips(SearchResult("q", (), 0.0, 0.3), tmp_path / "file" / "sub")
+
+
+def test_removing_an_empty_path_removes_nothing(tmp_path, data_dir):
+    """'tingshuo index --remove "$OLD"' with OLD unset dropped every indexed file under the working directory."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    (src / "a.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget the lighthouse keeper?\n")
+    assert _cli("index", src, "--index", tmp_path / "lib", timeout=120).returncode == 0
+    out = subprocess.run([sys.executable, "-m", "tingshuo", "index", "--remove", "", "--index", "lib"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "empty path" in out.stderr, out.stderr[-500:]
+    found = _cli("search", "lighthouse", "--index", tmp_path / "lib", "--format", "json")
+    assert json.loads(found.stdout)["hits"], "the file was removed"
