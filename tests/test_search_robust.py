@@ -193,3 +193,21 @@ def test_removing_an_empty_path_removes_nothing(tmp_path, data_dir):
     assert out.returncode != 0 and "empty path" in out.stderr, out.stderr[-500:]
     found = _cli("search", "lighthouse", "--index", tmp_path / "lib", "--format", "json")
     assert json.loads(found.stdout)["hits"], "the file was removed"
+
+
+def test_a_json_transcript_with_nan_times_is_one_failed_file(tmp_path, data_dir):
+    """Python's json reads NaN and Infinity; a sidecar with them reached SQLite as NULL and the whole
+    'tingshuo index' run stopped: 'unexpected IntegrityError: NOT NULL constraint failed: segments.start_s'."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("nan", "ok"):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+    (src / "nan.wav").write_bytes((src / "nan.wav").read_bytes() + b"x")  # distinct contents
+    (src / "nan.json").write_text('{"text": "x", "language": "en", "segments": [{"start": NaN, "end": Infinity, '
+                                  '"text": "the lighthouse", "words": []}]}')
+    (src / "ok.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget the lighthouse keeper?\n")
+    out = _cli("index", src, "--index", tmp_path / "lib", timeout=120)
+    assert out.returncode == 1 and "unexpected" not in out.stderr, out.stderr[-1000:]
+    assert "nan.json" in out.stderr and "1 added" in out.stderr, out.stderr[-1000:]
