@@ -87,3 +87,25 @@ def test_align_killed_mid_manifest_resumes_to_the_same_outputs(tmp_path, data_di
     clean_files = {p.name: p.read_bytes() for p in (tmp_path / "clean").iterdir()}
     resumed_files = {p.name: p.read_bytes() for p in out.iterdir()}
     assert resumed_files == clean_files  # same names (no temp or partial files), same contents
+
+
+def test_text_said_fewer_times_than_written_gives_words_in_time_order(data_dir):
+    """A Mandarin sentence written three times, said twice (silence before each): the second pass tries
+    both ends of the long unaligned run in the same short gap, and both ends were kept — the words
+    came out of text order in time (a later word before an earlier one, words of no duration)."""
+    import soundfile as sf
+
+    from tingshuo.align import align
+
+    speech, rate = sf.read(data_dir / "zh_aishell_S0724W0121.wav", dtype="float32")
+    gap = np.zeros(3 * rate, np.float32)
+    audio = np.concatenate([gap, speech, gap, speech])
+    if rate != 16000:
+        pytest.skip("the clip is expected at 16 kHz")
+    result = align(audio, "广州市房地产中介协会分析" * 3, language="zh")
+    words = result.words
+    assert words, "nothing aligned"
+    for a, b in zip(words, words[1:]):
+        assert b.offset > a.offset
+        assert b.start_s >= a.end_s - 1e-3, (a, b)  # in text order in time, never overlapping
+    assert all(w.end_s - w.start_s >= 0.01 for w in words), words

@@ -46,3 +46,168 @@ def test_index_over_the_bad_input_corpus(tmp_path, data_dir):
     assert json.loads(found.stdout)["hits"], "the readable clips say 'fellow Americans' and were not found"
     again = _cli("index", tmp_path / "corpus", "--index", lib, "-m", MODEL)  # a rerun redoes nothing
     assert again.returncode == 1 and f"{added} unchanged" in again.stderr, again.stderr[-500:]
+
+
+def test_index_refuses_devices_and_pipes_instead_of_hanging(tmp_path, data_dir):
+    """A FIFO named like audio in a folder, and /dev/zero given by path: the content hash read them
+    forever (a server with --index-paths spun one core at 100 % and held the index lock)."""
+    import os
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "ok.wav")
+    (src / "ok.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget it?\n")  # no recognition
+    os.mkfifo(src / "pipe.wav")
+    args = [src] + (["/dev/zero"] if os.path.exists("/dev/zero") else [])
+    try:
+        out = _cli("index", *args, "--index", tmp_path / "lib", timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("index hung on a pipe or a device")
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "unexpected" not in out.stderr, out.stderr[-2000:]
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error: ")]
+    assert any("pipe.wav" in ln and "not a regular file" in ln for ln in errors), errors
+    if len(args) > 1:
+        assert any("/dev/zero" in ln and "not a regular file" in ln for ln in errors), errors
+    assert "1 added" in out.stderr, out.stderr[-500:]
+
+
+def _units_text(transcript):
+    from tingshuo.search.passages import join_words, units_of
+
+    return [join_words(u).strip() for u in units_of(transcript)]
+
+
+def test_a_short_last_sentence_joins_the_one_before_it():
+    """'... do for you. Thank you.' — the short last unit is joined to the previous one. It was done with
+    ``merged[-2] += merged.pop()``, which indexes after the pop: two units raised IndexError (the whole
+    'tingshuo index' run stopped with 'unexpected IndexError'), three or more silently lost a sentence
+    and indexed another twice."""
+    from tingshuo.types import Segment, Transcript
+
+    def tr(cues):
+        segs = tuple(Segment(a, b, t) for a, b, t in cues)
+        return Transcript(text=" ".join(t for *_, t in cues), segments=segs, language="en",
+                          language_probability=1.0, duration_s=cues[-1][1])
+
+    long1 = "And so my fellow Americans, ask not what your country can do for you."
+    long2 = "Ask what you can do for your country, said the president that day."
+    two = _units_text(tr([(0.0, 3.0, long1), (3.1, 3.6, "Thank you.")]))
+    assert two == [long1 + " Thank you."], two
+    three = _units_text(tr([(0.0, 3.0, long1), (3.1, 6.0, long2), (6.1, 6.6, "Thank you.")]))
+    assert three == [long1, long2 + " Thank you."], three
+
+
+def test_index_of_a_transcript_ending_in_a_short_sentence(tmp_path, data_dir):
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    (src / "a.srt").write_text("1\n00:00:00,000 --> 00:00:03,000\nAnd so my fellow Americans, ask not what your "
+                               "country can do for you.\n\n2\n00:00:03,100 --> 00:00:03,600\nThank you.\n")
+    out = _cli("index", src, "--index", tmp_path / "lib", timeout=120)
+    assert out.returncode == 0 and "1 added" in out.stderr, out.stderr[-1000:]
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, data_dir):
+    """Path("") is "." — 'tingshuo index ""' (or POST /v1/index {"paths": [""]} with --index-paths)
+    indexed every audio file under the working directory."""
+    import shutil
+
+    shutil.copy(data_dir / "cathy_a0005.wav", tmp_path / "here.wav")
+    (tmp_path / "here.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget it?\n")
+    out = subprocess.run([sys.executable, "-m", "tingshuo", "index", "", "--index", "lib"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0, out.stderr
+    assert "empty path" in out.stderr and "here.wav" not in out.stderr, out.stderr[-1000:]
+
+
+def test_two_processes_indexing_one_library_at_once(tmp_path, data_dir):
+    """Both runs ended with 'unexpected RuntimeError: the vector cache changed while it was rebuilt': each
+    deleted the cache files the other had just published, then found none to load."""
+    src = tmp_path / "src"
+    src.mkdir()
+    clip = (data_dir / "cathy_a0005.wav").read_bytes()
+    for i in range(16):  # transcripts beside the audio: no recognition, only embedding and writing
+        (src / f"f{i}.wav").write_bytes(clip + str(i).encode())  # distinct contents
+        (src / f"f{i}.srt").write_text(f"1\n00:00:00,100 --> 00:00:01,600\nSentence {i} about the lighthouse "
+                                       "keeper and his boat.\n")
+    cmd = [sys.executable, "-m", "tingshuo", "index", str(src), "--index", str(tmp_path / "lib")]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_out, err) in zip(procs, outs):
+        assert p.returncode == 0 and "unexpected" not in err, err[-1500:]
+    found = _cli("search", "lighthouse keeper", "--index", tmp_path / "lib", "--top", "50", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    assert len({h["audio"] for h in json.loads(found.stdout)["hits"]}) == 16
+
+
+def test_a_damaged_derived_file_is_rebuilt_not_fatal(tmp_path, data_dir):
+    """hot_terms.json is derived (rebuilt when stale or unreadable); valid JSON of another shape (a list)
+    gave 'unexpected TypeError' on every search."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    (src / "a.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget the lighthouse keeper?\n")
+    assert _cli("index", src, "--index", tmp_path / "lib", timeout=120).returncode == 0
+    for junk in ("[1, 2]", '{"state": 5, "rule": null, "terms": 7}', "null", "garbage{"):
+        (tmp_path / "lib" / "hot_terms.json").write_text(junk)
+        out = _cli("search", "lighthouse", "--index", tmp_path / "lib", "--format", "json")
+        assert out.returncode == 0 and json.loads(out.stdout)["hits"], (junk, out.stderr[-500:])
+
+
+def test_search_options_refuse_values_outside_their_choices(tmp_path):
+    """The Python API took lang="fr" (no hits, no word why), matchers="x" (ran as hybrid) and top="5" or 5.5
+    (a TypeError deep in the ranking); --clips under a folder that cannot be made was 'unexpected'."""
+    from tingshuo.search.query import SearchOptions
+
+    for bad in (dict(lang="fr"), dict(matchers="x"), dict(top="5"), dict(top=5.5), dict(top=True), dict(top=0)):
+        with pytest.raises(ValueError):
+            SearchOptions(**bad)
+    SearchOptions(top=1000, lang="zh", matchers="dense")  # the edges of what is allowed
+
+    from tingshuo.errors import InputError
+    from tingshuo.search.clips import write_clips
+    from tingshuo.search.query import SearchResult
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="cannot be made"):
+        write_clips(SearchResult("q", (), 0.0, 0.3), tmp_path / "file" / "sub")
+
+
+def test_removing_an_empty_path_removes_nothing(tmp_path, data_dir):
+    """'tingshuo index --remove "$OLD"' with OLD unset dropped every indexed file under the working directory."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    (src / "a.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget the lighthouse keeper?\n")
+    assert _cli("index", src, "--index", tmp_path / "lib", timeout=120).returncode == 0
+    out = subprocess.run([sys.executable, "-m", "tingshuo", "index", "--remove", "", "--index", "lib"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "empty path" in out.stderr, out.stderr[-500:]
+    found = _cli("search", "lighthouse", "--index", tmp_path / "lib", "--format", "json")
+    assert json.loads(found.stdout)["hits"], "the file was removed"
+
+
+def test_a_json_transcript_with_nan_times_is_one_failed_file(tmp_path, data_dir):
+    """Python's json reads NaN and Infinity; a sidecar with them reached SQLite as NULL and the whole
+    'tingshuo index' run stopped: 'unexpected IntegrityError: NOT NULL constraint failed: segments.start_s'."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("nan", "ok"):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+    (src / "nan.wav").write_bytes((src / "nan.wav").read_bytes() + b"x")  # distinct contents
+    (src / "nan.json").write_text('{"text": "x", "language": "en", "segments": [{"start": NaN, "end": Infinity, '
+                                  '"text": "the lighthouse", "words": []}]}')
+    (src / "ok.srt").write_text("1\n00:00:00,100 --> 00:00:01,600\nWill we ever forget the lighthouse keeper?\n")
+    out = _cli("index", src, "--index", tmp_path / "lib", timeout=120)
+    assert out.returncode == 1 and "unexpected" not in out.stderr, out.stderr[-1000:]
+    assert "nan.json" in out.stderr and "1 added" in out.stderr, out.stderr[-1000:]

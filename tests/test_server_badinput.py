@@ -145,3 +145,38 @@ def test_websocket_garbage_and_abrupt_disconnects(server):
             asyncio.run(asyncio.sleep(0.1))
         assert "tingshuo_websocket_open 0" in metrics
     assert not np.isnan(server.rss_mb())
+
+
+def test_chat_typed_turns_that_are_not_text_get_an_error_not_an_answer(server):
+    """{"text": "\\ud800"} (a lone surrogate: blank once cleaned) was answered with the brain's goodbye
+    ("You're welcome. Thank you for calling ..."), and a null, number or list text with the answer to
+    "None", "5" or "[1, 2]"; each is an InputError now, and the session goes on."""
+
+    async def run():
+        async with connect(_ws(server, "/v1/chat?speak=false"), open_timeout=60) as ws:
+            await asyncio.wait_for(ws.recv(), 60)
+            for raw in ('{"type": "text", "text": "\\ud800"}', '{"type": "text", "text": "\\udfff \\ud800"}',
+                        '{"type": "text", "text": null}', '{"type": "text", "text": 5}',
+                        '{"type": "text", "text": [1, 2]}', '{"type": "text", "text": "balance", "language": 5}'):
+                await ws.send(raw)
+                events = await _events_until(ws, ("error", "bot_text_end"), timeout_s=60)
+                assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "InputError", (raw, events)
+            await ws.send(json.dumps({"type": "text", "text": "How do I open an account?"}))
+            await ws.send(json.dumps({"type": "close"}))
+            events = await _events_until(ws, ("bot_text_end", "error"), timeout_s=120)
+            assert events[-1]["type"] == "bot_text_end", events[-3:]
+
+    asyncio.run(run())
+    _alive(server)
+
+
+@pytest.mark.parametrize("name, data", [("kb.yaml", b"\xff\xfe\x00entries"), ("kb.csv", b"q,a\n\xff,x\n"),
+                                        ("kb.md", b"# T\n\xff\n")])
+def test_a_knowledge_base_that_is_not_utf8_is_one_clear_error(tmp_path, name, data):
+    """'tingshuo chat check-kb' (and serve --kb, chat --kb) said 'unexpected UnicodeDecodeError', exit 70."""
+    from tingshuo.dialogue.kb import load_kb
+    from tingshuo.errors import TingshuoError
+
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(TingshuoError, match="not UTF-8"):
+        load_kb(tmp_path / name)

@@ -175,6 +175,7 @@ class Aligner:
         if not kept or len(kept) == len(text_units):
             return
         best: dict[int, tuple] = {}
+        edited_for: dict[int, int] = {}  # aligned neighbour -> the found unit whose alignment moved its edge
         retry: set[int] | None = None
         for _ in range(2):  # the runs; then the units of short runs that failed together, one by one
             plan2, windows2, cands = plan_second_pass(text_units, kept, heard, silent, plan.key_s, singles=retry)
@@ -196,6 +197,7 @@ class Aligner:
                             t0, t1 = (old[0], new[1]) if u < c.unit else (new[0], old[1])
                             if t1 > t0:
                                 best[u] = (t0, t1, old[2], None, None)
+                                edited_for[u] = c.unit
             if retry is not None:
                 break
             # (a run of which a unit was found keeps its other units out: they would get its speech)
@@ -204,7 +206,46 @@ class Aligner:
             if not retry:
                 break
         if best:
-            _merge(plan, times, best, text_units)
+            _merge(plan, times, _in_time_order(best, kept, edited_for), text_units)
+
+
+def _in_time_order(best: dict[int, tuple], kept: dict[int, tuple], edited_for: dict[int, int]) -> dict[int, tuple]:
+    """The found units whose times keep the text's order, with the neighbour edges they moved.
+
+    The two ends of a long run are tried in the same gap (recover.plan_second_pass), each in its own
+    window: both can be found in the same speech (a sentence written more often than it was said),
+    and a later unit would then come before an earlier one. Walking in text order, a found unit that
+    starts before the unit before it ends, or ends after the next first-pass unit starts, is dropped,
+    and so are the neighbour edges its alignment moved."""
+    tol = 0.02
+    found = {u: t for u, t in best.items() if u not in kept}
+    order = sorted(set(kept) | set(found))
+    dropped: set[int] = set()
+    while True:
+        times = {u: best[u] if u in best and edited_for.get(u) not in dropped else kept[u] for u in kept}
+        times.update((u, t) for u, t in found.items() if u not in dropped)
+        prev_end, bad = -1.0, None
+        next_kept = {}
+        nxt = None
+        for u in reversed(order):
+            next_kept[u] = nxt
+            if u in kept:
+                nxt = u
+        for u in order:
+            if u in dropped:
+                continue
+            t0, t1 = times[u][0], times[u][1]
+            if u in found and (t0 < prev_end - tol or
+                               (next_kept[u] is not None and t1 > times[next_kept[u]][0] + tol)):
+                bad = u
+                break
+            prev_end = max(prev_end, t1)
+        if bad is None:
+            break
+        dropped.add(bad)
+    if not dropped:
+        return best
+    return {u: t for u, t in best.items() if u not in dropped and edited_for.get(u) not in dropped}
 
 
 # ---------------------------------------------------------------------------------- assembly

@@ -56,6 +56,8 @@ def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]]
     for raw in inputs:
         p = Path(raw)
         try:
+            if not str(raw):  # Path("") is the current folder: an empty field would process all of it
+                raise InputError("An empty path was given; name a file or folder.")
             manifest = p.suffix.lower() in MANIFEST_SUFFIXES or p.name in ("wav.scp", "metadata.csv")
             if not p.is_dir() and not (manifest and p.is_file()):
                 if not (p.exists() or p.is_symlink()):

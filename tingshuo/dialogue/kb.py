@@ -202,14 +202,17 @@ def load_kb(source: str | Path) -> KnowledgeBase:
         raise ManifestError(f"Knowledge base {path} not found; give a .yaml, .csv or .md file "
                             f"(or a built-in: {', '.join(BUILTIN)}).")
     suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        kb = _load_yaml(path)
-    elif suffix == ".csv":
-        kb = _load_csv(path)
-    elif suffix in (".md", ".markdown"):
-        kb = _load_markdown(path)
-    else:
-        raise ManifestError(f"{path}: unknown knowledge-base format; use .yaml, .csv or .md.")
+    try:
+        if suffix in (".yaml", ".yml"):
+            kb = _load_yaml(path)
+        elif suffix == ".csv":
+            kb = _load_csv(path)
+        elif suffix in (".md", ".markdown"):
+            kb = _load_markdown(path)
+        else:
+            raise ManifestError(f"{path}: unknown knowledge-base format; use .yaml, .csv or .md.")
+    except UnicodeDecodeError as exc:  # (was 'unexpected UnicodeDecodeError', exit 70)
+        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}); save the knowledge base as UTF-8.") from None
     if not kb.entries:
         raise ManifestError(f"{path}: the knowledge base has no entries; add at least one question and answer.")
     seen: dict[str, int] = {}

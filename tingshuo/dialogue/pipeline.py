@@ -156,10 +156,12 @@ class VoicePipeline:
 
     async def say(self, text: str, language: str | None = None) -> int:
         """A typed caller turn; returns its turn number. Raises ``InputError`` past ``MAX_TYPED_CHARS``."""
-        text = re.sub("[\ud800-\udfff]", " ", text)  # lone surrogates (a JSON "\ud800" escape) cannot be encoded
-        if len(text) > MAX_TYPED_CHARS:
-            from ..errors import InputError
+        from ..errors import InputError
 
+        text = re.sub("[\ud800-\udfff]", " ", text)  # lone surrogates (a JSON "\ud800" escape) cannot be encoded
+        if not text.strip():  # (only surrogates: the brain answered the empty turn with its goodbye)
+            raise InputError("A typed turn is empty (nothing but characters that are not text); type a question.")
+        if len(text) > MAX_TYPED_CHARS:
             raise InputError(f"A typed turn is {len(text)} characters long; the assistant takes at most "
                              f"{MAX_TYPED_CHARS} per turn. Ask one question at a time.")
         if self.busy and self.options.barge_in:

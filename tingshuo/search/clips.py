@@ -55,7 +55,10 @@ def write_clips(result, out_dir: str | os.PathLike, fmt: str = "wav") -> list[Pa
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--clips {out} is a file; give a folder for the clips.")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # (was 'unexpected FileNotFoundError' for a folder under /proc, a read-only disk ...)
+        raise InputError(f"--clips {out}: the folder cannot be made ({exc.strerror or exc}); give another.") from None
     written = []
     for k, hit in enumerate(result.hits, 1):
         stem = re.sub(r"[^\w.\-]+", "_", Path(hit.audio).stem)[:60] or "clip"

@@ -10,8 +10,10 @@ per-file work here has no state, so a local loop and a Ray actor run the same co
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,8 @@ class FileState:
 def file_state(path: str | os.PathLike) -> FileState:
     p = Path(path).absolute()
     st = p.stat()
+    if not stat.S_ISREG(st.st_mode):  # a device or a pipe: its content hash would read forever
+        raise OSError(errno.EINVAL, "a device, a pipe or a socket, not a regular file; give audio files")
     side = find_sidecar(p)
     size, mtime = st.st_size, st.st_mtime_ns
     if side is not None:

@@ -374,6 +374,8 @@ class Index:
         n = 0
         files = self.store.files()
         for raw in paths:
+            if not str(raw).strip():  # Path("") is the current folder: every file under it would go
+                raise InputError("An empty path was given to remove; name the file or folder to drop.")
             p = str(Path(raw).absolute())
             hit = [f for f in files if f.path == p or f.path.startswith(p.rstrip(os.sep) + os.sep)]
             if not hit:

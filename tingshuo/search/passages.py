@@ -106,7 +106,8 @@ def units_of(transcript: Transcript) -> list[list[TimedWord]]:
             merged.append(list(u))
     if len(merged) > 1 and _size(merged[-1]) < MIN_UNIT.get(lang, 5) and \
             merged[-1][0].start_s - merged[-2][-1].end_s < 2 * PAUSE_S:
-        merged[-2] += merged.pop()
+        last = merged.pop()  # (not ``merged[-2] += merged.pop()``: the target is indexed after the pop)
+        merged[-1] = merged[-1] + last
     return merged
 
 

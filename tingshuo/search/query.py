@@ -64,8 +64,14 @@ class SearchOptions:
                            metavar="SCORE")
 
     def __post_init__(self) -> None:
-        if not 1 <= self.top <= 1000:
-            raise ValueError(f"top must be between 1 and 1000, not {self.top}.")
+        if not isinstance(self.top, int) or isinstance(self.top, bool) or not 1 <= self.top <= 1000:
+            raise ValueError(f"top must be a whole number between 1 and 1000, not {self.top!r}.")
+        # (the CLI and server check these against the choices; the Python API took lang="fr" and answered
+        # no hits, and matchers="x" ran as hybrid)
+        if self.lang not in (None, "en", "zh"):
+            raise ValueError(f"lang must be 'en', 'zh' or None (any), not {self.lang!r}.")
+        if self.matchers not in ("hybrid", "lexical", "dense"):
+            raise ValueError(f"matchers must be 'hybrid', 'lexical' or 'dense', not {self.matchers!r}.")
         if not 0.0 <= self.threshold <= 2.0:
             raise ValueError("threshold must be between 0 and 2.")
 

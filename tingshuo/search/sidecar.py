@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -64,14 +65,22 @@ def read_transcript(path: str | Path, duration_s: float = 0.0) -> Transcript:
                                     duration_s=max(duration_s, end), source=str(p), model=f"sidecar:{p.suffix[1:]}")
 
 
+def _time(value) -> float:
+    """A time in seconds: a finite number (JSON may hold NaN and Infinity, which the index cannot store)."""
+    t = float(value)
+    if not math.isfinite(t):
+        raise ValueError(f"a time is {value!r}, not a number of seconds")
+    return t
+
+
 def _from_json(p: Path, raw: str) -> Transcript:
     try:
         data = json.loads(raw)
         segs = []
         for s in data["segments"]:
-            words = tuple(Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
+            words = tuple(Word(_time(w["start"]), _time(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
                           for w in s.get("words") or ())
-            segs.append(Segment(float(s["start"]), float(s["end"]), str(s["text"]), words,
+            segs.append(Segment(_time(s["start"]), _time(s["end"]), str(s["text"]), words,
                                 language=s.get("language") or data.get("language")))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{p}: not a tingshuo JSON transcript ({type(exc).__name__}: {exc}); "

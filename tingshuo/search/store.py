@@ -288,7 +288,7 @@ class Store:
             return self._hot[1]
         cache = self.path.parent / "hot_terms.json"
         hot = None
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # unreadable, or not ours: recomputed
             data = json.loads(cache.read_text(encoding="utf-8"))
             if data["state"] == list(state) and data["rule"] == [HOT_MIN_PASSAGES, HOT_FRACTION]:
                 hot = frozenset(data["terms"])

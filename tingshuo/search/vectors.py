@@ -35,6 +35,7 @@ EXACT_MAX = 50_000  # passages scanned exactly; above it, sign codes + re-scorin
 RESCORE = 1000  # candidates re-scored exactly (float16 rows) at the end
 PRESELECT = 16  # x RESCORE rows kept by Hamming distance for the lookup-table ranking
 BLOCK = 65536  # rows per block in the exact scan (bounded temporary memory)
+REBUILD_TRIES = 5  # rebuilds of a cache that another process keeps making stale, before an error
 CACHE_VERSION = 3  # rows: unit (sentence) vectors, centred (reference means), unit length
 
 
@@ -168,8 +169,13 @@ class VectorCache:
                 with contextlib.suppress(OSError):
                     p.unlink()
             raise
-        for old in self.folder.glob("vectors.*"):  # earlier generations (an open memmap keeps its inode)
-            if old.name != "vectors.json" and tag not in old.name and not old.name.endswith(".tmp"):
+        # earlier generations (an open memmap keeps its inode); not the one vectors.json names now: another
+        # process indexing the same folder may have published its own since (its loader would find none)
+        keep = {tag}
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            keep.add(str(json.loads((self.folder / "vectors.json").read_text())["tag"]))
+        for old in self.folder.glob("vectors.*"):
+            if old.name != "vectors.json" and not any(t in old.name for t in keep) and not old.name.endswith(".tmp"):
                 with contextlib.suppress(OSError):
                     old.unlink()
 
@@ -179,10 +185,16 @@ class VectorCache:
             if self._state is not None and self._state == self.store.vector_state():
                 return
             self._state = None
-            if not self._load():
+            # another process writing the index meanwhile (a file added, a cache published) makes a
+            # rebuild stale at once: build again, a few times, before giving up
+            for attempt in range(REBUILD_TRIES):
+                if self._load():
+                    return
+                if attempt:
+                    time.sleep(0.05 * attempt)
                 self.rebuild()
-                if not self._load():
-                    raise RuntimeError("the vector cache changed while it was rebuilt; search again")
+            if not self._load():
+                raise RuntimeError("the vector cache changed while it was rebuilt; search again")
 
     # ------------------------------------------------------------------ search
     def _shortlist(self, q: np.ndarray, codes: np.ndarray, m: int) -> np.ndarray:

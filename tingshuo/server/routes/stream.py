@@ -310,10 +310,16 @@ async def chat(ws: WebSocket):
                 await pipeline.feed(samples, rate)
                 continue
             kind = cmd.get("type")
-            if kind == "text" and str(cmd.get("text", "")).strip():
+            if kind == "text" and (not isinstance(cmd.get("text"), str) or
+                                   not isinstance(cmd.get("language"), (str, type(None)))):
+                # (not str(): a null, a number or a list was answered as the text "None", "5", "[1, 2]")
+                await s.send_json({"type": "error", "error": {"type": "InputError", "message":
+                                   "A typed turn is {\"type\": \"text\", \"text\": \"...\"} with a string "
+                                   "text (and, optionally, a string language)."}})
+            elif kind == "text" and cmd["text"].strip():
                 try:
-                    await pipeline.say(str(cmd["text"]).strip(), cmd.get("language"))
-                except TingshuoError as exc:  # a turn too long: say so, keep the session
+                    await pipeline.say(cmd["text"].strip(), cmd.get("language"))
+                except TingshuoError as exc:  # a turn too long or blank: say so, keep the session
                     await s.error(exc)
             elif kind == "interrupt":
                 if pipeline.busy:
