@@ -204,6 +204,15 @@ def test_yes_after_out_of_scope_hands_over_and_anything_else_does_not(library):
     assert info.source == "kb" and info.entry == "opening_hours" and not info.handoff
 
 
+def test_a_turn_of_only_numbers_or_symbols_is_asked_again_not_answered(library):
+    """'29', '１２３' or '👍' matched no entry and got the nearest one — on the bank KB, its goodbye."""
+    for text in ("29", "１２３", "1e10", "👍", "...", "3.14 %"):
+        (answer, info), = ask(library, text)
+        assert info.source == "not-heard" and info.entry is None and "again" in answer, (text, info)
+    (answer, info), = ask(library, "29", language="zh")
+    assert info.source == "not-heard" and "再说" in answer
+
+
 def test_handoff_entry_in_both_languages(library):
     for question in ("Could I talk to a member of staff?", "帮我接工作人员"):
         (_, info), = ask(library, question)

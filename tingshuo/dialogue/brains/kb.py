@@ -108,6 +108,7 @@ STATEMENTS = Path(__file__).resolve().parent.parent / "data" / "background_state
 HANDOFF = Path(__file__).resolve().parent.parent / "data" / "handoff.yaml"
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|yes,? please|please do|go ahead|好|好的|是|是的|对|"
                   r"可以|行|嗯|麻烦了?|转吧|转人工吧?)[\s.!,。！，]*(please|谢谢|吧)?[\s.!。！]*$", re.I)
+_WORDY = re.compile(r"[^\W\d_]{2}|[\u3400-\u9fff]")  # a word of two letters, or a Chinese character
 
 
 @dataclass(frozen=True)
@@ -474,6 +475,10 @@ class KBBrain:
             slot = next((sl for sl in entry.slots if sl.name == awaiting), None)
             if slot is not None and slot.find(text) is not None:
                 return self._answer(conversation, entry, text, lang, score)
+        if not _WORDY.search(text):
+            # only digits, symbols or emoji ("29", "１２３", "👍") and no slot awaited: not a question any
+            # entry can answer (the nearest one was the goodbye) — ask again
+            return self.kb.prompt("not_heard", lang), ReplyInfo("not-heard", lang, None, 0.0)
         if prev:
             fu = self.index.follow_up(text, lang, prev)
             fresh = float(s.question[order[0]]) + 0.15  # the fresh entry's best question, on the follow-up's scale
