@@ -178,6 +178,21 @@ def homophone_zh(u, rng, by_pinyin) -> str | None:
     return "".join(out) if changed else None
 
 
+def write_split(rows: list[dict], out, split: str, prefix: str, taken_ids: set) -> None:
+    """Number each (category, query language) run, tag the split and write the JSONL of a frozen split."""
+    counters: dict = {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        for r in rows:
+            key = (r["category"], r["query_lang"])
+            counters[key] = counters.get(key, 0) + 1
+            r["split"] = split
+            r["id"] = f"{prefix}-{r['category']}-{r['query_lang']}-{counters[key]:02d}"
+            assert r["id"] not in taken_ids
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} queries to {out}", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--force", action="store_true")

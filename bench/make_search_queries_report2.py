@@ -31,7 +31,7 @@ import random
 import sys
 from pathlib import Path
 
-from make_search_queries import OUT as FIRST, homophone_zh, verbatim_en, verbatim_zh  # noqa: E402
+from make_search_queries import OUT as FIRST, homophone_zh, verbatim_en, verbatim_zh, write_split  # noqa: E402
 from make_search_queries_tune2 import OUT as SECOND  # noqa: E402
 from search_library import build_episodes  # noqa: E402
 
@@ -191,18 +191,7 @@ def main() -> None:
         add("noanswer", "zh", q, None, "near-topic")
     for q in ZH_NOANSWER_OFF:
         add("noanswer", "zh", q, None, "off-topic")
-    counters: dict = {}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8") as fh:
-        for r in rows:
-            key = (r["category"], r["query_lang"])
-            counters[key] = counters.get(key, 0) + 1
-            r["split"] = "report2"
-            r["id"] = f"r2-{r['category']}-{r['query_lang']}-{counters[key]:02d}"
-            assert r["id"] not in earlier_ids
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} queries to {OUT}", file=sys.stderr)
-
+    write_split(rows, OUT, "report2", "r2", earlier_ids)
 
 if __name__ == "__main__":
     main()

@@ -30,7 +30,7 @@ import random
 import sys
 from pathlib import Path
 
-from make_search_queries import OUT as FIRST, homophone_zh, verbatim_en, verbatim_zh  # noqa: E402
+from make_search_queries import OUT as FIRST, homophone_zh, verbatim_en, verbatim_zh, write_split  # noqa: E402
 from search_library import build_episodes  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "data" / "search" / "queries-tune2.jsonl"
@@ -214,18 +214,7 @@ def main() -> None:
         add("noanswer", "zh", q, None, "near-topic")
     for q in ZH_NOANSWER_OFF:
         add("noanswer", "zh", q, None, "off-topic")
-    counters: dict = {}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8") as fh:
-        for r in rows:
-            key = (r["category"], r["query_lang"])
-            counters[key] = counters.get(key, 0) + 1
-            r["split"] = "tune2"
-            r["id"] = f"t2-{r['category']}-{r['query_lang']}-{counters[key]:02d}"
-            assert r["id"] not in first_ids
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} queries to {OUT}", file=sys.stderr)
-
+    write_split(rows, OUT, "tune2", "t2", first_ids)
 
 if __name__ == "__main__":
     main()
