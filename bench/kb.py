@@ -244,18 +244,10 @@ def main() -> int:
             which: {k: results[name][which].get(k) for k in ("in_domain", "follow_ups", "out_of_domain", "brain_ms",
                                                                "brain_cpu_ms")}
             for which in brains}
-    report = [n for n in names if results[n]["split"] == "report"]
-    if report:
-        summary["report_pooled"] = {which: pooled(results, report, which) for which in brains}
-    report2 = [n for n in names if results[n]["split"] == "report2"]
-    if report2:
-        summary["report2_pooled"] = {which: pooled(results, report2, which) for which in brains}
-    report3 = [n for n in names if results[n]["split"] == "report3"]
-    if report3:
-        summary["report3_pooled"] = {which: pooled(results, report3, which) for which in brains}
-    tune = [n for n in names if results[n]["split"] == "tune"]
-    if tune:
-        summary["tune_pooled"] = {which: pooled(results, tune, which) for which in brains}
+    for split in ("report", "report2", "report3", "tune"):
+        members = [n for n in names if results[n]["split"] == split]
+        if members:
+            summary[f"{split}_pooled"] = {which: pooled(results, members, which) for which in brains}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary | {"details": results}, ensure_ascii=False, indent=1) + "\n",
                               encoding="utf-8")

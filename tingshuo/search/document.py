@@ -103,11 +103,7 @@ def embed_passages(embedder, texts: list[str]) -> np.ndarray:
 
 def embed_use(rescorer, texts: list[str]) -> np.ndarray:
     """(n, 512) float32 Universal Sentence Encoder vectors of unit texts (one space for both sides)."""
-    if not texts:
-        return np.zeros((0, rescorer.dim), np.float32)
-    parts = [rescorer.passages([embed_text(t) for t in texts[k:k + EMBED_BATCH]])
-             for k in range(0, len(texts), EMBED_BATCH)]
-    return np.concatenate(parts).astype(np.float32)
+    return embed_passages(rescorer, texts)
 
 
 def load_rescorer():
