@@ -193,9 +193,11 @@ def test_recogniser_change_is_detected(library, data_dir, tmp_path):
 def _sidecar_library(folder: Path, data_dir: Path, n: int, cues_per_file: int = 3) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     words = ("harbour lantern meadow copper violin glacier orchard falcon".split())
+    # the cues must lie inside the audio (1.6 s; 11 s for many cues): later ones make the file fail
+    audio, step = ("cathy_a0005.wav", 0.5) if cues_per_file <= 3 else ("jfk.wav", 10.5 / cues_per_file)
     for k in range(n):
-        shutil.copy(data_dir / "cathy_a0005.wav", folder / f"f{k:02d}.wav")
-        cues = [(0.1 + 0.5 * j, 0.5 + 0.5 * j, f"file {k} line {j} mentions the {words[(k + j) % len(words)]}")
+        shutil.copy(data_dir / audio, folder / f"f{k:02d}.wav")
+        cues = [(0.1 + step * j, 0.1 + step * j + 0.8 * step, f"file {k} line {j} mentions the {words[(k + j) % len(words)]}")
                 for j in range(cues_per_file)]
         (folder / f"f{k:02d}.srt").write_text(_srt(cues))
 

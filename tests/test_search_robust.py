@@ -104,7 +104,7 @@ def test_index_of_a_transcript_ending_in_a_short_sentence(tmp_path, data_dir):
 
     src = tmp_path / "src"
     src.mkdir()
-    shutil.copy(data_dir / "cathy_a0005.wav", src / "a.wav")
+    shutil.copy(data_dir / "jfk.wav", src / "a.wav")  # 11 s: the cues lie inside the audio
     (src / "a.srt").write_text("1\n00:00:00,000 --> 00:00:03,000\nAnd so my fellow Americans, ask not what your "
                                "country can do for you.\n\n2\n00:00:03,100 --> 00:00:03,600\nThank you.\n")
     out = _cli("index", src, "--index", tmp_path / "lib", timeout=120)

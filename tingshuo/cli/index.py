@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 EXAMPLES = """\
@@ -12,10 +13,13 @@ examples:
   tingshuo index --remove recordings/old.mp3 --index lib/
   tingshuo index --index lib/                          # what is in the index (re-embeds after an embedder upgrade)
   tingshuo index corpus/ --index lib/ --ray            # recognise and embed on Ray ($RAY_ADDRESS or a local Ray)
+  tingshuo index recordings/ --index lib/ --rebuild    # a damaged index: delete it and index recordings/ anew
 
 A transcript next to an audio file (talk.json written by 'tingshuo transcribe', talk.srt or talk.vtt)
 is used as it is, without recognition. Files are keyed by content: an unchanged file is skipped, a
 moved one keeps its entry. Interrupting is safe: every file finished is kept, the next run resumes.
+A file that fails is one 'error:' line and is skipped (exit status 1 at the end); an unexpected error
+(a bug) names its type, and its traceback is appended to LIB/errors.log (--debug stops on it instead).
 With --ray each new or changed file is recognised and embedded on a Ray cluster's actors; this process
 decides what needs doing and writes the index (docs/scale.md).
 Then: tingshuo search "what was said" --index lib/"""
@@ -37,6 +41,9 @@ def add_parser(sub) -> None:
     p.add_argument("--retranscribe", action="store_true",
                    help="transcribe every recognised file again (after changing --model)")
     p.add_argument("--remove", nargs="+", metavar="PATH", default=None, help="drop these files or folders from the index")
+    p.add_argument("--rebuild", action="store_true",
+                   help="delete the index's database and derived files first, then index PATH... anew "
+                        "(for a damaged index; uploads in LIB/media are kept)")
     p.add_argument("--no-prune", dest="prune", action="store_false",
                    help="keep indexed files that no longer exist on disk (default: drop them)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the recogniser (default: all cores)")
@@ -61,6 +68,13 @@ def run(args) -> int:
 
         stats = RunStats()
         documents = RayDocuments(ray, stats)
+    if args.rebuild:
+        from ..errors import InputError
+        from ..search.index import reset
+
+        if not args.inputs:
+            raise InputError("--rebuild indexes anew: give the audio files or folders (PATH...) the index held.")
+        reset(args.index)
     lib = Index(args.index, model=args.model, transcribe_options=options, cpu_threads=args.threads)
     if args.remove:
         n = lib.remove(args.remove)
@@ -90,7 +104,7 @@ def run(args) -> int:
 
     try:
         report = lib.add(args.inputs, retranscribe=args.retranscribe, on_file=on_file, prune=args.prune,
-                         documents=documents)
+                         documents=documents, strict=getattr(args, "debug", False) or os.environ.get("TINGSHUO_DEBUG") == "1")
     except KeyboardInterrupt:
         print("\ninterrupted; every file finished is in the index: run the same command again to resume.",
               file=sys.stderr)

@@ -138,7 +138,15 @@ def sidecar_transcript(state: FileState) -> tuple[Transcript, str] | None:
     """The transcript beside the audio and its kind (json, srt, vtt), or None when there is none."""
     if not state.sidecar:
         return None
-    return read_transcript(state.sidecar), Path(state.sidecar).suffix[1:].lower()
+    return read_transcript(state.sidecar, audio_duration(state.path)), Path(state.sidecar).suffix[1:].lower()
+
+
+def audio_duration(path: str) -> float | None:
+    """The audio's length from its header (None when the container does not say), which a sidecar's
+    times must fit; an audio file that cannot be opened is one failed file (it could not be played)."""
+    from ..audio.io import probe
+
+    return probe(path).duration_s
 
 
 def process_file(path: str | os.PathLike, *, transcriber, embedder, language: str | None = None) -> Document:

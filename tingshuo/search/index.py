@@ -14,11 +14,13 @@ version gets every passage embedded again (resumably) on the next ``add``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -28,10 +30,12 @@ from .document import (Document, FileState, content_hash, embed_passages, embed_
                        sidecar_transcript)
 from .passages import unit_texts
 from .query import SearchOptions, SearchResult, search
-from .store import Store
+from .store import DamagedRow, IndexDamaged, Store, passage_words_of
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
+ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
+DERIVED = ("vectors.*", "hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,14 @@ class Index:
             return self._means
         name = embedder_name()
         raw = self.store.get_meta("reference_means")
-        if raw:
-            data = json.loads(raw)
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):  # derived: recomputed if unreadable
+            data = json.loads(raw or "{}")
             if data.get("embedder") == name:
-                self._means = {lg: [np.asarray(v, np.float32) for v in pair] for lg, pair in data["means"].items()}
-                return self._means
+                means = {lg: [np.asarray(v, np.float32) for v in pair] for lg, pair in data["means"].items()}
+                if all(len(means.get(lg, ())) == 2 and all(v.shape == (self.vectors.dim,) for v in means[lg])
+                       for lg in ("en", "zh")):
+                    self._means = means
+                    return means
         means = self._means = reference_means(self.embedder)
         self.store.set_meta("reference_means", json.dumps(
             {"embedder": name, "means": {lg: [[round(float(x), 6) for x in v] for v in pair]
@@ -153,8 +160,9 @@ class Index:
         return self._transcriber
 
     def info(self) -> dict:
-        return {"index": str(self.folder), **self.store.counts(), "recogniser": self.store.get_meta("recogniser"),
-                "embedder": self.store.get_meta("embedder")}
+        with self.store.guarded():
+            return {"index": str(self.folder), **self.store.counts(), "recogniser": self.store.get_meta("recogniser"),
+                    "embedder": self.store.get_meta("embedder")}
 
     def check_embedder(self) -> None:
         """Searching needs vectors from this installation's embedder."""
@@ -169,7 +177,7 @@ class Index:
     def add(self, paths: Iterable[str | os.PathLike], *, retranscribe: bool = False,
             on_file: Callable[[str, str, str], None] | None = None,
             on_progress: Callable[[float], None] | None = None, prune: bool = True,
-            documents: Callable | None = None) -> IndexReport:
+            documents: Callable | None = None, strict: bool = False) -> IndexReport:
         """Index new and changed files among ``paths`` (files, folders, manifests as ``transcribe``
         reads them), skip unchanged ones, drop indexed files that no longer exist (``prune``).
 
@@ -179,7 +187,29 @@ class Index:
         on Ray actors): given ``[(FileState, content hash or "" to compute there, language)]`` for the
         files to (re)index, it yields ``(k, Document or TingshuoError)`` as each is done; every decision
         before it and every write after it stays here.
+
+        A file whose document fails with an unexpected error (a bug, not bad input) is one failed line
+        naming the error, its traceback appended to ``errors.log`` in the index folder, and the run goes
+        on; ``strict`` raises it instead (``--debug``).
         """
+        with self.store.guarded():
+            return self._add(paths, retranscribe=retranscribe, on_file=on_file, on_progress=on_progress,
+                             prune=prune, documents=documents, strict=strict)
+
+    def _unexpected(self, path: str, exc: Exception) -> str:
+        """The one line for a file an unexpected error stopped; the traceback goes to ``errors.log``."""
+        log = self.folder / ERRORS_LOG
+        try:
+            with open(log, "a", encoding="utf-8", errors="backslashreplace") as fh:
+                fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {path}\n")
+                fh.write("".join(traceback.format_exception(exc)))
+            where = f"the traceback is in {log}"
+        except OSError:
+            where = "rerun with --debug for the traceback"
+        return (f"{path}: unexpected {type(exc).__name__} while indexing it ({exc}); skipped. This is a bug in "
+                f"tingshuo: please report it ({where}).")
+
+    def _add(self, paths, *, retranscribe, on_file, on_progress, prune, documents, strict) -> IndexReport:
         from ..cli.transcribe import expand_inputs
 
         started = time.perf_counter()
@@ -267,6 +297,19 @@ class Index:
         index_s = 0.0
         audio_s = 0.0
 
+        def failure(path: str, exc: Exception) -> None:
+            """A TingshuoError is the file's own problem; anything else is a bug, reported and skipped."""
+            if isinstance(exc, (IndexDamaged, DamagedRow)) or _database_broken(exc):
+                raise exc  # the index, not this file: the run stops (``Store.guarded`` says so in one line)
+            if isinstance(exc, TingshuoError):
+                message = str(exc)
+            elif strict:
+                raise exc
+            else:
+                message = self._unexpected(path, exc)
+            failed.append((path, message))
+            note("failed", path, message)
+
         def store_doc(doc: Document, old_id: int | None) -> None:
             nonlocal audio_s
             self.store.write_file(doc, replace_id=old_id)
@@ -285,7 +328,11 @@ class Index:
                     note("failed", state.path, str(result))
                     continue
                 t0 = time.perf_counter()
-                store_doc(result, old_id)
+                try:
+                    store_doc(result, old_id)
+                except Exception as exc:
+                    failure(state.path, exc)
+                    continue
                 index_s += time.perf_counter() - t0
                 made_by = result.recogniser or made_by
                 if on_progress:
@@ -301,9 +348,8 @@ class Index:
                 doc = make_document(state, transcript, content_hash=chash, source=source, recogniser=None,
                                     embedder=self.embedder, rescorer=self.rescorer)
                 store_doc(doc, old_id)
-            except TingshuoError as exc:
-                failed.append((state.path, str(exc)))
-                note("failed", state.path, str(exc))
+            except Exception as exc:
+                failure(state.path, exc)
             index_s += time.perf_counter() - t0
             if on_progress:
                 on_progress(0.0)
@@ -318,10 +364,13 @@ class Index:
                     note("failed", state.path, str(result))
                     continue
                 t0 = time.perf_counter()
-                doc = make_document(state, result, content_hash=chash, source="asr",
-                                    recogniser=transcriber.model_name or recogniser, embedder=self.embedder,
-                                    rescorer=self.rescorer)
-                store_doc(doc, old_id)
+                try:
+                    doc = make_document(state, result, content_hash=chash, source="asr",
+                                        recogniser=transcriber.model_name or recogniser, embedder=self.embedder,
+                                        rescorer=self.rescorer)
+                    store_doc(doc, old_id)
+                except Exception as exc:
+                    failure(state.path, exc)
                 index_s += time.perf_counter() - t0
                 if on_progress:
                     on_progress(result.duration_s)
@@ -341,12 +390,15 @@ class Index:
         made, have = self.store.get_meta("embedder"), embedder_name()
         if made is None or made == have:
             return 0
+        # the same e5 (an index from before the second encoder, or another USE version): USE vectors only
+        use_only = made.split(" + ")[0] == have.split(" + ")[0]
         done_upto = -1
         if self.store.get_meta("reembed_target") == have:
             done_upto = int(self.store.get_meta("reembed_upto") or -1)
         else:
             self.store.set_meta("reembed_target", have)
-        note("reembedding", str(self.folder), f"the index was embedded with {made}; embedding again with {have}")
+        note("reembedding", str(self.folder), f"the index was embedded with {made}; embedding again with "
+                                              f"{have.split(' + ')[1] if use_only else have}")
         n = 0
         for batch in self.store.passage_words():
             batch = [row for row in batch if row[0] > done_upto]
@@ -354,10 +406,15 @@ class Index:
                 continue
             owners = {}  # a unit is embedded with the first passage of the batch that holds it
             for pid, fid, words_json in batch:
-                for _k, unit, text in unit_texts([_Words(json.loads(words_json))]):
+                for _k, unit, text in unit_texts([_Words(passage_words_of(words_json, pid))]):
                     owners.setdefault((fid, unit), (pid, text))
             keys = list(owners)
             texts = [owners[k][1] for k in keys]
+            if use_only:
+                self.store.set_use_vectors(keys, embed_use(self.rescorer, texts),
+                                           extra_meta={"reembed_upto": str(batch[-1][0])})
+                n += len(keys)
+                continue
             vecs = embed_passages(self.embedder, texts)
             self.store.replace_unit_vectors([(owners[k][0], k[0], k[1]) for k in keys], vecs,
                                             extra_meta={"reembed_upto": str(batch[-1][0])},
@@ -371,6 +428,10 @@ class Index:
     # ------------------------------------------------------------------ removing
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         """Drop these files (or every indexed file under these folders) from the index."""
+        with self.store.guarded():
+            return self._remove(paths)
+
+    def _remove(self, paths) -> int:
         n = 0
         files = self.store.files()
         for raw in paths:
@@ -397,8 +458,9 @@ class Index:
                 opts = dataclasses.replace(opts, **overrides)
             except ValueError as exc:
                 raise InputError(str(exc)) from None
-        self.check_embedder()
-        return search(self.store, self.vectors, self.embedder, query, opts, self.means(), rescorer=self.rescorer)
+        with self.store.guarded():
+            self.check_embedder()
+            return search(self.store, self.vectors, self.embedder, query, opts, self.means(), rescorer=self.rescorer)
 
     def query_from_audio(self, path: str | os.PathLike) -> str:
         """The transcript of a spoken query (query by example)."""
@@ -409,6 +471,36 @@ class Index:
 
     def close(self) -> None:
         self.store.close()
+
+
+def reset(lib: str | os.PathLike) -> int:
+    """Delete an index's database and derived files (for ``tingshuo index --rebuild``), keeping uploaded
+    audio (``media/``) and ``errors.log``; returns how many files went. Refuses a folder that holds
+    anything else, so a mistyped --index does not empty some other folder."""
+    folder = Path(lib)
+    if not folder.exists():
+        return 0
+    if not folder.is_dir():
+        raise InputError(f"{folder} is a file; an index is a folder (give a new or existing folder).")
+    ours = [folder / DB_NAME] + [p for pat in DERIVED for p in folder.glob(pat)]
+    other = [p.name for p in folder.iterdir() if p not in ours and p.name not in ("media", ERRORS_LOG)]
+    if other:
+        raise InputError(f"{folder} holds {', '.join(sorted(other)[:3])}{' ...' if len(other) > 3 else ''}, which "
+                         "is not part of a search index; --rebuild deletes only an index's own files, so give "
+                         "the index folder itself.")
+    n = 0
+    for p in ours:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            n += 1
+    return n
+
+
+def _database_broken(exc: Exception) -> bool:
+    """SQLite errors other than one row's constraint: the index itself, not this file (the run stops)."""
+    import sqlite3
+
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError))
 
 
 def _not_utf8(path: str) -> bool:

@@ -438,6 +438,8 @@ def _merge(cands: list[_Cand], top: int) -> list[Hit]:
         a, b = extent(words, c.lo, c.hi)
         start = max(0.0, words[a][0] - PAD_S)
         end = words[b][1] + PAD_S
+        if c.row.duration_s > 0:  # not past the file's end (a sidecar's last cue may reach it)
+            end = max(min(end, c.row.duration_s), words[b][1])
         for k in kept:
             if k["path"] == c.row.path and start <= k["end"] + MERGE_GAP_S and end >= k["start"] - MERGE_GAP_S:
                 if max(end, k["end"]) - min(start, k["start"]) <= MAX_HIT_S:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -16,6 +17,8 @@ from ..types import Segment, Transcript, Word
 from .text import guess_language
 
 SIDECAR_SUFFIXES = (".json", ".srt", ".vtt")
+END_SLACK_S = 1.0  # a cue may start this long after the audio's end (rounding, a trailing credit) before the
+# transcript is taken for another recording's; times past the end are clipped to it
 _CUE_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _ARROW = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
 _TAG = re.compile(r"<[^>]+>")
@@ -47,22 +50,58 @@ def _is_our_json(path: Path) -> bool:
     return isinstance(data, dict) and isinstance(data.get("segments"), list)
 
 
-def read_transcript(path: str | Path, duration_s: float = 0.0) -> Transcript:
-    """A Transcript from our JSON (segments, words), an SRT or a VTT file."""
+def read_transcript(path: str | Path, duration_s: float | None = None) -> Transcript:
+    """A Transcript from our JSON (segments, words), an SRT or a VTT file.
+
+    ``duration_s``: the audio's length, when known. Times past it are clipped to it; a cue or segment
+    that starts more than ``END_SLACK_S`` after it is an error (a 99:59:59 cue on a 2 s file would be
+    a hit nobody can play and 100 hours in the library's total)."""
     p = Path(path)
     try:
         raw = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: the transcript cannot be read ({exc}); fix or remove it.") from None
     if p.suffix.lower() == ".json":
-        return _from_json(p, raw)
+        t = _from_json(p, raw)
+        if duration_s is None:
+            return t
+        segs = _fit(p, t.segments, duration_s)
+        return Transcript.from_segments(segs, language=t.language, language_probability=1.0,
+                                        duration_s=duration_s, source=t.source, model=t.model)
     segments = _cues(p, raw)
+    if duration_s is not None:
+        segments = _fit(p, tuple(segments), duration_s)
     text = " ".join(s.text for s in segments)
     lang = guess_language(text) if text else None
     segments = tuple(Segment(s.start_s, s.end_s, s.text, language=lang) for s in segments)
     end = max((s.end_s for s in segments), default=0.0)
     return Transcript.from_segments(segments, language=lang, language_probability=1.0,
-                                    duration_s=max(duration_s, end), source=str(p), model=f"sidecar:{p.suffix[1:]}")
+                                    duration_s=end if duration_s is None else duration_s, source=str(p),
+                                    model=f"sidecar:{p.suffix[1:]}")
+
+
+def _clock(t: float) -> str:
+    h, rest = divmod(max(t, 0.0), 3600)
+    m, s = divmod(rest, 60)
+    return f"{int(h):02d}:{int(m):02d}:{s:06.3f}"
+
+
+def _fit(p: Path, segments: tuple[Segment, ...], duration_s: float) -> tuple[Segment, ...]:
+    """Segments (and their words) within [0, duration_s]: ends clipped, a start past the end refused."""
+    late = [s for s in segments if s.start_s > duration_s + END_SLACK_S]
+    late += [s for s in segments for w in s.words if w.start_s > duration_s + END_SLACK_S][:1]
+    if late:
+        raise InputError(f"{p}: a cue starts at {_clock(late[0].start_s)}, after the audio ends "
+                         f"({_clock(duration_s)}); the transcript is not this recording's or its times are off — "
+                         "fix or remove it (the audio is then transcribed).")
+
+    def clip(t: float) -> float:
+        return min(max(t, 0.0), duration_s)
+
+    return tuple(dataclasses.replace(
+        s, start_s=clip(s.start_s), end_s=clip(s.end_s),
+        words=tuple(dataclasses.replace(w, start_s=clip(w.start_s), end_s=clip(w.end_s)) for w in s.words))
+        for s in segments)
 
 
 def _time(value) -> float:

@@ -24,12 +24,15 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, TingshuoError
 
 HOT_MIN_PASSAGES = 50_000  # below this every query term is OR-ed (posting lists are short)
 HOT_FRACTION = 0.005  # above it, a term in more than this fraction of passages is "hot" (Query.match_bounded)
 SCHEMA_VERSION = "2"  # 2: one vector per unit (sentence) in unit_vectors; 1 had one per passage
 LEGACY_EMBEDDER = "passage vectors of an older tingshuo (schema 1)"
+VEC_BYTES = 384 * 2  # one e5 unit vector, float16
+USE_BYTES = 512 * 2  # one USE unit vector, float16
+TABLES = ("meta", "files", "segments", "passages", "passages_fts", "unit_vectors")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -53,6 +56,18 @@ CREATE TABLE IF NOT EXISTS unit_vectors (
     vec BLOB NOT NULL, vec_use BLOB);
 CREATE UNIQUE INDEX IF NOT EXISTS unit_vectors_unit ON unit_vectors(file_id, unit);
 """
+
+
+class IndexDamaged(TingshuoError):
+    """The index's own content is broken (a truncated or hand-edited database): not the user's input, and
+    not a bug of this run; the way out is to build it again."""
+
+    http_status = 500
+
+    def __init__(self, folder: Path, what: str) -> None:
+        super().__init__(f"The index {folder} is damaged ({what}); build it again with "
+                         f"'tingshuo index PATH... --index {folder} --rebuild' (PATH: the audio it held; "
+                         "files without a transcript beside them are recognised again).")
 
 
 @dataclass(frozen=True)
@@ -81,11 +96,29 @@ class PassageRow:
     text: str
     words_json: str
     path: str
+    duration_s: float = 0.0  # the file's (a hit's padding stays inside it)
 
     @functools.cached_property
     def words(self) -> list:
         """[[start_s, end_s, text, unit], ...], decoded on first use (most candidates never need it)."""
-        return json.loads(self.words_json)
+        return passage_words_of(self.words_json, self.id)
+
+
+def passage_words_of(words_json, passage_id: int) -> list:
+    """A passage's stored words, checked: a hand-edited or damaged row is ``IndexDamaged``'s ValueError."""
+    try:
+        words = json.loads(words_json)
+        if not isinstance(words, list) or not all(
+                isinstance(w, list) and len(w) == 4 and isinstance(w[0], (int, float)) and
+                isinstance(w[1], (int, float)) and isinstance(w[2], str) and isinstance(w[3], int) for w in words):
+            raise ValueError("not a list of [start_s, end_s, text, unit]")
+        return words
+    except (ValueError, TypeError) as exc:
+        raise DamagedRow(f"passage {passage_id} has unreadable words: {type(exc).__name__}") from None
+
+
+class DamagedRow(Exception):
+    """A row that cannot be decoded; ``Store.guarded`` names the index in the message."""
 
 
 class Store:
@@ -100,11 +133,17 @@ class Store:
         self._write_lock = threading.Lock()
         self._hot: tuple | None = None
         try:
+            self._check_tables()
             self.connection().executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             self.close()
+            if "malformed" in str(exc) or "corrupt" in str(exc):
+                raise IndexDamaged(self.path.parent, str(exc)) from None
             raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
                              "or remove that file.") from None
+        except IndexDamaged:
+            self.close()
+            raise
         self._add_use_column()
         version = self.get_meta("schema_version")
         if version is None:
@@ -114,6 +153,41 @@ class Store:
         elif version != SCHEMA_VERSION:
             raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
                              "build a new index with 'tingshuo index'.")
+
+    def _check_tables(self) -> None:
+        """An index that has been written (its schema recorded) must still have every table: creating a
+        lost one empty would turn the damage into silently missing hits."""
+        con = self.connection()
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in have:
+            if have & set(TABLES):
+                raise IndexDamaged(self.path.parent, "its table meta is missing")
+            return  # a new index
+        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            return
+        need = [t for t in TABLES if t != "unit_vectors" or row[0] != "1"]  # schema 1: vectors come later
+        lost = [t for t in need if t not in have]
+        if lost:
+            raise IndexDamaged(self.path.parent, f"table{'s' if len(lost) > 1 else ''} {', '.join(lost)} missing")
+
+    @contextlib.contextmanager
+    def guarded(self):
+        """Database errors and undecodable rows inside become ``IndexDamaged`` (one sentence: what, and
+        how to rebuild); a busy database stays what it is."""
+        try:
+            yield
+        except DamagedRow as exc:
+            raise IndexDamaged(self.path.parent, str(exc)) from None
+        except (sqlite3.IntegrityError, sqlite3.DataError):
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise InputError(f"The index {self.path.parent} is busy (another process holds it); "
+                                 "try again when it is done.") from None
+            raise IndexDamaged(self.path.parent, str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise IndexDamaged(self.path.parent, str(exc)) from None
 
     def _add_use_column(self) -> None:
         """An index from before the second encoder has no ``vec_use`` column: add it (empty). Its
@@ -314,7 +388,7 @@ class Store:
         con = self.connection()
         for k in range(0, len(ids), 500):
             chunk = ids[k:k + 500]
-            q = ("SELECT p.id, p.file_id, p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, p.words, f.path "
+            q = ("SELECT p.id, p.file_id, p.unit_lo, p.unit_hi, p.start_s, p.end_s, p.language, p.text, p.words, f.path, f.duration_s "
                  f"FROM passages p JOIN files f ON f.id = p.file_id WHERE p.id IN ({','.join('?' * len(chunk))})")
             for r in con.execute(q, chunk):
                 out[r[0]] = PassageRow(*r)
@@ -326,8 +400,8 @@ class Store:
         out: dict[int, dict] = {}
         con = self.connection()
         for r in rows:
-            out[r.id] = {u: (np.frombuffer(blob, np.float16).astype(np.float32), r.language,
-                             None if use is None else np.frombuffer(use, np.float16).astype(np.float32))
+            out[r.id] = {u: (_vector(blob, VEC_BYTES, r.id), r.language,
+                             None if use is None else _vector(use, USE_BYTES, r.id))
                          for u, blob, use in con.execute(
                              "SELECT unit, vec, vec_use FROM unit_vectors WHERE file_id=? AND unit BETWEEN ? AND ?",
                              (r.file_id, r.unit_lo, r.unit_hi))}
@@ -355,6 +429,9 @@ class Store:
             if not rows:
                 return
             ids = np.array([r[0] for r in rows], np.int64)
+            bad = next((r for r in rows if not isinstance(r[1], bytes) or len(r[1]) != VEC_BYTES), None)
+            if bad is not None:
+                raise DamagedRow(f"unit vector {bad[0]} has {_size(bad[1])}, not {VEC_BYTES}")
             mat = np.frombuffer(b"".join(r[1] for r in rows), np.float16).reshape(len(rows), -1)
             yield ids, mat, [r[2] for r in rows]
             last = int(ids[-1])
@@ -398,6 +475,23 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
 
+    def set_use_vectors(self, units, vectors_use, extra_meta: dict | None = None) -> None:
+        """Second-encoder vectors for units [(file id, unit)] whose e5 vectors stay (an index from before
+        USE, or another USE version), with meta keys set in the same transaction."""
+        use16 = np.asarray(vectors_use, np.float16)
+        with self._write_lock:
+            con = self.connection()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.executemany("UPDATE unit_vectors SET vec_use=? WHERE file_id=? AND unit=?",
+                                [(use16[k].tobytes(), int(f), int(u)) for k, (f, u) in enumerate(units)])
+                if extra_meta:
+                    con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def counts(self) -> dict:
         con = self.connection()
         n_files, audio_s = con.execute("SELECT count(*), coalesce(sum(duration_s), 0) FROM files").fetchone()
@@ -417,6 +511,16 @@ def files_committed(lib: str | os.PathLike, timeout_s: float = 5.0) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def _size(blob) -> str:
+    return f"{len(blob)} bytes" if isinstance(blob, (bytes, str)) else f"a {type(blob).__name__}"
+
+
+def _vector(blob, nbytes: int, passage_id: int) -> np.ndarray:
+    if not isinstance(blob, bytes) or len(blob) != nbytes:
+        raise DamagedRow(f"a unit vector of passage {passage_id} has {_size(blob)}, not {nbytes}")
+    return np.frombuffer(blob, np.float16).astype(np.float32)
 
 
 def _bump_version(con) -> None:
