@@ -4,6 +4,7 @@
     python bench/search.py --split tune,tune2 # only the tuning data (what constants were fitted on)
     python bench/search.py --split report     # only the held-back split (run once, after the method is frozen)
     python bench/search.py --split report2    # the fresh held-out split of the third round (run once, at the end)
+    python bench/search.py --split report3    # the fresh held-out split of the fourth round (run once, at the end)
 
 Library: dev clips (en, zh) and 300 train-cathy clips joined into 9 episodes of 4.5-5 min with
 0.4-1.2 s pauses (bench/search_library.py), so a hit must be found inside a long file. Reference
@@ -12,7 +13,9 @@ Queries: bench/data/search/queries.jsonl, written and frozen before tuning (benc
 each with a ``split`` (tune/report), and bench/data/search/queries-tune2.jsonl (split ``tune2``, a second
 tune set frozen before the second round of tuning, bench/make_search_queries_tune2.py) and
 bench/data/search/queries-report2.jsonl (split ``report2``, a fresh held-out set frozen before the third
-round, after ``report`` had been looked at, bench/make_search_queries_report2.py).
+round, after ``report`` had been looked at, bench/make_search_queries_report2.py) and
+bench/data/search/queries-report3.jsonl (split ``report3``, frozen before the fourth round, after ``report2``
+had been looked at, bench/make_search_queries_report3.py).
 Judge, both readings of "overlaps the target utterance by >= 50 % and is <= 45 s long" (same episode,
 <= 45 s in both): ``recall@k`` — the overlap is >= 50 % of the shorter of hit and utterance (a hit
 inside the utterance counts); ``recall@k_covering`` — the hit covers >= 50 % of the utterance.
@@ -45,7 +48,8 @@ from search_library import CACHE, build_episodes, transcripts  # noqa: E402
 QUERIES = REPO / "bench" / "data" / "search" / "queries.jsonl"
 QUERIES_TUNE2 = REPO / "bench" / "data" / "search" / "queries-tune2.jsonl"
 QUERIES_REPORT2 = REPO / "bench" / "data" / "search" / "queries-report2.jsonl"
-SPLITS = ("tune", "tune2", "report", "report2")
+QUERIES_REPORT3 = REPO / "bench" / "data" / "search" / "queries-report3.jsonl"
+SPLITS = ("tune", "tune2", "report", "report2", "report3")
 RESULTS = REPO / "bench" / "results"
 TOP = 10
 MAX_HIT_S = 45.0
@@ -212,7 +216,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="tune,report",
                     help="comma-separated splits: tune, tune2 (queries-tune2.jsonl), report, report2 "
-                         "(queries-report2.jsonl); 'both' = tune,report")
+                         "(queries-report2.jsonl), report3 (queries-report3.jsonl); 'both' = tune,report")
     ap.add_argument("--systems", default="ours,dense,lexical,oracle,peer")
     ap.add_argument("--details", action="store_true", help="also write every query's outcome to bench/results/")
     ap.add_argument("--reuse-index", action="store_true", help="search the indexes of the last run (while tuning)")
@@ -224,7 +228,7 @@ def main() -> None:
     splits = ["tune", "report"] if args.split == "both" else args.split.split(",")
     if not splits or any(sp not in SPLITS for sp in splits):
         ap.error(f"--split takes a comma-separated list of {', '.join(SPLITS)}")
-    queries = [json.loads(line) for path in (QUERIES, QUERIES_TUNE2, QUERIES_REPORT2) for line in open(path, encoding="utf-8")]
+    queries = [json.loads(line) for path in (QUERIES, QUERIES_TUNE2, QUERIES_REPORT2, QUERIES_REPORT3) for line in open(path, encoding="utf-8")]
     queries = [q for q in queries if q["split"] in splits]
     systems = args.systems.split(",")
     asr_ours = transcripts("ours", episodes)

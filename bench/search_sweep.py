@@ -1,4 +1,4 @@
-"""Sweep the fusion constants of ``tingshuo search`` on the TUNE splits only (never report/report2).
+"""Sweep the fusion constants of ``tingshuo search`` on the TUNE splits only (never report/report2/report3).
 
     python bench/search.py --split tune,tune2 --systems ours      # builds bench/results/search/index-ours
     python bench/search_sweep.py --w-use 0,0.3,0.5,0.7,1 --w-lexical 0.35 --thresholds 0.30:0.50:0.01
@@ -42,7 +42,8 @@ def main() -> None:
     args = ap.parse_args()
     splits = args.split.split(",")
     if any(sp not in TUNE_SPLITS for sp in splits):
-        ap.error("the sweep runs on tune splits only (tune, tune2): report splits are for the final run")
+        ap.error("the sweep runs on tune splits only (tune, tune2): report splits (report, report2, report3) "
+                 "are for the final run")
     from tingshuo.search import Index, query
     from tingshuo.search.query import SearchOptions
 
