@@ -20,7 +20,12 @@ Hand-written from the reference text only: paraphrases sharing at most one conte
 target, translations, and 20 no-answer questions — near-topic (the library's themes: the novels'
 wilderness and characters, printing history, property market, sport, gadgets; each checked against
 the reference texts to be unsaid, see ``check_unsaid``) and off-topic, in both languages. Verbatim
-fragments and homophone substitutions are cut by the first file's seeded rules from this file's targets.
+fragments and homophone substitutions are cut by the first file's seeded rules from this file's targets
+(never one whose utterance had a query of the same kind before).
+Before any tuning, 4 no-answer questions first written were replaced: a check of word / character-bigram
+overlap against every earlier query found 3 near-duplicates of tune2 no-answer questions (rapids and
+supplies, a table-tennis final, an Apple gadget) and one of the same pattern (recommend a podcast about ...);
+one homophone query went to an utterance that had a tune homophone query, now skipped.
 """
 
 from __future__ import annotations
@@ -116,7 +121,7 @@ ZH_DIGITS = {  # Mandarin speech of a digit string; the query in Arabic digits
     "dev/zh/aishell-sample/BAC009S0252W0101.wav": "22240320",
 }
 EN_NOANSWER_NEAR = [
-    "the ferry capsized in the rapids and all the supplies were lost",
+    "the prospector found a silver vein in the hills",
     "the Mountie arrested the fur thief at the trading fort",
     "the bishop blessed the new printing press in the cathedral",
     "the factory workers went on strike for higher wages",
@@ -124,19 +129,19 @@ EN_NOANSWER_NEAR = [
 ]
 EN_NOANSWER_OFF = [
     "how do I renew my passport", "best running shoes for flat feet", "convert fifty euros to dollars",
-    "what time does the pharmacy close", "recommend a podcast about astronomy",
+    "what time does the pharmacy close", "which telescope should a beginner buy",
 ]
 ZH_NOANSWER_NEAR = [
-    "房产税明年开始在全国征收", "新能源汽车补贴政策退坡", "乒乓球女单决赛在成都举行", "苹果公司发布新款智能眼镜",
+    "房产税明年开始在全国征收", "新能源汽车补贴政策退坡", "中国女排在世锦赛上夺冠", "小米推出了新款扫地机器人",
     "交警查处酒后驾驶",
 ]
 ZH_NOANSWER_OFF = [
     "帮我订一张去上海的高铁票", "牙疼应该挂哪个科", "今晚有什么好看的电影", "怎么煮出好吃的米饭", "提醒我下午三点开会",
 ]
 UNSAID = {  # words of each near-topic question that the reference texts must not contain (check_unsaid)
-    "en": ["ferry", "capsiz", "rapids", "mountie", "thief", "bishop", "cathedral", "on strike", "wages",
+    "en": ["prospector", "silver", "mountie", "thief", "bishop", "cathedral", "on strike", "wages",
            "grizzly", "bacon"],
-    "zh": ["房产税", "征收", "新能源", "补贴", "女单", "成都", "苹果", "眼镜", "交警", "酒后", "驾驶"],
+    "zh": ["房产税", "征收", "新能源", "补贴", "女排", "世锦赛", "小米", "机器人", "交警", "酒后", "驾驶"],
 }
 
 
@@ -146,7 +151,7 @@ def check_unsaid(utts: dict) -> None:
         texts = [u["text"].lower() for u in utts.values() if u["lang"] == lang]
         for w in words:
             said = [t for t in texts if w in t]
-            if said and not (lang == "zh" and w == "眼镜"):  # 三叶眼镜城 (a shop's name) is said; the question asks about a product
+            if said:
                 raise SystemExit(f"near-topic word {w!r} is said in the library: {said[:2]}")
 
 
@@ -195,6 +200,7 @@ def main() -> None:
     for tid in list(EN_PARAPHRASE)[:5] + list(EN_CROSS)[:5]:
         add("verbatim", "en", verbatim_en(utts[tid], rng), tid)
     for tid in list(ZH_PARAPHRASE)[5:10] + list(ZH_CROSS)[:5]:
+        assert "verbatim" not in targeted.get(tid, ()), tid
         add("verbatim", "zh", verbatim_zh(utts[tid], rng), tid)
     for tid, q in ZH_DIGITS.items():
         add("verbatim", "zh", q, tid, "digits")
@@ -206,6 +212,8 @@ def main() -> None:
     for tid in list(ZH_PARAPHRASE)[10:] + list(ZH_CROSS)[5:] + list(ZH_PARAPHRASE)[5:10]:
         if homs == 10:
             break
+        if "homophone" in targeted.get(tid, ()):  # never a homophone query of the same utterance again
+            continue
         if len([c for c in utts[tid]["text"] if "\u4e00" <= c <= "\u9fff"]) < 6:
             continue
         q = homophone_zh(utts[tid], rng, by_pinyin)
