@@ -398,18 +398,26 @@ def test_numbers_match_in_either_writing(tmp_path, data_dir):
     assert numeral_variants("把温度调成29度") == ["把温度调成二十九度"]
     assert numeral_variants("十五万个岗位") == ["15万个岗位"] and numeral_variants("一些人 第一") == []
     assert numeral_variants("room 1374") == []  # digits become characters only in a Mandarin query
+    assert numeral_variants("call 138 0013 8000") == ["call 13800138000"]  # a number typed in groups
+    assert numeral_variants("15 or 20 years") == []
     src = tmp_path / "src"
     src.mkdir()
     for name, text in (("a", "空调温度设定29度"), ("b", "公司宣布二零一六年作为第一阶段的起点"),
-                       ("c", "the meeting is in room 1374 on Tuesday")):
+                       ("c", "the meeting is in room 1374 on Tuesday"),
+                       # Whisper writes a phone number in groups, or in one piece
+                       ("d", "my number is 139 2288 4410 call me"), ("e", "13 74 00 5 22 46, 爱局部地区"),
+                       ("f", "please dial 15900718826 tonight")):
         shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
         (src / f"{name}.srt").write_text(_srt([(0.1, 2.0, text)]))
     lib = Index(tmp_path / "lib")
     lib.add([src])
-    for query, want in (("设定二十九度", "a.wav"), ("2016年", "b.wav"), ("二零一六年", "b.wav"), ("1374", "c.wav")):
+    for query, want in (("设定二十九度", "a.wav"), ("2016年", "b.wav"), ("二零一六年", "b.wav"), ("1374", "c.wav"),
+                        ("13922884410", "d.wav"), ("一三七四零零", "e.wav"), ("159 0071 8826", "f.wav")):
         hits = lib.search(query, top=3).hits
         assert hits and Path(hits[0].audio).name == want, (query, hits)
         assert "lexical" in hits[0].matched_by, (query, hits[0])
+    hit = lib.search("13922884410", top=1).hits[0]
+    assert hit.text.count("**") == 2 and "**139 2288 4410**" in hit.text, hit.text  # the groups marked
 
 
 def test_second_encoder_rescores_candidates(library, monkeypatch):

@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Segment, Transcript
 from .passages import Passage, passages_of, unit_texts
 from .sidecar import find_sidecar, read_transcript
-from .text import _t2s, has_han, lexical_tokens, pinyin_tokens, raw_tokens
+from .text import _t2s, has_han, joined_numbers, lexical_tokens, pinyin_tokens, raw_tokens
 
 HASH_BLOCK = 1 << 20
 EMBED_BATCH = 64  # passages per call to the embedder (bounds memory on long files)
@@ -116,7 +116,7 @@ def load_rescorer():
 def terms(passage: Passage) -> tuple[str, str]:
     """The passage's FTS5 columns: lexical terms and pinyin bigrams, space-separated."""
     toks = raw_tokens(passage.text)
-    return " ".join(lexical_tokens(toks)), " ".join(pinyin_tokens(toks))
+    return " ".join(lexical_tokens(toks) + joined_numbers(toks)), " ".join(pinyin_tokens(toks))
 
 
 def make_document(state: FileState, transcript: Transcript, *, content_hash: str, source: str,

@@ -13,6 +13,7 @@ match. The constants were fitted on the benchmark's *tune* split only (bench/sea
 
 from __future__ import annotations
 
+import itertools
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from ..errors import InputError
 from ..options import opt
 from .passages import PAUSE_S
 from .vectors import centre
-from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, guess_language, lexical_tokens, numeral_variants, pinyin,
-                   pinyin_tokens, raw_tokens, stem)
+from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, digit_runs, guess_language, lexical_tokens, numeral_variants,
+                   pinyin, pinyin_tokens, raw_tokens, stem)
 
 MAX_QUERY_CHARS = 2000
 K_LEXICAL = 60  # FTS5 candidates
@@ -257,6 +258,9 @@ def match_words(q: Query, words: list) -> _Match | None:
                 part = next((d for d in q.stems if len(d) >= 3 and d.isdigit() and d in s), None)
                 if part:
                     hits.append((k, "s:" + part, "lexical"))
+    numbers = [d for d in q.stems if len(d) >= 3 and d.isdigit()]
+    if numbers:  # a number said in groups: its digits run across several tokens ("13 74 00 5 22 46")
+        hits += _number_runs_hits(toks, numbers, {u for _k, u, _b in hits})
     if not hits:
         return None
     # A Chinese query unit is its bigram; a pinyin bigram stands for the same unit as the characters.
@@ -283,6 +287,27 @@ def match_words(q: Query, words: list) -> _Match | None:
     lo, hi = toks[hits[s][0]][0], toks[hits[e][0]][0]
     marked = frozenset(toks[pos][0] for pos, _u, _b in hits[s:e + 1])
     return _Match(lo, hi, min(1.0, cov), by, marked)
+
+
+def _number_runs_hits(toks: list[tuple[int, str]], numbers: list[str], found: set) -> list[tuple[int, str, str]]:
+    """Hits of query numbers not found in one token but inside a run of digit tokens joined: each token
+    the number's digits overlap."""
+    out = []
+    plain = [t for _wi, t in toks]
+    for a, b in digit_runs(plain):
+        joined = "".join(plain[a:b + 1])
+        ends = list(itertools.accumulate(len(t) for t in plain[a:b + 1]))
+        for d in numbers:
+            if "s:" + d in found:
+                continue
+            at = joined.find(d)
+            if at < 0:
+                continue
+            for k, end in enumerate(ends):
+                begin = end - len(plain[a + k])
+                if begin < at + len(d) and end > at:
+                    out.append((a + k, "s:" + d, "lexical"))
+    return out
 
 
 def best_match(q: Query, words: list) -> _Match | None:

@@ -140,6 +140,26 @@ def lexical_tokens(text: str | list[str]) -> list[str]:
     return out
 
 
+def digit_runs(tokens: list[str]) -> list[tuple[int, int]]:
+    """(first, last) token positions of each run of 2+ consecutive tokens that are all digits: Whisper
+    writes a phone or ID number in groups ("138 0013 8000", "13 74 00 5 22 46") as often as in one."""
+    runs, start = [], None
+    for k, t in enumerate(tokens + [""]):
+        if t.isdigit() and t.isascii():
+            start = k if start is None else start
+        else:
+            if start is not None and k - start >= 2:
+                runs.append((start, k - 1))
+            start = None
+    return runs
+
+
+def joined_numbers(tokens: list[str]) -> list[str]:
+    """Index terms for numbers said in groups: each run of digit tokens joined ("13 74 00" -> "137400"),
+    so a query typing the number in one piece (or in other groups) finds it."""
+    return ["".join(tokens[a:b + 1]) for a, b in digit_runs(tokens)]
+
+
 def pinyin_tokens(text: str | list[str]) -> list[str]:
     """Toneless pinyin bigrams of each run of Chinese characters ("期中" -> ["qizhong"])."""
     tokens = raw_tokens(text) if isinstance(text, str) else text
@@ -160,6 +180,7 @@ _ZH_UNIT = {"十": 10, "百": 100, "千": 1000}
 _ZH_NUM_RE = re.compile("[零〇一幺二两三四五六七八九十百千]{2,}")
 _DIGITS_RE = re.compile(r"(?<![0-9.])[0-9]+(?![0-9.])")
 _DIGIT_ZH = "零一二三四五六七八九"
+_DIGIT_GROUPS_RE = re.compile(r"(?<![0-9.])[0-9]+(?:[ -][0-9]+)+(?![0-9.])")
 
 
 def _zh_number(run: str) -> str:
@@ -195,6 +216,9 @@ def numeral_variants(text: str) -> list[str]:
     to_digits = _ZH_NUM_RE.sub(lambda m: _zh_number(m.group()), text)
     if to_digits != text:
         out.append(to_digits)
+    joined = _DIGIT_GROUPS_RE.sub(lambda m: re.sub(r"[\s-]", "", m.group()), to_digits)
+    if joined != to_digits:  # "138 0013 8000" also as 13800138000
+        out.append(joined)
     if has_han(text):
         to_zh = _DIGITS_RE.sub(lambda m: _digits_zh(m.group()), text)
         if to_zh != text:
