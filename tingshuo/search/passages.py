@@ -21,9 +21,17 @@ from ..types import Transcript, join_segment_texts
 from .text import guess_language, raw_tokens
 
 SENTENCE_END = re.compile(r"[.?!。？！；;…]['\"”’」』)）]*$")
+# A comma or colon also ends a Mandarin unit: Whisper joins Mandarin utterances with commas ("设定29度,要求
+# 国际奥委会停用。"), so a "sentence" often holds two or three things said; each clause is embedded alone (a
+# clause shorter than MIN_UNIT joins the next). Not English: an English clause alone loses its sentence.
+CLAUSE_END = re.compile(r"[,，、:：][\"”’」』)）]*$")
+ZH_CLAUSES = True
 PAUSE_S = 0.8  # a silence this long between two words ends a unit
 MAX_UNIT = {"en": 30, "zh": 40}  # tokens (words, or Chinese characters) before a unit is cut
-MIN_UNIT = {"en": 5, "zh": 8}  # a shorter unit joins the next one
+# A shorter unit joins the next one. Mandarin: 4 characters, so a short command (换一首歌, 设定29度) keeps
+# a vector of its own instead of one diluted by the next sentence (tune + tune2: zh 8 -> 4 with clause cuts,
+# paraphrase 0.86 -> 0.88, cross-lingual 0.85 -> 0.90, false hits unchanged; 3 gave the same, 6 less).
+MIN_UNIT = {"en": 5, "zh": 4}
 MAX_PASSAGE = {"en": 50, "zh": 70}  # two units longer than this make a passage of one
 
 
@@ -91,7 +99,8 @@ def units_of(transcript: Transcript) -> list[list[TimedWord]]:
             cur = []
         cur.append(w)
         prev_seg = seg_k
-        if _ends(cur) or _size(cur) >= MAX_UNIT.get(lang, 30):
+        if _ends(cur) or (ZH_CLAUSES and lang == "zh" and CLAUSE_END.search(w.text.strip())) or \
+                _size(cur) >= MAX_UNIT.get(lang, 30):
             units.append(cur)
             cur = []
     if cur:

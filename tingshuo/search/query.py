@@ -37,11 +37,14 @@ PY_WEIGHT = 0.6  # bm25 weight of the pinyin column against the words column
 # paraphrase or translation, mixed with USE's cosine (below); a query fully found word for word adds W_LEXICAL.
 # The second encoder (USE multilingual v3, trained on question-answer and paraphrase pairs) re-scores
 # every candidate unit: the dense signal is (centred e5 cosine + W_USE x USE cosine) / (1 + W_USE).
-# Retrieval itself stays e5's (one vector cache). W_USE 0.3 and the threshold were chosen on tune +
-# tune2 (bench/search_sweep.py: W_USE 0.2-0.5 gave the same recall at equal false hits; 0.3 the middle).
+# Retrieval itself stays e5's (one vector cache). W_USE and the threshold were chosen on tune + tune2
+# (bench/search_sweep.py). Fourth round, with Mandarin units cut at clauses (passages.py): W_USE 0.7-1.5
+# give the same recall at equal false hits (paraphrase 0.88-0.90, cross-lingual 0.91, false hits 0.05-0.075
+# at thresholds 0.38-0.39), better than 0.3 (paraphrase 0.86-0.90 with false hits 0.062-0.088); 0.8 and
+# 0.385 are the middle of that plateau (third round: 0.3 and 0.375, units cut at sentences only).
 W_LEXICAL = 0.35
-THRESHOLD = 0.375
-W_USE = 0.3
+THRESHOLD = 0.385
+W_USE = 0.8
 DENSE_ALONE = 0.25  # a centred cosine this high counts as a match by meaning on its own
 PAD_S = 0.25  # added before the first and after the last word of a hit
 # A hit is the matched words widened toward the edges of the sentence (unit) that holds them, by at most
