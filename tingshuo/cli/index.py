@@ -92,11 +92,11 @@ def run(args) -> int:
     def on_file(status: str, path: str, message: str) -> None:
         if status == "failed":
             line = f"error: {message}"
-        elif status in ("added", "updated", "moved", "removed", "reembedding") and not args.quiet:
+        elif status in ("added", "updated", "moved", "removed", "reembedding", "advice") and not args.quiet:
             line = f"{status}: {path}" + (f" ({message})" if message else "")
         else:
             line = None
-        if bar is not None and status not in ("reembedding", "removed"):
+        if bar is not None and status not in ("reembedding", "removed", "advice"):
             bar.update(1)
             bar.set_postfix_str(status, refresh=False)
         if line and (status == "failed" or show or not args.quiet):

@@ -34,6 +34,7 @@ from .store import DamagedRow, IndexDamaged, Store, passage_words_of
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
+UNITS_VERSION = "2"  # 2: Mandarin clauses as units, digit runs also indexed joined (round 4); 1 before
 ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
 DERIVED = ("vectors.*", "hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
@@ -224,6 +225,7 @@ class Index:
         recogniser = recogniser_name(self.model)
         made_by = self.store.get_meta("recogniser")
         reembedded = self._reembed_if_needed(note)
+        self._note_old_units(note)
 
         todo: list[tuple[FileState, str, int | None, str | None]] = []  # state, hash, old id, language
         seen: set[str] = set()
@@ -383,6 +385,22 @@ class Index:
         index_s += time.perf_counter() - t0
         return IndexReport(**counts, reembedded=reembedded, failed=tuple(failed), audio_s=round(audio_s, 2),
                            wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
+
+    def _note_old_units(self, note) -> None:
+        """Files indexed by a tingshuo older than ``UNITS_VERSION`` keep their units (sentences) and
+        number terms, which stay consistent but find less; say once how to make them anew."""
+        version = self.store.get_meta("units_version")
+        if version == UNITS_VERSION:
+            return
+        if version is None and not self.store.counts()["files"]:
+            self.store.set_meta("units_version", UNITS_VERSION)
+            return
+        note("advice", str(self.folder),
+             "files indexed by an older tingshuo keep its sentence units and number terms (Mandarin clauses "
+             "and numbers said in groups are found less well); 'tingshuo index PATH... --index "
+             f"{self.folder} --rebuild' makes them anew (recognition again)")
+        if version is None:
+            self.store.set_meta("units_version", "1")
 
     def _reembed_if_needed(self, note) -> int:
         """Embed every unit again when the embedder changed (or the index came from schema 1, which had
