@@ -3,13 +3,14 @@
     python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--homophones] [--out bench/results/kb.json]
 
 Data: bench/data/kb/<name>.yaml (knowledge bases written for this benchmark in other domains:
-shop, hospital, power, telecom, university, rail) and <name>.questions.yaml (caller questions
+shop, hospital, power, telecom, university, rail, ...) and <name>.questions.yaml (caller questions
 written before any tuning; bench/check_questions.py checks their rules); 'bank' is the bundled
 bank KB with bank.questions.yaml. ``split`` in each questions file says whether the brain was
 tuned on it (telecom, university, rail: the tune set) or not (shop, hospital, power, bank: the
 report set, reported on several times since; airline, broadband, insurance: report2, written in
 round 4 before its tuning and run once with its final brain; library, carrental: report3, written in
-round 5 before its tuning); each split is pooled in the summary.
+round 5 before its tuning; hotel, fooddelivery: report4, written in round 6 before its tuning); each
+split is pooled in the summary.
 
 Per knowledge base and brain:
   * in_domain: the caller questions, each in a fresh call: ``right`` = answered from the expected
@@ -244,7 +245,7 @@ def main() -> int:
             which: {k: results[name][which].get(k) for k in ("in_domain", "follow_ups", "out_of_domain", "brain_ms",
                                                                "brain_cpu_ms")}
             for which in brains}
-    for split in ("report", "report2", "report3", "tune"):
+    for split in ("report", "report2", "report3", "report4", "tune"):
         members = [n for n in names if results[n]["split"] == split]
         if members:
             summary[f"{split}_pooled"] = {which: pooled(results, members, which) for which in brains}
