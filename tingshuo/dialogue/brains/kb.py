@@ -30,10 +30,15 @@ Then one decision rule (``KBBrain.judge``), the same for every knowledge base, w
 calibrated on the tune knowledge bases only (bench/calibrate_kb.py and bench/calibrate_ensemble.py
 on telecom, university and rail; figures for the other knowledge bases in docs/benchmarks.md come from data not tuned on):
 
-* **out of scope** when that probability (``Scores.elsewhere``; with ``EVIDENCE_WEIGHT`` > 0, less
-  how much nearer the best entry's passage is than the nearest background sentence by
-  multilingual-e5, and with ``LEXICAL_EVIDENCE`` > 0 less the best entry's share of the caller's
-  words) is ``OUT_OF_SCOPE`` or more. The reply says what the
+* **out of scope** when ``Scores.elsewhere`` reaches its line. Since round 6 that is a small logistic
+  regression (``data/decline.yaml``, bench/train_decline.py, trained on the tune KBs' in-domain and
+  out-of-domain questions incl. near-domain ones) over ``DECLINE_FEATURES``: that probability, how much
+  nearer the best entry's passage is than the nearest background sentence (multilingual-e5), the
+  passage's own cosine, the share of the caller's words the KB knows, the classifier's top
+  probability, the nearest background sentence — each weight bounded to the sign its evidence
+  means. Without the file (or with ``DECLINE_MODEL`` off): the hand-set rule, that probability less
+  ``EVIDENCE_WEIGHT`` × the e5 evidence (less ``LEXICAL_EVIDENCE`` × the best entry's share of the
+  caller's words) from ``OUT_OF_SCOPE``. The reply says what the
   assistant can help with (the KB's first titles, in the caller's language) and offers a human; a
   "yes" to that hands the caller over (``source: handoff``);
 * **clarify** only when two entries are both plausible (both match the caller's words well, about
@@ -89,6 +94,7 @@ EVIDENCE_WEIGHT = 0.5  # something else, minus this times how much nearer the be
 # statements declined 13 -> 22 %); round 3's report run showed the same cost on held-out speech (spoken shop 72 -> 58 %)
 LEXICAL_EVIDENCE = 0.0
 READ_STATEMENTS = False
+DECLINE_MODEL = True  # decline by the learned test in data/decline.yaml (bench/train_decline.py) when it is there
 RERANKER = False  # rank with learned weights (data/reranker.yaml, bench/train_reranker.py) instead of the hand-set
 # ensemble above. Off, and no weights shipped: round 6 trained a conditional logit over 15 features (these four
 # views, title / answer / answer-sentence / best-question cosines, USE question and answer cosines, reciprocal ranks)
@@ -112,6 +118,7 @@ BACKGROUND = Path(__file__).resolve().parent.parent / "data" / "background.yaml"
 STATEMENTS = Path(__file__).resolve().parent.parent / "data" / "background_statements.yaml"
 HANDOFF = Path(__file__).resolve().parent.parent / "data" / "handoff.yaml"
 RERANKER_FILE = Path(__file__).resolve().parent.parent / "data" / "reranker.yaml"
+DECLINE_FILE = Path(__file__).resolve().parent.parent / "data" / "decline.yaml"
 RERANK_FEATURES = ("e5_logp", "use_logp", "lexical", "passage", "question", "answer", "title", "handoff",
                    "answer_sentence", "use_question", "use_answer", "e5_rr", "use_rr", "lexical_rr", "passage_rr")  # rr: 1 / (1 + rank among the KB's entries)
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|yes,? please|please do|go ahead|好|好的|是|是的|对|"
@@ -138,6 +145,7 @@ class Scores:
     outside: float  # the scope model's probability that the question is about something else
     background: float = -1.0  # nearest kept background sentence, centred e5 cosine (-1 when none is kept)
     odds: np.ndarray | None = None  # the e5 classifier's probabilities alone (+ slot bonus): the clarify test's
+    known: float = 1.0  # the share of the caller's words' information in terms the knowledge base uses at all
 
     def ranked(self) -> np.ndarray:
         return np.argsort(-self.combined, kind="stable")
@@ -151,8 +159,27 @@ class Scores:
         """The out-of-scope score: the scope model's "elsewhere" probability (USE) less the best entry's
         e5 evidence (``EVIDENCE_WEIGHT``) and less the largest share of the caller's words one entry
         explains (``LEXICAL_EVIDENCE``); the brain declines from ``OUT_OF_SCOPE``."""
+        model = _decline_model() if DECLINE_MODEL else None
+        if model is not None:
+            weights, bias, _ = model
+            return float(1.0 / (1.0 + np.exp(-(decline_features(self) @ weights + bias))))
         return (self.outside - EVIDENCE_WEIGHT * self.evidence()
                 - LEXICAL_EVIDENCE * (float(self.lexical.max()) if len(self.lexical) else 0.0))
+
+
+DECLINE_FEATURES = ("outside", "evidence", "passage", "question", "lexical", "known", "e5_top", "background")
+
+
+def decline_features(s: Scores) -> np.ndarray:
+    """What the out-of-scope test can read of one question's evidence (``DECLINE_FEATURES``): the scope
+    model's "elsewhere" probability, the best entry's e5 passage-vs-background evidence, its passage
+    cosine, the best listed question's cosine, the largest share of the caller's words one entry
+    explains, the share in words the KB uses at all, the e5 classifier's top probability, and the nearest
+    background sentence's cosine."""
+    top = int(s.ranked()[0])
+    odds = s.probability if s.odds is None else s.odds
+    return np.array([s.outside, s.evidence(top), float(s.passage[top]), float(s.question.max()),
+                     float(s.lexical.max()) if len(s.lexical) else 0.0, s.known, float(odds.max()), s.background])
 
 
 class KBIndex:
@@ -288,7 +315,7 @@ class KBIndex:
                 combined[i] += SLOT_BONUS
                 e5[i] += SLOT_BONUS
         return Scores(combined, _softmax(combined), question, passage, s.lexical, outside, background,
-                      odds=_softmax(e5))
+                      odds=_softmax(e5), known=s.known)
 
     def _scores_for(self, q: np.ndarray, text: str, lang: str) -> Scores:
         n = len(self.kb.entries)
@@ -304,7 +331,7 @@ class KBIndex:
                 combined = combined + SCOPE_WEIGHT * use
         bg = float((self._bg @ q).max()) if len(self._bg) else -1.0
         return Scores(combined, _softmax(combined), best_q, passage, lex, float(np.exp(scope[n])), bg,
-                      odds=_softmax(logp))
+                      odds=_softmax(logp), known=self.lexical.known_share(text))
 
     def _evidence(self, q: np.ndarray, text: str, lang: str) -> tuple[np.ndarray, ...]:
         """Per entry: e5 classifier log-probability, USE scope-model log-probability (over entries),
@@ -423,6 +450,25 @@ def _reranker() -> np.ndarray | None:
     return np.array([float(data["weights"][f]) for f in RERANK_FEATURES])
 
 
+@functools.lru_cache(maxsize=1)
+def _decline_model() -> tuple[np.ndarray, float, float] | None:
+    """The learned out-of-scope test (``data/decline.yaml``, bench/train_decline.py): weights, bias, line."""
+    import yaml
+
+    if not DECLINE_FILE.exists():
+        return None
+    data = yaml.safe_load(DECLINE_FILE.read_text(encoding="utf-8"))
+    if list(data["features"]) != list(DECLINE_FEATURES):
+        return None  # written for other features: the hand-set rule instead
+    return (np.array([float(data["weights"][f]) for f in DECLINE_FEATURES]), float(data["bias"]), float(data["line"]))
+
+
+def out_of_scope_line() -> float:
+    """The line ``Scores.elsewhere`` is compared with: the learned test's, else ``OUT_OF_SCOPE``."""
+    model = _decline_model() if DECLINE_MODEL else None
+    return model[2] if model is not None else OUT_OF_SCOPE
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
     return e / e.sum()
@@ -523,12 +569,12 @@ class KBBrain:
 
     name = "kb"
 
-    def __init__(self, kb: str | KnowledgeBase = "bank", *, threshold: float = OUT_OF_SCOPE, embedder=None,
+    def __init__(self, kb: str | KnowledgeBase = "bank", *, threshold: float | None = None, embedder=None,
                  scope_embedder=None) -> None:
         from ...search.embed import load_embedder
 
         self.kb = kb if isinstance(kb, KnowledgeBase) else load_kb(kb)
-        self.threshold = threshold
+        self.threshold = out_of_scope_line() if threshold is None else threshold
         self.index = KBIndex(self.kb, embedder or load_embedder(), scope_embedder=scope_embedder)
 
     def retrieve(self, text: str, language: str | None = None, k: int = 3) -> list[Hit]:
