@@ -350,6 +350,28 @@ def test_sound_index_puts_the_kbs_words_back_into_a_homophone_transcript():
     assert SoundIndex([]).fix("群资") == "群资"
 
 
+def test_sound_index_also_mends_near_miss_sounds_and_leaves_real_words():
+    pytest.importorskip("jieba", reason="needs the models extra (jieba, pypinyin)")
+    pytest.importorskip("pypinyin", reason="needs the models extra (jieba, pypinyin)")
+    import tingshuo.dialogue.match as M
+
+    texts = ["套餐怎么升级？", "话费怎么充值？", "行李箱丢了"]
+    sounds = M.SoundIndex(texts)
+    # sheng/sen (sh/s, eng/en), chong/cong (ch/c), xing/xin (ing/in): what a recogniser or a speaker blurs
+    assert sounds.fix("森级套餐") == "升级套餐"
+    assert sounds.fix("我想聪值话费") == "我想充值话费"
+    assert sounds.fix("心李箱丢了") == "行李箱丢了"
+    # real words that sound near the KB's stay (生气 ~ 升级 is not the point: 森林, 心里 are words)
+    for typed in ("我很生气", "森林公园", "心里很难过", "我想升级"):
+        assert sounds.fix(typed) == typed
+    saved = M.FUZZY_SOUNDS
+    M.FUZZY_SOUNDS = False
+    try:
+        assert M.SoundIndex(texts).fix("森级套餐") == "森级套餐"  # exact sounds only
+    finally:
+        M.FUZZY_SOUNDS = saved
+
+
 @pytest.mark.parametrize("heard, entry", [
     ("借书正弄丢了", "card_lost"),   # 借书证 heard as 借书正
     ("序借怎么弄？", "renew_books"),  # 续借 heard as 序借
