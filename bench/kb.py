@@ -1,15 +1,16 @@
 """Typed-question benchmark of the knowledge-base brain on held-out knowledge bases (issue 15).
 
-    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--homophones] [--out bench/results/kb.json]
+    python bench/kb.py [--kb telecom --kb shop ...] [--brain ours|previous|both] [--homophones | --near-sounds] [--out bench/results/kb.json]
 
 Data: bench/data/kb/<name>.yaml (knowledge bases written for this benchmark in other domains:
-shop, hospital, power, telecom, university, rail) and <name>.questions.yaml (caller questions
+shop, hospital, power, telecom, university, rail, ...) and <name>.questions.yaml (caller questions
 written before any tuning; bench/check_questions.py checks their rules); 'bank' is the bundled
 bank KB with bank.questions.yaml. ``split`` in each questions file says whether the brain was
 tuned on it (telecom, university, rail: the tune set) or not (shop, hospital, power, bank: the
 report set, reported on several times since; airline, broadband, insurance: report2, written in
 round 4 before its tuning and run once with its final brain; library, carrental: report3, written in
-round 5 before its tuning); each split is pooled in the summary.
+round 5 before its tuning; hotel, fooddelivery: report4, written in round 6 before its tuning); each
+split is pooled in the summary.
 
 Per knowledge base and brain:
   * in_domain: the caller questions, each in a fresh call: ``right`` = answered from the expected
@@ -54,7 +55,7 @@ def load_set(name: str) -> dict:
     return spec
 
 
-def with_homophones(spec: dict) -> dict:
+def with_homophones(spec: dict, near: bool = False) -> dict:
     """The question set with simulated Mandarin recognition errors (``--homophones``): in each Chinese
     in-domain question and conversation turn, the first character that carries meaning and also appears in
     the expected entry's own text is replaced by the most frequent other character with the same toneless
@@ -66,7 +67,7 @@ def with_homophones(spec: dict) -> dict:
     kb = load_kb(spec["kb_path"])
     own = {e.id: "".join([*[q for qs in e.questions.values() for q in qs], *e.title.values(), *e.answer.values()])
            for e in kb.entries}
-    swap = _homophone_table()
+    swap = _homophone_table(near)
 
     def perturb(entry: str, text: str) -> str:
         if text_language(text) != "zh":
@@ -82,8 +83,10 @@ def with_homophones(spec: dict) -> dict:
     return out
 
 
-def _homophone_table() -> dict[str, str]:
-    """character -> the most frequent other character with the same toneless pinyin (jieba's dictionary)."""
+def _homophone_table(near: bool = False) -> dict[str, str]:
+    """character -> the most frequent other character with the same toneless pinyin (jieba's dictionary); with
+    ``near``, with a near-miss sound instead (zh/z, ch/c, sh/s, l/n, in/ing, en/eng blurred, the sound not the same:
+    是 -> 四, 星 -> 心)."""
     import os
 
     import jieba
@@ -95,6 +98,19 @@ def _homophone_table() -> dict[str, str]:
             word, count, *_ = line.split()
             if len(word) == 1 and "\u4e00" <= word <= "\u9fff" and int(count) >= 1000:  # common characters
                 freq[word] = int(count)
+    if near:
+        from tingshuo.dialogue.match import _fuzzy
+
+        by_key: dict[str, list[str]] = {}
+        for ch in sorted(freq, key=lambda c: -freq[c]):
+            by_key.setdefault(_fuzzy(pinyin(ch)), []).append(ch)
+        out = {}
+        for chars in by_key.values():
+            for ch in chars:
+                other = next((c for c in chars if pinyin(c) != pinyin(ch)), None)
+                if other:
+                    out[ch] = other
+        return out
     by_sound: dict[str, list[str]] = {}
     for ch in sorted(freq, key=lambda c: -freq[c]):
         by_sound.setdefault(pinyin(ch), []).append(ch)
@@ -217,6 +233,9 @@ def main() -> int:
     ap.add_argument("--homophones", action="store_true",
                     help="simulate Mandarin recognition errors: in each Chinese caller question, one character it "
                          "shares with its entry is replaced by its most frequent homophone (裙子 -> 群子)")
+    ap.add_argument("--near-sounds", action="store_true",
+                    help="like --homophones, but the character is replaced by one with a near-miss sound (zh/z, "
+                         "ch/c, sh/s, l/n, in/ing, en/eng: 是 -> 四)")
     args = ap.parse_args()
     names = args.kb or sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml"))
     brains = ["ours", "previous"] if args.brain == "both" else [args.brain]
@@ -227,8 +246,8 @@ def main() -> int:
     results: dict = {}
     for name in names:
         spec = load_set(name)
-        if args.homophones:
-            spec = with_homophones(spec)
+        if args.homophones or args.near_sounds:
+            spec = with_homophones(spec, near=args.near_sounds)
         results[name] = {"split": spec["split"], "kb": spec["kb"]}
         for which in brains:
             t0 = time.perf_counter()
@@ -244,7 +263,7 @@ def main() -> int:
             which: {k: results[name][which].get(k) for k in ("in_domain", "follow_ups", "out_of_domain", "brain_ms",
                                                                "brain_cpu_ms")}
             for which in brains}
-    for split in ("report", "report2", "report3", "tune"):
+    for split in ("report", "report2", "report3", "report4", "tune"):
         members = [n for n in names if results[n]["split"] == split]
         if members:
             summary[f"{split}_pooled"] = {which: pooled(results, members, which) for which in brains}

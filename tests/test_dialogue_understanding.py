@@ -105,6 +105,28 @@ def test_paraphrases_are_answered_from_their_entry(library, question, entry):
     assert info.language == ("zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en")
 
 
+def test_the_kbs_own_phrasings_are_never_declined(library):
+    # The learned out-of-scope test (data/decline.yaml) must not read "says it in the KB's own words" as a
+    # sign of being out of domain (an unbounded fit learned that from the benchmark's paraphrase rule).
+    listed = [(q, e.id) for e in library.kb.entries for qs in e.questions.values() for q in qs]
+    declined = [q for q, _ in listed if library.index.scores(q).elsewhere() >= library.threshold]
+    assert not declined, declined
+
+
+def test_learned_out_of_scope_test_weighs_evidence_the_right_way():
+    import tingshuo.dialogue.brains.kb as K
+    import yaml
+
+    data = yaml.safe_load(K.DECLINE_FILE.read_text(encoding="utf-8"))
+    assert list(data["features"]) == list(K.DECLINE_FEATURES)  # else the brain silently falls back
+    w = data["weights"]
+    # nearer an entry, more words known, a surer classifier: never towards declining; "elsewhere" never away
+    assert all(w[f] <= 0 for f in ("evidence", "passage", "question", "lexical", "known", "e5_top")), w
+    assert w["outside"] > 0 and w["background"] >= 0, w
+    assert 0 < data["line"] < 1
+    assert K.out_of_scope_line() == pytest.approx(data["line"])
+
+
 def test_a_borderline_question_is_answered_or_declined_never_misrouted(library):
     # The out-of-scope score puts this one near its line ("on Saturday" sits near the background's
     # weekend-weather sentences): about 5 % of in-domain questions on the tune KBs fall on the wrong
@@ -157,15 +179,17 @@ def _declined_and_answered(brain, statement, language):
     assert (info.source, info.entry) == ("kb", entry), (question, info)
 
 
-@pytest.mark.parametrize("statement, language", [NOVEL[0], NOVEL[2]])
+# NOVEL[1] ("old books ... read them") was a known miss of this setting until round 6's learned out-of-scope
+# test (data/decline.yaml), which reads how near the best entry's passage is as well as the scope model
+@pytest.mark.parametrize("statement, language", [NOVEL[0], NOVEL[1], NOVEL[2]])
 def test_read_speech_setting_declines_a_long_read_statement_and_answers_real_questions(
         library_read_speech, statement, language):
     _declined_and_answered(library_read_speech, statement, language)
 
 
 @pytest.mark.xfail(strict=True, reason="known miss of the read-speech setting since round 4's ranking: a read "
-                                       "sentence that shares words with an entry ('books', '读') is answered from it")
-@pytest.mark.parametrize("statement, language", [NOVEL[1], NOVEL[3]])
+                                       "sentence that shares words with an entry ('读') is answered from it")
+@pytest.mark.parametrize("statement, language", [NOVEL[3]])
 def test_read_speech_setting_declines_a_read_statement_sharing_words_with_the_kb(library_read_speech, statement,
                                                                                language):
     _declined_and_answered(library_read_speech, statement, language)
@@ -324,6 +348,28 @@ def test_sound_index_puts_the_kbs_words_back_into_a_homophone_transcript():
     for typed in ("我搬家了，行李很多", "之前大学的成绩可以认定吗？", "How do I print it?", "", "？？"):
         assert sounds.fix(typed) == typed
     assert SoundIndex([]).fix("群资") == "群资"
+
+
+def test_sound_index_also_mends_near_miss_sounds_and_leaves_real_words():
+    pytest.importorskip("jieba", reason="needs the models extra (jieba, pypinyin)")
+    pytest.importorskip("pypinyin", reason="needs the models extra (jieba, pypinyin)")
+    import tingshuo.dialogue.match as M
+
+    texts = ["套餐怎么升级？", "话费怎么充值？", "行李箱丢了"]
+    sounds = M.SoundIndex(texts)
+    # sheng/sen (sh/s, eng/en), chong/cong (ch/c), xing/xin (ing/in): what a recogniser or a speaker blurs
+    assert sounds.fix("森级套餐") == "升级套餐"
+    assert sounds.fix("我想聪值话费") == "我想充值话费"
+    assert sounds.fix("心李箱丢了") == "行李箱丢了"
+    # real words that sound near the KB's stay (生气 ~ 升级 is not the point: 森林, 心里 are words)
+    for typed in ("我很生气", "森林公园", "心里很难过", "我想升级"):
+        assert sounds.fix(typed) == typed
+    saved = M.FUZZY_SOUNDS
+    M.FUZZY_SOUNDS = False
+    try:
+        assert M.SoundIndex(texts).fix("森级套餐") == "森级套餐"  # exact sounds only
+    finally:
+        M.FUZZY_SOUNDS = saved
 
 
 @pytest.mark.parametrize("heard, entry", [

@@ -137,8 +137,9 @@ class SoundIndex:
     by their toneless pinyin. ``fix(text)`` replaces, left to right and longest first, a stretch of the
     caller's characters (not splitting a common word of jieba's segmentation of the caller's text) that is neither one of the knowledge base's words nor a common word (jieba's
     dictionary, frequency ``COMMON_WORD`` or more: 搬家 is not turned into 半价) but sounds exactly like
-    one of its words. Typed text, which uses real words, is left as it is. Without jieba installed
-    nothing is replaced.
+    one of its words — or, with ``FUZZY_SOUNDS``, like one once near-miss sounds are merged (zh/z, ch/c,
+    sh/s, l/n; in/ing, en/eng: 森级 -> 升级). Typed text, which uses real words, is left as it is. Without
+    jieba installed nothing is replaced.
     """
 
     def __init__(self, texts: list[str]) -> None:
@@ -146,6 +147,7 @@ class SoundIndex:
 
         self.words: set[str] = set()
         self.by_sound: dict[str, str] = {}
+        self.by_fuzzy: dict[str, str] = {}
         cut = _segmenter()
         if cut is None:
             return
@@ -157,12 +159,12 @@ class SoundIndex:
                     if 2 <= len(w) <= 4:
                         counts[w] = counts.get(w, 0) + 1
         self.words = set(counts)
-        by_sound: dict[str, list[str]] = {}
-        for w in sorted(counts, key=lambda w: (-counts[w], w)):
+        for w in sorted(counts, key=lambda w: (-counts[w], w)):  # the KB's most used word wins a shared sound
             sound = _sounds(w)
             if sound:
-                by_sound.setdefault(sound, []).append(w)
-        self.by_sound = {s: ws[0] for s, ws in by_sound.items()}
+                self.by_sound.setdefault(sound, w)
+                if FUZZY_SOUNDS:
+                    self.by_fuzzy.setdefault(_fuzzy(sound), w)
 
     def fix(self, text: str) -> str:
         """The text with sound-alike stretches replaced by the knowledge base's words (class docstring)."""
@@ -184,7 +186,8 @@ class SoundIndex:
                     w = run[i:i + n]
                     if (len(w) == n and i not in inside and i + n not in inside and w not in self.words
                             and w not in common):
-                        own = self.by_sound.get(_sounds(w))
+                        sound = _sounds(w)
+                        own = self.by_sound.get(sound) or (self.by_fuzzy.get(_fuzzy(sound)) if sound else None)
                         if own:
                             out.append(own)
                             i += n
@@ -198,6 +201,28 @@ class SoundIndex:
 
 
 COMMON_WORD = 20  # a jieba dictionary word this frequent is what the caller meant, even if it sounds like another
+# Near-miss sounds: with this on, a stretch that matches none of the KB's words exactly is also tried with the sounds
+# Mandarin speakers and recognisers often blur merged (zh/z, ch/c, sh/s, l/n at the start of a syllable; in/ing,
+# en/eng at its end): 是色 (shi se) finds 四色 (si se), 新房 (xin fang) 星房 (xing fang). Same rules otherwise.
+FUZZY_SOUNDS = True
+_FUZZY_INITIAL = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
+_FUZZY_FINAL = (("ing", "in"), ("eng", "en"))
+
+
+def _fuzzy(sound: str) -> str:
+    """A toneless pinyin string with near-miss sounds merged ("shang neng" -> "sang len")."""
+    out = []
+    for syl in sound.split():
+        for a, b in _FUZZY_INITIAL:
+            if syl.startswith(a):
+                syl = b + syl[len(a):]
+                break
+        for a, b in _FUZZY_FINAL:
+            if syl.endswith(a):
+                syl = syl[: -len(a)] + b
+                break
+        out.append(syl)
+    return " ".join(out)
 
 
 def _sounds(word: str) -> str:
