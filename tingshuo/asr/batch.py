@@ -177,11 +177,13 @@ class TranscriptSink:
         self._next = 0  # first index whose ordered output is not out yet
         self._written: set[int] = set()
 
-    def pending(self, items: list[Item], skip_existing: bool) -> tuple[list[Item], int]:
+    def pending(self, items: list[Item], skip_existing: bool,
+                protect: Iterable[str | os.PathLike] = ()) -> tuple[list[Item], int]:
         """The items still to do, and how many were skipped because all their outputs exist.
 
         Call before anything is transcribed (or shipped to a cluster): it also records the inputs,
-        which are never overwritten.
+        which are never overwritten — the audio, and the ``protect`` paths (the manifests the items came
+        from: ``clips.json`` listing ``clips.wav`` would otherwise be replaced by its transcript).
         """
         skipped = 0
         if skip_existing:
@@ -195,7 +197,13 @@ class TranscriptSink:
                     keep.append(it)
             items = keep
         self._inputs = {os.path.abspath(it.audio) for it in items}
+        self._inputs.update(os.path.abspath(p) for p in protect if str(p))
         if not self.to_stdout:
+            for it in items:  # say so now, not after the model has loaded and other files are done
+                for fmt in self.formats:
+                    if os.path.abspath(self.target(it, fmt)) in self._inputs:
+                        raise InputError(f"Refusing to overwrite input {self.target(it, fmt)} with the {fmt} "
+                                         f"transcript of {it.audio}; choose another --output-dir.")
             sweep_stale_temp_files(self.out_dir, items, self.formats)
         return items, skipped
 

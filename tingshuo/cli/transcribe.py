@@ -73,7 +73,7 @@ def run(args) -> int:
     for src, exc in errors:
         print(f"error: {exc}", file=sys.stderr)
     sink = TranscriptSink(args.output_dir, formats, manifest_out=args.manifest_out)
-    items, skipped = sink.pending(items, args.skip_existing)  # before anything is shipped anywhere
+    items, skipped = sink.pending(items, args.skip_existing, protect=args.inputs)  # before anything is shipped
     if not items:
         sink.close()
         if skipped:

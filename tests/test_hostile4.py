@@ -1,0 +1,127 @@
+"""Hostile inputs on the landed verbs (round 4): manifests of every kind, speak, inspect, train, KB loading.
+
+Each test was written against a failure seen on main: a traceback, a whole run ended by one bad line, an
+input overwritten, a wrong result given silently. One clear line and the other inputs going on is the bar.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tingshuo.data.manifest import open_dataset
+from tingshuo.errors import ManifestError
+from tingshuo.testing import models_installed
+
+needs_models = pytest.mark.skipif(not models_installed(), reason="needs the models extra")
+ASR = "whisper-tiny.en"  # robustness, not recognition quality
+
+
+def cli(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tingshuo", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, errors="backslashreplace", **kw)
+
+
+def no_traceback(out: subprocess.CompletedProcess) -> list[str]:
+    assert "Traceback" not in out.stderr and "unexpected" not in out.stderr, out.stderr
+    return [ln for ln in out.stderr.splitlines() if ln.strip()]
+
+
+# ------------------------------------------------------------------------------ manifests
+
+def test_manifests_from_windows_editors_read_like_unix_ones(tmp_path):
+    """A UTF-8 BOM (Notepad, Excel 'CSV UTF-8') and CRLF line ends: the first line was 'not valid JSON',
+    LJSpeech ids got the BOM (file not found) and texts a trailing '\\r', Kaldi lost the first utterance's
+    language."""
+    bom = b"\xef\xbb\xbf"
+    (tmp_path / "m.jsonl").write_bytes(bom + b'{"audio": "a.wav", "text": "hi"}\r\n{"audio": "b.wav"}\r\n')
+    assert [Path(r.audio).name for r in open_dataset(tmp_path / "m.jsonl")] == ["a.wav", "b.wav"]
+    (tmp_path / "n.jsonl").write_bytes(bom + b'{"audio_filepath": "a.wav", "duration": 1.5}\r\n')
+    assert open_dataset(tmp_path / "n.jsonl").format == "nemo"
+
+    lj = tmp_path / "lj"
+    (lj / "wavs").mkdir(parents=True)
+    (lj / "metadata.csv").write_bytes(bom + b"LJ001|Hello one|Hello one\r\nLJ002|Bye\r\n")
+    recs = list(open_dataset(lj))
+    assert [r.id for r in recs] == ["LJ001", "LJ002"] and [r.text for r in recs] == ["Hello one", "Bye"]
+    assert recs[0].audio == str(lj / "wavs" / "LJ001.wav")
+
+    kd = tmp_path / "kd"
+    kd.mkdir()
+    (kd / "wav.scp").write_bytes(bom + b"u1 a.wav\r\nu2 b.wav\r\n")
+    (kd / "text").write_bytes(b"u1 hello\r\nu2 bye\r\n")
+    (kd / "utt2lang").write_bytes(bom + b"u1 en\r\nu2 zh\r\n")
+    recs = list(open_dataset(kd))
+    assert [(r.id, r.text, r.lang) for r in recs] == [("u1", "hello", "en"), ("u2", "bye", "zh")]
+    assert recs[0].audio == str(kd / "a.wav")
+
+
+@pytest.mark.parametrize("where", ["m.jsonl", "kd/wav.scp", "kd/text", "lj/metadata.csv"])
+def test_a_manifest_that_is_not_utf8_is_one_error_naming_it(tmp_path, where):
+    """A Latin-1 / UTF-16 manifest was 'unexpected UnicodeDecodeError' (exit 70)."""
+    (tmp_path / "kd").mkdir()
+    (tmp_path / "lj" / "wavs").mkdir(parents=True)
+    (tmp_path / "m.jsonl").write_text('{"audio": "a.wav"}\n')
+    (tmp_path / "kd" / "wav.scp").write_text("u1 a.wav\n")
+    (tmp_path / "lj" / "metadata.csv").write_text("a|x\n")
+    (tmp_path / where).write_bytes("u1 caf\u00e9 \u201cquoted\u201d\n".encode("cp1252"))
+    target = tmp_path / where.split("/")[0]
+    with pytest.raises(ManifestError, match="not UTF-8"):
+        list(open_dataset(target))
+
+
+def test_manifest_fields_of_the_wrong_kind_are_refused_by_line(tmp_path):
+    """lang 5 / ["zh"] became the languages '5' / "['zh']" (and ended the whole transcribe run); NaN,
+    Infinity, true and negative durations reached the training samplers; an empty LJSpeech id read wavs/.wav."""
+    lines = [{"audio": "ok.wav", "lang": "en", "duration": 2, "id": 7},
+             {"audio": "a.wav", "lang": 5}, {"audio": "a.wav", "lang": ["zh"]},
+             {"audio": "a.wav", "duration": "nan"}, {"audio_filepath": "a.wav", "duration": "1e400"},
+             {"audio": "a.wav", "duration": True}, {"audio": "a.wav", "duration_s": -3},
+             {"audio": "a.wav", "id": [1]}, {"audio": "a\u0000b.wav"}, {"audio": "   "}]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    errors = []
+    recs = list(open_dataset(tmp_path / "m.jsonl").records(on_error=errors.append))
+    assert [(Path(r.audio).name, r.lang, r.duration_s, r.id) for r in recs] == [("ok.wav", "en", 2.0, "7")]
+    assert [int(str(e).split("line ")[1].split(":")[0]) for e in errors] == list(range(2, len(lines) + 1))
+
+    (tmp_path / "wavs").mkdir()
+    (tmp_path / "metadata.csv").write_text("|empty id\nLJ1|fine\nLJ2\n")
+    errors = []
+    recs = list(open_dataset(tmp_path).records(on_error=errors.append))
+    assert [r.id for r in recs] == ["LJ1"] and len(errors) == 2
+
+
+@needs_models
+def test_transcribe_a_manifest_line_in_an_unknown_language_fails_that_file_only(tmp_path, data_dir):
+    """One line with "lang": "klingon" (or a language the model lacks) ended the whole run before any
+    file was written: 'Unknown language code' came out of the shared batch."""
+    shutil.copy(data_dir / "jfk.wav", tmp_path / "jfk.wav")
+    (tmp_path / "m.jsonl").write_text('{"audio": "jfk.wav", "lang": "klingon"}\n{"audio": "jfk.wav", "lang": "en"}\n'
+                                      '{"audio": "jfk.wav", "lang": "zh"}\n')
+    out = cli("transcribe", tmp_path / "m.jsonl", "-m", ASR, "--beam-size", "1", "-o", tmp_path / "out", "-f", "txt")
+    lines = no_traceback(out)
+    assert out.returncode == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["jfk-2.txt"]
+    assert "country" in (tmp_path / "out" / "jfk-2.txt").read_text()
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    assert len(errors) == 2 and all("jfk.wav" in ln for ln in errors), lines
+    assert "klingon" in errors[0] + errors[1] and "English-only" in errors[0] + errors[1]
+
+
+@needs_models
+def test_transcribe_never_writes_over_the_manifest_it_reads(tmp_path, data_dir):
+    """clips.json listing clips.wav, transcribed with -o next to it and --format json: the manifest was
+    replaced by the transcript (the input lost)."""
+    shutil.copy(data_dir / "jfk.wav", tmp_path / "jfk.wav")
+    manifest = tmp_path / "jfk.json"
+    manifest.write_text('{"audio": "jfk.wav"}\n')
+    out = cli("transcribe", manifest, "-m", ASR, "-o", tmp_path, "-f", "txt,json")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and len(lines) == 1 and "Refusing to overwrite input" in lines[0], lines
+    assert manifest.read_text() == '{"audio": "jfk.wav"}\n'
+    assert not (tmp_path / "jfk.txt").exists()  # refused before anything ran
