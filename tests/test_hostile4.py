@@ -125,3 +125,74 @@ def test_transcribe_never_writes_over_the_manifest_it_reads(tmp_path, data_dir):
     assert out.returncode == 1 and len(lines) == 1 and "Refusing to overwrite input" in lines[0], lines
     assert manifest.read_text() == '{"audio": "jfk.wav"}\n'
     assert not (tmp_path / "jfk.txt").exists()  # refused before anything ran
+
+
+# ------------------------------------------------------------------------------ speak
+
+@needs_models
+def test_speak_never_writes_its_timestamps_over_the_text_file_it_reads(tmp_path):
+    """'speak --text-file notes.json -o notes.wav': the sidecar notes.json replaced the input text."""
+    text = tmp_path / "notes.json"
+    text.write_text("Hello there.\n")
+    out = cli("speak", "--text-file", text, "-o", tmp_path / "notes.wav", "-q")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and len(lines) == 1 and "would overwrite the input text" in lines[0], lines
+    assert text.read_text() == "Hello there.\n" and not (tmp_path / "notes.wav").exists()
+
+
+# ------------------------------------------------------------------------------ inspect
+
+def _lj(tmp_path, data_dir) -> Path:
+    lj = tmp_path / "lj"
+    (lj / "wavs").mkdir(parents=True)
+    shutil.copy(data_dir / "cathy_a0001.wav", lj / "wavs" / "c1.wav")
+    shutil.copy(data_dir / "cathy_a0005.wav", lj / "wavs" / "c5.wav")
+    (lj / "metadata.csv").write_text("c1|one|one\nc5|five|five\n")
+    return lj
+
+
+def test_inspect_ljspeech_manifests_point_at_the_clips(tmp_path, data_dir):
+    """keep/review/drop.csv named clips by id under OUTDIR/wavs/, which does not exist: read back, every
+    clip was 'not found'."""
+    from tingshuo.quality.base import InspectOptions
+    from tingshuo.quality.dataset import inspect_dataset
+
+    lj = _lj(tmp_path, data_dir)
+    inspect_dataset([str(lj)], tmp_path / "out", InspectOptions(asr=False), report=False)
+    recs = [r for name in ("keep", "review", "drop") if (tmp_path / "out" / f"{name}.csv").exists()
+            for r in open_dataset(tmp_path / "out" / f"{name}.csv")]
+    assert sorted(Path(r.audio).name for r in recs) == ["c1.wav", "c5.wav"]
+    assert all(Path(r.audio).is_file() for r in recs) and sorted(r.text for r in recs) == ["five", "one"]
+
+
+def test_inspect_refuses_an_input_that_is_one_of_its_outputs(tmp_path, data_dir):
+    """Re-inspecting OUTDIR/review (Kaldi) into the same OUTDIR rewrote the input's wav.scp with the new
+    grades' subset; 'inspect ""' inspected the working directory."""
+    from tingshuo.errors import InputError
+    from tingshuo.quality.base import InspectOptions
+    from tingshuo.quality.dataset import inspect_dataset
+
+    lj = _lj(tmp_path, data_dir)
+    review = tmp_path / "out" / "review"
+    review.mkdir(parents=True)
+    (review / "wav.scp").write_text(f"u1 {lj}/wavs/c1.wav\nu5 {lj}/wavs/c5.wav\n")
+    (review / "text").write_text("u1 one\nu5 five\n")
+    for src in (review, review / "wav.scp"):
+        with pytest.raises(InputError, match="review output"):
+            inspect_dataset([str(src)], tmp_path / "out", InspectOptions(asr=False), report=False)
+    assert (review / "wav.scp").read_text().count("\n") == 2 and not (tmp_path / "out" / "results.jsonl").exists()
+    with pytest.raises(InputError, match="empty path"):
+        inspect_dataset([""], tmp_path / "out2", InspectOptions(asr=False), report=False)
+
+
+def test_inspect_profile_with_nan_levels_is_refused(tmp_path):
+    """'min_snr_db: {review: .nan}' loaded, and NaN fails every comparison: the check silently never fired."""
+    from tingshuo.errors import InputError
+    from tingshuo.quality.grade import load_profile
+
+    (tmp_path / "p.yaml").write_text("thresholds:\n  min_snr_db: {review: .nan}\n")
+    with pytest.raises(InputError, match="finite"):
+        load_profile(str(tmp_path / "p.yaml"))
+    (tmp_path / "q.yaml").write_text("thresholds:\n  min_snr_db: {review: 1e999}\n")
+    with pytest.raises(InputError, match="finite"):
+        load_profile(str(tmp_path / "q.yaml"))
