@@ -196,3 +196,52 @@ def test_inspect_profile_with_nan_levels_is_refused(tmp_path):
     (tmp_path / "q.yaml").write_text("thresholds:\n  min_snr_db: {review: 1e999}\n")
     with pytest.raises(InputError, match="finite"):
         load_profile(str(tmp_path / "q.yaml"))
+
+
+# ------------------------------------------------------------------------------ knowledge bases
+
+ENTRY = "entries:\n  - questions: [hello]\n    answer: hi\n"
+LAUGHS = "".join(f"{a}: &{a} [{', '.join([f'*{p}'] * 9 if p else ['lol'] * 9)}]\n"
+                 for p, a in zip(["", *"abcdefgh"], "abcdefghi"))
+
+
+@pytest.mark.parametrize("name,text,match", [
+    ("alias-name.yaml", LAUGHS + "name: *i\n" + ENTRY, "aliases expand"),  # hung (str() of 9^9 items)
+    ("alias-id.yaml", LAUGHS + "entries:\n  - id: *i\n    questions: [hello]\n    answer: hi\n", "aliases expand"),
+    ("deep.yaml", "entries: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),  # RecursionError
+    ("dup-answer.yaml", "entries:\n  - questions: [hello]\n    answer: first\n    answer: second\n", "given twice"),
+    ("dup-entries.yaml", ENTRY + "entries:\n  - questions: [bye]\n    answer: b\n", "given twice"),  # half the KB lost
+    ("tag.yaml", "entries:\n  - questions: [hello]\n    answer: !!python/object:os.system x\n", "not valid YAML"),
+    ("big-field.csv", "question,answer\nhello," + "x" * 200_000 + "\n", "not readable as CSV"),
+])
+def test_hostile_knowledge_bases_are_one_clear_error(tmp_path, name, text, match):
+    import signal
+
+    from tingshuo.dialogue.kb import load_kb
+
+    (tmp_path / name).write_text(text, encoding="utf-8")
+
+    def too_slow(*_):
+        raise TimeoutError("load_kb hung")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(20)
+    try:
+        with pytest.raises(ManifestError, match=match):
+            load_kb(tmp_path / name)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_knowledge_bases_saved_with_a_bom_load(tmp_path):
+    """Excel's 'CSV UTF-8' and Notepad write a BOM: the CSV header was 'missing question/answer columns',
+    a Markdown KB's first heading was not seen."""
+    from tingshuo.dialogue.kb import load_kb
+
+    (tmp_path / "a.csv").write_text("\ufeffquestion,answer\r\nhello,hi\r\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("\ufeff## e1\r\nQ: hello\r\nA: hi\r\n", encoding="utf-8")
+    (tmp_path / "c.yaml").write_text("\ufeff" + ENTRY, encoding="utf-8")
+    for name in ("a.csv", "b.md", "c.yaml"):
+        kb = load_kb(tmp_path / name)
+        assert [(e.questions, e.answer) for e in kb.entries] == [({"en": ("hello",)}, {"en": "hi"})]

@@ -227,17 +227,21 @@ def load_kb(source: str | Path) -> KnowledgeBase:
 def _load_yaml(path: Path) -> KnowledgeBase:
     import yaml
 
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+        if root is None:
+            raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
+        _check_nodes(root, path)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # bad syntax, an undefined alias, a tag such as !!python/object
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ManifestError(f"{path}{where}: not valid YAML ({problem}).") from None
-    if root is None:
-        raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
-    data = yaml.safe_load(text)
+    except RecursionError:
+        raise ManifestError(f"{path}: nested too deeply to be a knowledge base; "
+                            "entries hold questions, answers and titles.") from None
     if isinstance(data, list):  # a bare list of entries
         data, entry_nodes = {"entries": data}, root.value
     elif isinstance(data, dict):
@@ -253,6 +257,44 @@ def _load_yaml(path: Path) -> KnowledgeBase:
     prompts = {k: _by_language(data[k], f"{path}: '{k}'") for k in DEFAULT_PROMPTS
                if k in data}
     return KnowledgeBase(str(data.get("name") or path.stem), tuple(entries), prompts, str(path))
+
+
+MAX_YAML_NODES = 1_000_000  # values in the file once aliases are expanded; bank.yaml has ~1,500
+
+
+def _check_nodes(root, path: Path) -> None:
+    """Refuse, with one line, what PyYAML would load but not as written: a key given twice in one
+    mapping (the last silently won: a second 'entries:' dropped every entry above it), and aliases that
+    expand past ``MAX_YAML_NODES`` values ("billion laughs": printing one such id or name hung the
+    loader, eating memory)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:  # iterative, children first: a deep file cannot overflow the stack here
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        kids = ([k for pair in node.value for k in pair] if isinstance(node, yaml.MappingNode)
+                else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if not done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+            continue
+        sizes[id(node)] = 1 + sum(sizes.get(id(k), 1) for k in kids)
+        if sizes[id(node)] > MAX_YAML_NODES:
+            raise ManifestError(f"{path} line {node.start_mark.line + 1}: its aliases expand to more than "
+                                f"{MAX_YAML_NODES:,} values; write the entries out without nested aliases.")
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        raise ManifestError(f"{path} line {line}: '{key.value}' is given twice in one mapping "
+                                            f"(first on line {seen[key.value]}); YAML keeps only the last, "
+                                            "so merge them or remove one.")
+                    seen[key.value] = line
 
 
 def _by_language(value, where: str, *, many: bool = False) -> dict:
@@ -341,36 +383,44 @@ def _slots(raw, where: str, entry_id: str) -> tuple[Slot, ...]:
 
 # ------------------------------------------------------------------------------ CSV
 def _load_csv(path: Path) -> KnowledgeBase:
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        if not any(c.startswith("question") for c in cols) or not any(c.startswith("answer") for c in cols):
-            raise ManifestError(f"{path} line 1: the header needs question(_<lang>) and answer(_<lang>) columns.")
-        entries = []
-        for n, row in enumerate(reader, 2):
-            where = f"{path} line {n}"
-            questions: dict[str, tuple[str, ...]] = {}
-            answer: dict[str, str] = {}
-            title: dict[str, str] = {}
-            for col, val in row.items():
-                if not col or val is None or not val.strip():
-                    continue
-                base, _, lang = col.partition("_")
-                if base == "question":
-                    for q in val.split("|"):
-                        if q.strip():
-                            ql = lang or text_language(q)
-                            questions[ql] = questions.get(ql, ()) + (q.strip(),)
-                elif base == "answer":
-                    answer[lang or text_language(val)] = val.strip()
-                elif base == "title":
-                    title[lang or text_language(val)] = val.strip()
-            if not questions or not answer:
-                raise ManifestError(f"{where}: a row needs at least one question and one answer.")
-            intent = (row.get("intent") or "").strip() or None
-            if intent not in (None, "handoff"):
-                raise ManifestError(f"{where}: unknown intent '{intent}'; the known intent is 'handoff'.")
-            entries.append(Entry(str(row.get("id") or f"row{n}"), questions, answer, title, (), intent, n))
+        try:
+            return _csv_entries(path, reader)
+        except csv.Error as exc:  # a field over the csv module's limit (131,072 characters), a stray quote
+            raise ManifestError(f"{path} line {reader.line_num}: not readable as CSV ({exc}); "
+                                "shorten the field or use YAML.") from None
+
+
+def _csv_entries(path: Path, reader) -> KnowledgeBase:
+    cols = reader.fieldnames or []
+    if not any(c.startswith("question") for c in cols) or not any(c.startswith("answer") for c in cols):
+        raise ManifestError(f"{path} line 1: the header needs question(_<lang>) and answer(_<lang>) columns.")
+    entries = []
+    for n, row in enumerate(reader, 2):
+        where = f"{path} line {n}"
+        questions: dict[str, tuple[str, ...]] = {}
+        answer: dict[str, str] = {}
+        title: dict[str, str] = {}
+        for col, val in row.items():
+            if not col or val is None or not val.strip():
+                continue
+            base, _, lang = col.partition("_")
+            if base == "question":
+                for q in val.split("|"):
+                    if q.strip():
+                        ql = lang or text_language(q)
+                        questions[ql] = questions.get(ql, ()) + (q.strip(),)
+            elif base == "answer":
+                answer[lang or text_language(val)] = val.strip()
+            elif base == "title":
+                title[lang or text_language(val)] = val.strip()
+        if not questions or not answer:
+            raise ManifestError(f"{where}: a row needs at least one question and one answer.")
+        intent = (row.get("intent") or "").strip() or None
+        if intent not in (None, "handoff"):
+            raise ManifestError(f"{where}: unknown intent '{intent}'; the known intent is 'handoff'.")
+        entries.append(Entry(str(row.get("id") or f"row{n}"), questions, answer, title, (), intent, n))
     return KnowledgeBase(path.stem, tuple(entries), {}, str(path))
 
 
@@ -391,7 +441,7 @@ def _load_markdown(path: Path) -> KnowledgeBase:
         entries.append(Entry(current["id"], {k: tuple(v) for k, v in current["q"].items()}, current["a"], {}, (),
                              current.get("intent"), current["line"]))
 
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if line.startswith("## "):
             close()
             heading = line[3:].strip()
