@@ -245,3 +245,79 @@ def test_knowledge_bases_saved_with_a_bom_load(tmp_path):
     for name in ("a.csv", "b.md", "c.yaml"):
         kb = load_kb(tmp_path / name)
         assert [(e.questions, e.answer) for e in kb.entries] == [({"en": ("hello",)}, {"en": "hi"})]
+
+
+# ------------------------------------------------------------------------------ train
+
+@pytest.mark.parametrize("values,match", [
+    ({"lr": -1}, "lr must be"),  # 'unexpected ValueError: Invalid learning rate' from AdamW
+    ({"lr": 0}, "lr must be"),  # trained with a learning rate of 0: nothing learnt, no word said
+    ({"model": {"d_model": 32, "heads": 0}}, "heads must be"),  # unexpected ZeroDivisionError
+    ({"model": {"d_model": 0, "heads": 2}}, "d_model must be"),
+    ({"model": {"dropout": 2.0}}, "dropout must be"),
+    ({"model": {"n_mels": 0}}, "n_mels must be"),  # torch: 'tensor with negative dimension'
+    ({"ckpt_every_steps": 0}, "ckpt_every_steps must be"),  # ZeroDivisionError after the first step
+    ({"log_every_steps": 0}, "log_every_steps must be"),
+    ({"valid_every_epochs": 0}, "valid_every_epochs must be"),
+    ({"threads": -1}, "threads must be"),  # 'set_num_threads expects a positive integer'
+    ({"max_batch": 0}, "max_batch must be"), ({"min_lr_ratio": 5}, "min_lr_ratio must be"),
+    ({"grad_clip": -1}, "grad_clip must be"), ({"warmup_steps": -5}, "warmup_steps must be"),
+    ({"augment": {"noise_prob": 5}}, "noise_prob must be"), ({"augment": {"speeds": [1e9]}}, "speeds must be"),
+    ({"kind": "quality", "model": {"heads": 0}}, "heads must be"),
+])
+def test_train_config_out_of_range_is_one_line(values, match):
+    from tingshuo.errors import InputError
+    from tingshuo.train.config import load_config
+
+    with pytest.raises(InputError, match=match):
+        load_config(None, train="t.jsonl", valid="v.jsonl", out="runs/x", **values)
+
+
+TINY_RUN = """\
+kind: asr
+train: t.jsonl
+valid: t.jsonl
+epochs: 1
+max_steps: 1
+cmvn_utts: 2
+model: {d_model: 32, heads: 2, encoder_layers: 1, decoder_layers: 1, subsampling_channels: 8}
+"""
+
+
+def test_train_resume_from_a_damaged_checkpoint_and_bad_out_folders(tmp_path, data_dir):
+    """--resume with a truncated / emptied / garbage last.pt: 'unexpected OSError / EOFError / ValueError';
+    'train decode' of such a checkpoint the same; --out naming a file: 'unexpected FileExistsError'."""
+    pytest.importorskip("torch", reason="needs the train extra")
+    shutil.copy(data_dir / "cathy_a0001.wav", tmp_path / "a.wav")
+    shutil.copy(data_dir / "cathy_a0005.wav", tmp_path / "b.wav")
+    (tmp_path / "t.jsonl").write_text('{"audio": "a.wav", "text": "hello there"}\n'
+                                      '{"audio": "b.wav", "text": "good morning"}\n')
+    (tmp_path / "tiny.yaml").write_text(TINY_RUN)
+    out = cli("train", "asr", "-c", tmp_path / "tiny.yaml", "-o", tmp_path / "t.jsonl", "-q")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and "is a file, not a folder" in lines[-1], lines
+    run = tmp_path / "run"
+    out = cli("train", "asr", "-c", tmp_path / "tiny.yaml", "-o", run, "-q")
+    assert out.returncode == 0, out.stderr
+    good = (run / "last.pt").read_bytes()
+    (run / "last.pt").write_bytes(good[:5000])
+    out = cli("train", "asr", "-c", tmp_path / "tiny.yaml", "-o", run, "--resume", "-q")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and "Cannot resume" in lines[-1] and "is damaged" in lines[-1], lines
+    out = cli("train", "decode", run, tmp_path / "t.jsonl", "--checkpoint", "last")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and "is damaged" in lines[-1], lines
+
+    from tingshuo.errors import InputError
+    from tingshuo.train.config import saved_config
+    from tingshuo.train.loop import read_checkpoint
+
+    for damaged in (b"", b"garbage\n", b"PK\x03\x04" + good[4:3000]):
+        (run / "last.pt").write_bytes(damaged)
+        with pytest.raises(InputError, match="is damaged"):
+            read_checkpoint(run / "last.pt")
+    (run / "last.pt").write_bytes(good)
+    assert read_checkpoint(run / "last.pt")["step"] == 1
+    (run / "config.yaml").write_text((run / "config.yaml").read_text() + "lr: -5\n")
+    with pytest.raises(InputError, match="config.yaml is damaged"):
+        saved_config(run)
