@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ManifestError
-from .config import QualityModelConfig, RunConfig, config_from_mapping
+from .config import QualityModelConfig, RunConfig, config_from_mapping, saved_config
 from .data import CMVN, BucketSampler, fbank_torch, normalise, pad_features
 from .tokenizer import normalize
 
@@ -213,10 +213,8 @@ def train_quality(cfg: RunConfig, *, resume: bool = False, progress: bool = True
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out)
-    if resume and (run_dir / "config.yaml").exists():
-        import yaml
-
-        old = config_from_mapping(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
+    old = saved_config(run_dir) if resume else None
+    if old is not None:
         cfg = dataclasses.replace(old, epochs=max(cfg.epochs, old.epochs), out=cfg.out)
     if not resume and (run_dir / "last.pt").exists():
         raise InputError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out.")
@@ -234,8 +232,9 @@ def predict_quality(run_dir: str | os.PathLike, manifest: str | os.PathLike, whi
     import torch
 
     from .asr import find_checkpoint
+    from .loop import read_checkpoint
 
-    state = torch.load(find_checkpoint(run_dir, which), map_location="cpu", weights_only=False)
+    state = read_checkpoint(find_checkpoint(run_dir, which), "cpu")
     cfg = config_from_mapping(state["config"])
     task = QualityTask.__new__(QualityTask)
     meta = state["meta"]
