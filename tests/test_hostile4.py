@@ -321,3 +321,28 @@ def test_train_resume_from_a_damaged_checkpoint_and_bad_out_folders(tmp_path, da
     (run / "config.yaml").write_text((run / "config.yaml").read_text() + "lr: -5\n")
     with pytest.raises(InputError, match="config.yaml is damaged"):
         saved_config(run)
+
+
+# ------------------------------------------------------------------------------ serve flags
+
+def test_serve_start_up_problems_are_one_line_before_any_model_loads(tmp_path):
+    """A missing or hostile --kb was a uvicorn traceback at start-up (exit 3); a busy port or a host that
+    does not resolve, uvicorn's log line and exit 3; an unusable --keep-uploads, a 500 on every upload."""
+    import socket
+
+    pytest.importorskip("fastapi", reason="needs the server extra")
+    (tmp_path / "dup.yaml").write_text(ENTRY + "entries:\n  - questions: [bye]\n    answer: b\n")
+    (tmp_path / "afile").write_text("x")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        cases = [(["--port", str(port)], "already in use"),
+                 (["--host", "no-such-host.invalid", "--port", "0"], "Cannot listen on"),
+                 (["--port", "0", "--kb", tmp_path / "dup.yaml"], "given twice"),
+                 (["--port", "0", "--kb", tmp_path / "missing.yaml"], "not found"),
+                 (["--port", "0", "--keep-uploads", tmp_path / "afile"], "is a file")]
+        for flags, match in cases:
+            out = cli("serve", *flags, timeout=60)
+            lines = no_traceback(out)
+            assert out.returncode == 1 and len(lines) == 1 and match in lines[0], (flags, out.stderr[-2000:])
