@@ -346,3 +346,16 @@ def test_serve_start_up_problems_are_one_line_before_any_model_loads(tmp_path):
             out = cli("serve", *flags, timeout=60)
             lines = no_traceback(out)
             assert out.returncode == 1 and len(lines) == 1 and match in lines[0], (flags, out.stderr[-2000:])
+
+
+def test_a_knowledge_base_of_many_megabytes_is_refused_before_it_is_read(tmp_path):
+    """A 10 MB YAML took ~35 s to parse and the brain over it never answered (2 MB: no answer after
+    6.5 minutes here); it is refused by size, at once."""
+    from tingshuo.dialogue.kb import MAX_KB_BYTES, load_kb
+
+    path = tmp_path / "huge.yaml"
+    with open(path, "w") as fh:
+        fh.write(ENTRY)
+        fh.truncate(MAX_KB_BYTES + 1)  # sparse: no time spent writing it
+    with pytest.raises(ManifestError, match="at most"):
+        load_kb(path)

@@ -41,6 +41,7 @@ from pathlib import Path
 from ..errors import ManifestError
 
 BUILTIN = {"bank": Path(__file__).parent / "data" / "bank.yaml"}
+MAX_KB_BYTES = 4_000_000  # bank.yaml is 20 kB; 2 MB (12,500 entries) already takes minutes to embed
 
 
 def text_language(text: str) -> str:
@@ -201,6 +202,10 @@ def load_kb(source: str | Path) -> KnowledgeBase:
     if not path.is_file():
         raise ManifestError(f"Knowledge base {path} not found; give a .yaml, .csv or .md file "
                             f"(or a built-in: {', '.join(BUILTIN)}).")
+    size = path.stat().st_size
+    if size > MAX_KB_BYTES:
+        raise ManifestError(f"{path} is {size / 1e6:.1f} MB; a knowledge base can be at most {MAX_KB_BYTES / 1e6:.0f} MB "
+                            "(tens of thousands of questions take many minutes to load and embed); split it by topic.")
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
