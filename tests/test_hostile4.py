@@ -127,6 +127,34 @@ def test_transcribe_never_writes_over_the_manifest_it_reads(tmp_path, data_dir):
     assert not (tmp_path / "jfk.txt").exists()  # refused before anything ran
 
 
+
+@needs_models
+def test_transcribe_manifest_out_never_writes_into_an_input(tmp_path, data_dir):
+    """'--manifest-out clip.wav' (an input) cut the audio at its last newline byte and appended JSON to it."""
+    wav = tmp_path / "jfk.wav"
+    shutil.copy(data_dir / "jfk.wav", wav)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio": "jfk.wav"}\n')
+    for args in ([wav, "--manifest-out", wav], [manifest, "--manifest-out", manifest],
+                 [manifest, "--manifest-out", wav]):
+        out = cli("transcribe", *args, "-m", ASR, "-o", tmp_path / "out", "-f", "txt")
+        lines = no_traceback(out)
+        assert out.returncode == 1 and len(lines) == 1 and "is one of the inputs" in lines[0], (args, lines)
+    assert wav.read_bytes() == (data_dir / "jfk.wav").read_bytes()
+    assert manifest.read_text() == '{"audio": "jfk.wav"}\n'
+
+
+@needs_models
+def test_transcribe_a_manifest_line_naming_its_folder_fails_that_line_only(tmp_path, data_dir):
+    """{"audio": "."} ended the whole run: 'unexpected ValueError: PosixPath('.') has an empty name'."""
+    shutil.copy(data_dir / "jfk.wav", tmp_path / "jfk.wav")
+    (tmp_path / "m.jsonl").write_text('{"audio": "."}\n{"audio": "/"}\n{"audio": "jfk.wav"}\n')
+    out = cli("transcribe", tmp_path / "m.jsonl", "-m", ASR, "--beam-size", "1", "-o", tmp_path / "out", "-f", "txt")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and sum(ln.startswith("error: ") for ln in lines) == 2, lines
+    assert (tmp_path / "out" / "jfk.txt").is_file()
+
+
 # ------------------------------------------------------------------------------ speak
 
 @needs_models

@@ -92,6 +92,8 @@ def record_stem(audio: str, root: Path) -> Path:
         rel = Path(os.path.abspath(audio)).relative_to(root)
     except ValueError:
         rel = Path(Path(audio).name)
+    if not rel.name:  # the root itself ("audio": "."), or "/": a name to report it under, not a crash
+        rel = Path(os.path.basename(os.path.abspath(audio)) or "audio")
     return rel.with_suffix("")
 
 
@@ -158,7 +160,8 @@ class TranscriptSink:
     lines and stdout text come in input order."""
 
     def __init__(self, out_dir: str | os.PathLike, formats: tuple[str, ...], *,
-                 manifest_out: str | os.PathLike | None = None, stdout: TextIO | None = None) -> None:
+                 manifest_out: str | os.PathLike | None = None, stdout: TextIO | None = None,
+                 inputs: Iterable[str | os.PathLike] = ()) -> None:
         from ..data.manifest import JsonlAppender
 
         self.formats = tuple(formats)
@@ -167,6 +170,11 @@ class TranscriptSink:
         self.stdout = stdout or sys.stdout
         self.appender = None
         if manifest_out:
+            # Opening it cuts a trailing partial line and appends: '--manifest-out clip.wav' (an input)
+            # cut the audio file at its last newline byte and wrote JSON into it.
+            target = os.path.realpath(manifest_out)
+            if any(str(src) and os.path.realpath(src) == target for src in inputs):
+                raise InputError(f"--manifest-out {manifest_out} is one of the inputs; choose another path.")
             try:
                 self.appender = JsonlAppender(manifest_out)
             except OSError as exc:
