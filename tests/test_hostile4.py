@@ -387,3 +387,21 @@ def test_a_knowledge_base_of_many_megabytes_is_refused_before_it_is_read(tmp_pat
         fh.truncate(MAX_KB_BYTES + 1)  # sparse: no time spent writing it
     with pytest.raises(ManifestError, match="at most"):
         load_kb(path)
+
+
+# ------------------------------------------------------------------------------ OpenAI-compatible routes
+
+def test_transcriptions_take_the_language_spellings_the_cli_takes(server, data_dir):
+    """'zh_CN', 'cmn', 'Chinese' were 422 on /v1/audio/transcriptions while 'tingshuo transcribe --language'
+    and manifests take them; nonsense is still 422 naming the field."""
+    import httpx
+
+    url = server.url + "/v1/audio/transcriptions"
+    wav = (data_dir / "zh_aishell_S0724W0121.wav").read_bytes()
+    for language in ("zh_CN", "cmn", "Chinese"):
+        r = httpx.post(url, files={"file": ("a.wav", wav)}, data={"language": language,
+                                                                  "response_format": "verbose_json"}, timeout=120)
+        assert r.status_code == 200 and r.json()["language"] == "zh", (language, r.text)
+    for language in ("klingon", "xx_YY", "\u00ff"):
+        r = httpx.post(url, files={"file": ("a.wav", wav)}, data={"language": language}, timeout=120)
+        assert r.status_code == 422 and r.json()["error"]["param"] == "language", (language, r.text)
