@@ -168,6 +168,28 @@ def test_speak_never_writes_its_timestamps_over_the_text_file_it_reads(tmp_path)
     assert text.read_text() == "Hello there.\n" and not (tmp_path / "notes.wav").exists()
 
 
+
+def test_markup_is_not_read_aloud():
+    """'<speak>Hello <break time="1s"/> world</speak>' was read as 'speak Hello break time equals one
+    seconds world speak' (3.9 s for two words); '&amp;' as 'and amp'."""
+    from tingshuo.tts.normalize import normalize, strip_markup
+
+    assert normalize('<speak>Hello <break time="1s"/> world</speak>') == "Hello world"
+    assert normalize("<prosody rate='slow'>Fish &amp; chips</prosody>") == "Fish and chips"
+    assert strip_markup("你好<br>世界") == "你好 世界"
+    assert strip_markup("3 < 5 and 7 > 2, x<y") == "3 < 5 and 7 > 2, x<y"  # comparisons stay
+
+
+@needs_models
+def test_ssml_looking_text_takes_as_long_as_its_words():
+    from tingshuo.tts import speak
+
+    plain = speak("Hello world.", options={"variation": 0.0}).duration_s
+    marked = speak('<speak><prosody rate="x-slow">Hello</prosody> <break time="3s"/> world.</speak>',
+                   options={"variation": 0.0}).duration_s
+    assert marked < plain * 1.3, (plain, marked)
+
+
 # ------------------------------------------------------------------------------ inspect
 
 def _lj(tmp_path, data_dir) -> Path:
