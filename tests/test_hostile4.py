@@ -427,3 +427,13 @@ def test_transcriptions_take_the_language_spellings_the_cli_takes(server, data_d
     for language in ("klingon", "xx_YY", "\u00ff"):
         r = httpx.post(url, files={"file": ("a.wav", wav)}, data={"language": language}, timeout=120)
         assert r.status_code == 422 and r.json()["error"]["param"] == "language", (language, r.text)
+
+
+def test_a_knowledge_base_that_is_a_folder_or_device_says_so(tmp_path):
+    """'Knowledge base /tmp not found' for a folder that exists (and for /dev/zero)."""
+    from tingshuo.dialogue.kb import load_kb
+
+    with pytest.raises(ManifestError, match="is a folder"):
+        load_kb(tmp_path)
+    with pytest.raises(ManifestError, match="not a regular file"):
+        load_kb("/dev/null")

@@ -200,7 +200,8 @@ def load_kb(source: str | Path) -> KnowledgeBase:
         source = BUILTIN[str(source)]
     path = Path(source)
     if not path.is_file():
-        raise ManifestError(f"Knowledge base {path} not found; give a .yaml, .csv or .md file "
+        what = ("is a folder" if path.is_dir() else "is not a regular file") if path.exists() else "not found"
+        raise ManifestError(f"Knowledge base {path} {what}; give a .yaml, .csv or .md file "
                             f"(or a built-in: {', '.join(BUILTIN)}).")
     size = path.stat().st_size
     if size > MAX_KB_BYTES:
