@@ -155,6 +155,22 @@ def test_transcribe_a_manifest_line_naming_its_folder_fails_that_line_only(tmp_p
     assert (tmp_path / "out" / "jfk.txt").is_file()
 
 
+
+def test_subtitles_escape_vtt_markup_and_never_hold_a_blank_line():
+    """A cue 'R&D at AT&T: x <b> y' went into the VTT unescaped (WebVTT cue text is markup: '<b>' turned
+    bold); a text holding a blank line ended the cue early in SRT and VTT, the rest a broken cue."""
+    from tingshuo.asr.formats import to_srt, to_vtt
+    from tingshuo.types import Segment, Transcript
+
+    t = Transcript.from_segments((Segment(0.0, 1.0, " R&D at AT&T: x <b> y"), Segment(1.0, 2.0, " line\n\n break")),
+                                 language="en", language_probability=1.0, duration_s=2.0)
+    vtt, srt = to_vtt(t), to_srt(t)
+    assert "R&amp;D at AT&amp;T: x &lt;b&gt; y" in vtt and "<b>" not in vtt
+    for text, n_blocks in ((vtt, 3), (srt, 2)):
+        blocks = text.strip().split("\n\n")
+        assert len(blocks) == n_blocks and "line break" in blocks[-1], text
+
+
 # ------------------------------------------------------------------------------ speak
 
 @needs_models
