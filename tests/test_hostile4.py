@@ -96,6 +96,20 @@ def test_manifest_fields_of_the_wrong_kind_are_refused_by_line(tmp_path):
     assert [r.id for r in recs] == ["LJ1"] and len(errors) == 2
 
 
+
+def test_nemo_segments_of_a_longer_file_are_refused_not_read_whole(tmp_path):
+    """NeMo lines with "offset" (a segment of a long recording) were read as the whole file: transcribe,
+    inspect and train each processed the full recording once per line, silently."""
+    lines = [{"audio_filepath": "long.wav", "offset": 0, "duration": 3.0, "text": "whole"},
+             {"audio_filepath": "long.wav", "offset": 12.5, "duration": 3.0, "text": "a segment"},
+             {"audio_filepath": "long.wav", "offset": "x", "duration": 3.0}]
+    (tmp_path / "n.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    errors = []
+    recs = list(open_dataset(tmp_path / "n.jsonl").records(on_error=errors.append))
+    assert [r.text for r in recs] == ["whole"] and len(errors) == 2
+    assert "segments of a longer recording" in str(errors[0]) and "line 2" in str(errors[0])
+
+
 @needs_models
 def test_transcribe_a_manifest_line_in_an_unknown_language_fails_that_file_only(tmp_path, data_dir):
     """One line with "lang": "klingon" (or a language the model lacks) ended the whole run before any

@@ -162,6 +162,15 @@ def _read_jsonl(ds: Dataset):
             if utt is not None and (isinstance(utt, bool) or not isinstance(utt, (str, int))):
                 yield ManifestError(f"{where}: 'id' must be a string, not {utt!r}.")
                 continue
+            offset = _seconds(obj.get("offset"))
+            if offset:  # NeMo's segment of a longer file: every verb would read the whole file instead
+                yield ManifestError(f"{where}: 'offset' {obj.get('offset')!r}: segments of a longer recording are "
+                                    "not supported; cut it into one file per utterance first.")
+                continue
+            if offset is False:
+                yield ManifestError(f"{where}: 'offset' must be a number of seconds (0 or more), "
+                                    f"not {obj.get('offset')!r}.")
+                continue
             duration = _seconds(obj.get("duration_s", obj.get("duration")))
             if duration is False:
                 yield ManifestError(f"{where}: 'duration' must be a number of seconds (0 or more), "
