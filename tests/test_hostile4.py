@@ -467,3 +467,36 @@ def test_a_knowledge_base_that_is_a_folder_or_device_says_so(tmp_path):
         load_kb(tmp_path)
     with pytest.raises(ManifestError, match="not a regular file"):
         load_kb("/dev/null")
+
+
+def test_hostile_yaml_in_profiles_and_run_configs_is_one_line(tmp_path):
+    """The same alias bomb as a profile's name hung 'inspect --profile' (30 s and counting), and inline in
+    a run config's value 'train'; a key given twice in a config silently kept the last."""
+    import signal
+
+    from tingshuo.errors import InputError
+    from tingshuo.quality.grade import load_profile
+    from tingshuo.train.config import load_config
+
+    inline = "&a [" + ", ".join(["lol"] * 9) + "]"
+    for prev, name in zip("abcdefgh", "bcdefghi"):  # nested inline anchors: 9^9 values in one line
+        inline = f"&{name} [" + ", ".join([inline] + [f"*{prev}"] * 8) + "]"
+    (tmp_path / "p.yaml").write_text(LAUGHS + "name: *i\nthresholds: {min_snr_db: {review: 1}}\n")
+    (tmp_path / "c.yaml").write_text(f"train: t.jsonl\nvalid: v.jsonl\nout: {inline}\n")
+    (tmp_path / "d.yaml").write_text("train: t.jsonl\nvalid: v.jsonl\nlr: 0.001\nlr: 0.002\n")
+
+    def too_slow(*_):
+        raise TimeoutError("hung")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(20)
+    try:
+        with pytest.raises(InputError, match="aliases expand"):
+            load_profile(str(tmp_path / "p.yaml"))
+        with pytest.raises(InputError, match="aliases expand"):
+            load_config(tmp_path / "c.yaml")
+        with pytest.raises(InputError, match="'lr' is given twice"):
+            load_config(tmp_path / "d.yaml")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

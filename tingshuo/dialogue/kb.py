@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ManifestError
+from ..util import check_yaml_nodes
 
 BUILTIN = {"bank": Path(__file__).parent / "data" / "bank.yaml"}
 MAX_KB_BYTES = 4_000_000  # bank.yaml is 20 kB; 2 MB (12,500 entries) already takes minutes to embed
@@ -238,7 +239,7 @@ def _load_yaml(path: Path) -> KnowledgeBase:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         if root is None:
             raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
-        _check_nodes(root, path)
+        check_yaml_nodes(root, str(path), ManifestError)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # bad syntax, an undefined alias, a tag such as !!python/object
         mark = getattr(exc, "problem_mark", None)
@@ -263,44 +264,6 @@ def _load_yaml(path: Path) -> KnowledgeBase:
     prompts = {k: _by_language(data[k], f"{path}: '{k}'") for k in DEFAULT_PROMPTS
                if k in data}
     return KnowledgeBase(str(data.get("name") or path.stem), tuple(entries), prompts, str(path))
-
-
-MAX_YAML_NODES = 1_000_000  # values in the file once aliases are expanded; bank.yaml has ~1,500
-
-
-def _check_nodes(root, path: Path) -> None:
-    """Refuse, with one line, what PyYAML would load but not as written: a key given twice in one
-    mapping (the last silently won: a second 'entries:' dropped every entry above it), and aliases that
-    expand past ``MAX_YAML_NODES`` values ("billion laughs": printing one such id or name hung the
-    loader, eating memory)."""
-    import yaml
-
-    sizes: dict[int, int] = {}
-    stack = [(root, False)]
-    while stack:  # iterative, children first: a deep file cannot overflow the stack here
-        node, done = stack.pop()
-        if id(node) in sizes:
-            continue
-        kids = ([k for pair in node.value for k in pair] if isinstance(node, yaml.MappingNode)
-                else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
-        if not done:
-            stack.append((node, True))
-            stack.extend((k, False) for k in kids if id(k) not in sizes)
-            continue
-        sizes[id(node)] = 1 + sum(sizes.get(id(k), 1) for k in kids)
-        if sizes[id(node)] > MAX_YAML_NODES:
-            raise ManifestError(f"{path} line {node.start_mark.line + 1}: its aliases expand to more than "
-                                f"{MAX_YAML_NODES:,} values; write the entries out without nested aliases.")
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, _ in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    line = key.start_mark.line + 1
-                    if key.value in seen:
-                        raise ManifestError(f"{path} line {line}: '{key.value}' is given twice in one mapping "
-                                            f"(first on line {seen[key.value]}); YAML keeps only the last, "
-                                            "so merge them or remove one.")
-                    seen[key.value] = line
 
 
 def _by_language(value, where: str, *, many: bool = False) -> dict:
