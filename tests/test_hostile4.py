@@ -398,7 +398,9 @@ def test_train_resume_from_a_damaged_checkpoint_and_bad_out_folders(tmp_path, da
             read_checkpoint(run / "last.pt")
     (run / "last.pt").write_bytes(good)
     assert read_checkpoint(run / "last.pt")["step"] == 1
-    (run / "config.yaml").write_text((run / "config.yaml").read_text() + "lr: -5\n")
+    import re
+
+    (run / "config.yaml").write_text(re.sub(r"(?m)^lr: .*$", "lr: -5", (run / "config.yaml").read_text()))
     with pytest.raises(InputError, match="config.yaml is damaged"):
         saved_config(run)
 
