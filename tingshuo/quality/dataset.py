@@ -67,13 +67,6 @@ def _for_output(rec, fmt: str):
         return replace(rec, raw=raw)
     if fmt == "kaldi" and rec.raw:
         return replace(rec, raw={**rec.raw, "path": os.path.abspath(rec.audio)})
-    if fmt == "ljspeech" and rec.raw.get("cols"):
-        # An LJSpeech row names its clip by id under the manifest's own wavs/ folder, which OUTDIR does
-        # not have: keep.csv read from there pointed at OUTDIR/wavs/ID.wav, files that do not exist. The
-        # first column becomes the clip's absolute path (the readers take an audio path there).
-        cols = list(rec.raw["cols"])
-        cols[0] = os.path.abspath(rec.audio)
-        return replace(rec, raw={**rec.raw, "cols": cols})
     return rec
 
 
