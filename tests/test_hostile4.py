@@ -90,10 +90,11 @@ def test_manifest_fields_of_the_wrong_kind_are_refused_by_line(tmp_path):
     assert [int(str(e).split("line ")[1].split(":")[0]) for e in errors] == list(range(2, len(lines) + 1))
 
     (tmp_path / "wavs").mkdir()
-    (tmp_path / "metadata.csv").write_text("|empty id\nLJ1|fine\nLJ2\n")
+    (tmp_path / "metadata.csv").write_text("|empty id\nLJ1|fine\nLJ2\nLJ3|A|B|C\nLJ4|x|y\n")
     errors = []
     recs = list(open_dataset(tmp_path).records(on_error=errors.append))
-    assert [r.id for r in recs] == ["LJ1"] and len(errors) == 2
+    assert [(r.id, r.text) for r in recs] == [("LJ1", "fine"), ("LJ4", "y")] and len(errors) == 3
+    assert "4 columns" in str(errors[2])  # 'LJ3|A|B|C' was read as the text 'B', silently
 
 
 

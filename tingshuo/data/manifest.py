@@ -251,6 +251,10 @@ def _read_ljspeech(ds: Dataset):
             if len(cols) < 2 or not utt or "\0" in utt:
                 yield ManifestError(f"{ds.path} line {n}: expected 'id|text[|normalized text]'.")
                 continue
+            if len(cols) > 3:  # which columns are the text is a guess: a '|' inside it, or another layout
+                yield ManifestError(f"{ds.path} line {n}: {len(cols)} columns, expected 'id|text[|normalized text]' "
+                                    "(is there a '|' in the text?); fix the line.")
+                continue
             audio = ds.root / "wavs" / (utt if is_audio_file(utt) else utt + ".wav")
             text = cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]
             yield Record(audio=str(audio), text=text, id=utt, line=n, raw={"cols": cols})
