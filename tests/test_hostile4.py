@@ -250,6 +250,9 @@ def test_inspect_refuses_an_input_that_is_one_of_its_outputs(tmp_path, data_dir)
     assert (review / "wav.scp").read_text().count("\n") == 2 and not (tmp_path / "out" / "results.jsonl").exists()
     with pytest.raises(InputError, match="empty path"):
         inspect_dataset([""], tmp_path / "out2", InspectOptions(asr=False), report=False)
+    (tmp_path / "out3" / "results.jsonl").mkdir(parents=True)  # was 'unexpected IsADirectoryError' at the end
+    with pytest.raises(InputError, match="is a folder"):
+        inspect_dataset([str(lj)], tmp_path / "out3", InspectOptions(asr=False), report=False)
 
 
 def test_inspect_profile_with_nan_levels_is_refused(tmp_path):

@@ -123,6 +123,9 @@ def _check_outputs_spare_inputs(out: Path, datasets) -> None:
             if src == target or target in src.parents:
                 raise InputError(f"{ds.path} is where this run writes its {target.name} output; choose another -o "
                                  "so inputs stay untouched.")
+    for target in outputs:  # found at the end it was 'unexpected IsADirectoryError', the work done lost
+        if target.is_dir() and (target.suffix or target.name in OUTPUT_FILES):
+            raise InputError(f"{target} is a folder, where this run writes a file; move it or choose another -o.")
 
 
 def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
