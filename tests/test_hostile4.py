@@ -197,6 +197,10 @@ def test_speak_never_writes_its_timestamps_over_the_text_file_it_reads(tmp_path)
     lines = no_traceback(out)
     assert out.returncode == 1 and len(lines) == 1 and "would overwrite the input text" in lines[0], lines
     assert text.read_text() == "Hello there.\n" and not (tmp_path / "notes.wav").exists()
+    (tmp_path / "taken.json").mkdir()  # was 'unexpected IsADirectoryError' once the audio was made
+    out = cli("speak", "Hello.", "-o", tmp_path / "taken.wav", "-q")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and len(lines) == 1 and "is a folder" in lines[0], lines
 
 
 

@@ -105,6 +105,9 @@ def run(args) -> int:
         if in_path and out.exists() and same_file(out, in_path):
             raise InputError(f"Refusing to overwrite the input {out}; choose another --output.")
         side = out.with_suffix(".json")
+        if args.timestamps and side.is_dir():  # found after the audio was made: 'unexpected IsADirectoryError'
+            raise InputError(f"The timestamps file {side} is a folder; choose another --output name, "
+                             "or --no-timestamps.")
         if in_path and args.timestamps and side.exists() and same_file(side, in_path):
             raise InputError(f"The timestamps file {side} would overwrite the input text; choose another "
                              "--output name, or --no-timestamps.")
