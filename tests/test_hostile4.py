@@ -496,3 +496,20 @@ def test_hostile_yaml_in_profiles_and_run_configs_is_one_line(tmp_path):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------------------ Ray flags
+
+def test_an_unreachable_ray_address_is_one_line_at_once(tmp_path, data_dir):
+    """'--ray-address bogus.invalid:1' (a typo, a head that is down): ray.init retried for minutes (still
+    waiting after 90 s here) before any error."""
+    pytest.importorskip("ray", reason="needs the ray extra")
+    import time
+
+    for address in ("no-such-host.invalid:6379", "127.0.0.1:1"):
+        started = time.monotonic()
+        out = cli("transcribe", data_dir / "jfk.wav", "-m", ASR, "-o", tmp_path / "out", "--ray-address", address,
+                  timeout=120)
+        lines = no_traceback(out)
+        assert out.returncode == 1 and "Could not reach the Ray cluster" in lines[-1], lines
+        assert time.monotonic() - started < 60  # the check is a TCP connect with a 5 s timeout
