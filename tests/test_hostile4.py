@@ -111,6 +111,27 @@ def test_nemo_segments_of_a_longer_file_are_refused_not_read_whole(tmp_path):
     assert "segments of a longer recording" in str(errors[0]) and "line 2" in str(errors[0])
 
 
+
+def test_appending_to_a_file_we_did_not_write_keeps_its_last_line(tmp_path):
+    """'--manifest-out notes.txt' on a file whose last line has no newline cut that line (taken for a
+    half-written JSON line of ours); a half-written object is still cut."""
+    from tingshuo.data.manifest import JsonlAppender
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my own notes\nlast line without newline")
+    with JsonlAppender(notes) as a:
+        a.write({"audio": "c"})
+    assert notes.read_text().splitlines() == ["my own notes", "last line without newline", '{"audio": "c"}']
+    done = tmp_path / "done.jsonl"
+    done.write_text('{"audio": "a"}\n{"audio": "b"}')  # complete, only its newline missing: kept
+    with JsonlAppender(done) as a:
+        assert a.done_keys() == {"a", "b"}
+    half = tmp_path / "half.jsonl"
+    half.write_text('{"audio": "a"}\n{"audio": "b", "te')
+    with JsonlAppender(half) as a:
+        assert a.done_keys() == {"a"}
+
+
 @needs_models
 def test_transcribe_a_manifest_line_in_an_unknown_language_fails_that_file_only(tmp_path, data_dir):
     """One line with "lang": "klingon" (or a language the model lacks) ended the whole run before any

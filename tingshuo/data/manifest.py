@@ -373,6 +373,14 @@ def write_jsonl(path: str | os.PathLike, rows: list[Mapping]) -> Path:
     return atomic_write_text(path, "".join(json_text(r) + "\n" for r in rows))
 
 
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return False
+
+
 class JsonlAppender:
     """Append JSON lines as results arrive, flushed each time, so a crash loses at most one line.
 
@@ -385,9 +393,15 @@ class JsonlAppender:
         if self.path.exists():
             data = self.path.read_bytes()
             if data and not data.endswith(b"\n"):
-                keep = data[: data.rfind(b"\n") + 1]
-                with open(self.path, "wb") as fh:
-                    fh.write(keep)
+                tail = data[data.rfind(b"\n") + 1:]
+                # Only a half-written line of ours is cut (a JSON object that does not parse); any other
+                # last line — a file the user named that we never wrote — is kept and ended.
+                if tail.lstrip().startswith(b"{") and not _parses(tail):
+                    with open(self.path, "wb") as fh:
+                        fh.write(data[: data.rfind(b"\n") + 1])
+                else:
+                    with open(self.path, "ab") as fh:
+                        fh.write(b"\n")
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def done_keys(self, key: str = "audio") -> set[str]:
