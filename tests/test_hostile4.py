@@ -534,3 +534,17 @@ def test_an_unreachable_ray_address_is_one_line_at_once(tmp_path, data_dir):
         lines = no_traceback(out)
         assert out.returncode == 1 and "Could not reach the Ray cluster" in lines[-1], lines
         assert time.monotonic() - started < 60  # the check is a TCP connect with a 5 s timeout
+
+
+def test_quality_labels_with_a_defect_of_the_wrong_kind_name_the_line(tmp_path, data_dir):
+    """'"defect": 5' or 'true' was 'unexpected TypeError: object is not iterable' from 'train quality'."""
+    from tingshuo.train.quality import load_labels
+
+    shutil.copy(data_dir / "cathy_a0001.wav", tmp_path / "a.wav")
+    good = {"audio": "a.wav", "text": "hi", "expected_grade": "high", "defect": ["clipping", None]}
+    for bad in (5, True, {"x": 1}):
+        (tmp_path / "l.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "defect": bad}) + "\n")
+        with pytest.raises(ManifestError, match="line 2: 'defect' must be"):
+            load_labels(tmp_path / "l.jsonl")
+    (tmp_path / "l.jsonl").write_text(json.dumps(good) + "\n")
+    assert load_labels(tmp_path / "l.jsonl")[0].defects == ("clipping",)
