@@ -68,11 +68,59 @@ def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
     if not p.is_file():
         raise InputError(f"{what} {p} not found.")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        text = p.read_text(encoding="utf-8-sig")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is not None:
+            check_yaml_nodes(root, f"{what} {p}")
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{what} {p} is not valid YAML ({str(exc).splitlines()[0]}).") from None
     except UnicodeDecodeError:
         raise InputError(f"{what} {p} is not UTF-8 text; save it as UTF-8.") from None
+    except RecursionError:
+        raise InputError(f"{what} {p} is nested too deeply to be read.") from None
     if not isinstance(data, dict):
         raise InputError(f"{what} {p} must hold a mapping of options.")
     return data
+
+
+MAX_YAML_NODES = 1_000_000  # values in the file once aliases are expanded; bank.yaml has ~1,500
+
+
+def check_yaml_nodes(root, where: str, error: type = None) -> None:
+    """Refuse (``error``, one line naming ``where``) what PyYAML would load but not as written: a key given
+    twice in one mapping (the last silently won: a knowledge base's second 'entries:' dropped every entry
+    above it), and aliases that expand past ``MAX_YAML_NODES`` values ("billion laughs": printing one such
+    value — a KB id, a profile name, a config path — hung the process, eating memory). ``root`` is
+    ``yaml.compose``'s node."""
+    import yaml
+
+    from .errors import InputError
+
+    error = error or InputError
+    sizes: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:  # iterative, children first: a deep file cannot overflow the stack here
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        kids = ([k for pair in node.value for k in pair] if isinstance(node, yaml.MappingNode)
+                else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if not done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+            continue
+        sizes[id(node)] = 1 + sum(sizes.get(id(k), 1) for k in kids)
+        if sizes[id(node)] > MAX_YAML_NODES:
+            raise error(f"{where} line {node.start_mark.line + 1}: its aliases expand to more than "
+                        f"{MAX_YAML_NODES:,} values; write the values out without nested aliases.")
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        raise error(f"{where} line {line}: '{key.value}' is given twice in one mapping "
+                                    f"(first on line {seen[key.value]}); YAML keeps only the last, "
+                                    "so merge them or remove one.")
+                    seen[key.value] = line

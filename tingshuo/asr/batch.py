@@ -92,6 +92,8 @@ def record_stem(audio: str, root: Path) -> Path:
         rel = Path(os.path.abspath(audio)).relative_to(root)
     except ValueError:
         rel = Path(Path(audio).name)
+    if not rel.name:  # the root itself ("audio": "."), or "/": a name to report it under, not a crash
+        rel = Path(os.path.basename(os.path.abspath(audio)) or "audio")
     return rel.with_suffix("")
 
 
@@ -158,7 +160,8 @@ class TranscriptSink:
     lines and stdout text come in input order."""
 
     def __init__(self, out_dir: str | os.PathLike, formats: tuple[str, ...], *,
-                 manifest_out: str | os.PathLike | None = None, stdout: TextIO | None = None) -> None:
+                 manifest_out: str | os.PathLike | None = None, stdout: TextIO | None = None,
+                 inputs: Iterable[str | os.PathLike] = ()) -> None:
         from ..data.manifest import JsonlAppender
 
         self.formats = tuple(formats)
@@ -167,6 +170,11 @@ class TranscriptSink:
         self.stdout = stdout or sys.stdout
         self.appender = None
         if manifest_out:
+            # Opening it cuts a trailing partial line and appends: '--manifest-out clip.wav' (an input)
+            # cut the audio file at its last newline byte and wrote JSON into it.
+            target = os.path.realpath(manifest_out)
+            if any(str(src) and os.path.realpath(src) == target for src in inputs):
+                raise InputError(f"--manifest-out {manifest_out} is one of the inputs; choose another path.")
             try:
                 self.appender = JsonlAppender(manifest_out)
             except OSError as exc:
@@ -177,11 +185,13 @@ class TranscriptSink:
         self._next = 0  # first index whose ordered output is not out yet
         self._written: set[int] = set()
 
-    def pending(self, items: list[Item], skip_existing: bool) -> tuple[list[Item], int]:
+    def pending(self, items: list[Item], skip_existing: bool,
+                protect: Iterable[str | os.PathLike] = ()) -> tuple[list[Item], int]:
         """The items still to do, and how many were skipped because all their outputs exist.
 
         Call before anything is transcribed (or shipped to a cluster): it also records the inputs,
-        which are never overwritten.
+        which are never overwritten — the audio, and the ``protect`` paths (the manifests the items came
+        from: ``clips.json`` listing ``clips.wav`` would otherwise be replaced by its transcript).
         """
         skipped = 0
         if skip_existing:
@@ -195,7 +205,13 @@ class TranscriptSink:
                     keep.append(it)
             items = keep
         self._inputs = {os.path.abspath(it.audio) for it in items}
+        self._inputs.update(os.path.abspath(p) for p in protect if str(p))
         if not self.to_stdout:
+            for it in items:  # say so now, not after the model has loaded and other files are done
+                for fmt in self.formats:
+                    if os.path.abspath(self.target(it, fmt)) in self._inputs:
+                        raise InputError(f"Refusing to overwrite input {self.target(it, fmt)} with the {fmt} "
+                                         f"transcript of {it.audio}; choose another --output-dir.")
             sweep_stale_temp_files(self.out_dir, items, self.formats)
         return items, skipped
 

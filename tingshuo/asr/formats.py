@@ -70,10 +70,16 @@ def _wrap(text: str) -> str:
     return text[:cut].rstrip() + "\n" + text[cut:].lstrip()
 
 
+def _cue_text(text: str) -> str:
+    """One cue's text on at most two lines: a blank line inside it would end the cue early (the rest read
+    as a broken cue by players), so whitespace runs, newlines included, become one space first."""
+    return _wrap(" ".join(text.split())).replace("-->", "->")
+
+
 def to_srt(transcript: Transcript) -> str:
     blocks = []
     for n, cue in enumerate(_cues(transcript), 1):
-        text = _wrap(cue.text.strip()).replace("-->", "->")
+        text = _cue_text(cue.text)
         blocks.append(f"{n}\n{timestamp(cue.start_s)} --> {timestamp(max(cue.end_s, cue.start_s + 0.001))}\n{text}\n")
     return "\n".join(blocks)
 
@@ -81,7 +87,8 @@ def to_srt(transcript: Transcript) -> str:
 def to_vtt(transcript: Transcript) -> str:
     blocks = ["WEBVTT\n"]
     for cue in _cues(transcript):
-        text = _wrap(cue.text.strip()).replace("-->", "->")
+        # WebVTT cue text is markup: '&' and '<' must be escaped or 'R&D' and 'x <b> y' render wrongly.
+        text = _cue_text(cue.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         blocks.append(f"{timestamp(cue.start_s, '.')} --> {timestamp(max(cue.end_s, cue.start_s + 0.001), '.')}\n{text}\n")
     return "\n".join(blocks)
 

@@ -77,14 +77,19 @@ class OnnxCTCEngine:
         lp, out_len = self.session.run(None, {"feats": batch, "feat_lengths": lengths})
         return [lp[i, : max(0, int(out_len[i]))] for i in range(len(feats))]
 
+    def check_language(self, language: str | None) -> str | None:
+        """The code back if this model can take it; an ``InputError`` otherwise."""
+        if language and self.language and language != self.language:
+            raise InputError(f"Model {self.name} was trained on '{self.language}' speech; it cannot "
+                             f"transcribe '{language}'.")
+        return language
+
     def transcribe_batch(self, chunks: Sequence[np.ndarray], options: TranscribeOptions,
                          languages: Sequence[str | None] | None = None) -> list[ChunkResult]:
         if options.task == "translate":
             raise InputError(f"Model {self.name} transcribes only; it cannot translate.")
         for lang in (languages or []):
-            if lang and self.language and lang != self.language:
-                raise InputError(f"Model {self.name} was trained on '{self.language}' speech; it cannot "
-                                 f"transcribe '{lang}'.")
+            self.check_language(lang)
         if options.language and self.language and options.language != self.language:
             raise InputError(f"Model {self.name} was trained on '{self.language}' speech, not '{options.language}'.")
         out = []

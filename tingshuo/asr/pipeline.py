@@ -207,6 +207,8 @@ class Transcriber:
                 lang = lang_list[i] if lang_list is not None and lang_list[i] else opts.language
                 q.put(("open", i, _label(src), lang))
                 try:
+                    if lang_list is not None and lang_list[i]:  # a manifest's language: this file's problem only
+                        self._check_file_language(src, lang_list[i])
                     regions = self.regions(opts)
                     for block in iter_audio(src, block_s=30.0):
                         for piece in regions.push(block):
@@ -222,6 +224,17 @@ class Transcriber:
                     q.put(("error", i, InputError(f"{_label(src)}: could not be read ({exc}).")))
         finally:
             q.put(("done",))
+
+    def _check_file_language(self, src, language: str) -> None:
+        """An ``InputError`` naming the file when the engine cannot take its own language (from a manifest
+        line), before its audio is decoded — raised later, inside a batch, it would end every file's run."""
+        check = getattr(self.engine, "check_language", None)
+        if check is None:
+            return
+        try:
+            check(language)
+        except InputError as exc:
+            raise InputError(f"{_label(src)}: {exc}") from None
 
     def _finish(self, st: _FileState, on_progress) -> Transcript:
         segments = []

@@ -152,6 +152,10 @@ class WhisperEngine:
 
         return list(_LANGUAGE_CODES) if self.multilingual else ["en"]
 
+    def check_language(self, language: str | None) -> str | None:
+        """The code back if this model can take it; an ``InputError`` saying what to use otherwise."""
+        return self._check_language(language)
+
     def _check_language(self, language: str | None) -> str | None:
         if language is None:
             return None

@@ -48,8 +48,17 @@ def run(args) -> int:
         import uvicorn
     except ImportError:
         raise ModelNotInstalled("tingshuo serve needs uvicorn and FastAPI: pip install 'tingshuo[server]'.") from None
+    from ..dialogue.kb import load_kb
     from ..server import create_app
+    from . import prepare_output_dir
 
+    # What can only fail at start-up is checked now, in one line each, before any model loads: it was a
+    # uvicorn traceback (a missing or hostile --kb), uvicorn's own log line and exit 3 (a busy port, a
+    # host name that does not resolve), or a 500 on every upload (--keep-uploads that cannot be made).
+    _check_listen(config.host, config.port)
+    if config.keep_uploads:
+        prepare_output_dir(config.keep_uploads, "--keep-uploads")
+    load_kb(config.kb)
     app = create_app(config)
     if config.host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
         print(f"warning: serving on {config.host} without an API key; anyone who can reach it can use it.",
@@ -60,3 +69,28 @@ def run(args) -> int:
     except OSError as exc:
         raise InputError(f"Cannot listen on {config.host}:{config.port} ({exc}); pick another --port.") from None
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """An ``InputError`` if ``host:port`` cannot be listened on now (a name that does not resolve, an
+    address not on this machine, a port in use or reserved)."""
+    import socket
+
+    from ..errors import InputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"Cannot listen on {host!r} ({reason}); give an address of this machine with --host, "
+                         "such as 127.0.0.1 or 0.0.0.0.") from None
+    if port == 0:
+        return
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise InputError(f"Cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port "
+                             "(or --host).") from None

@@ -104,6 +104,13 @@ def run(args) -> int:
             raise InputError(f"Cannot write '{out.suffix}' files; use .wav, .flac, .mp3 or .ogg (or --format).")
         if in_path and out.exists() and same_file(out, in_path):
             raise InputError(f"Refusing to overwrite the input {out}; choose another --output.")
+        side = out.with_suffix(".json")
+        if args.timestamps and side.is_dir():  # found after the audio was made: 'unexpected IsADirectoryError'
+            raise InputError(f"The timestamps file {side} is a folder; choose another --output name, "
+                             "or --no-timestamps.")
+        if in_path and args.timestamps and side.exists() and same_file(side, in_path):
+            raise InputError(f"The timestamps file {side} would overwrite the input text; choose another "
+                             "--output name, or --no-timestamps.")
         if out.is_dir():
             raise InputError(f"--output {out} is a folder; give a file name such as {out / 'speech.wav'}.")
         prepare_output_dir(out.parent, "--output")

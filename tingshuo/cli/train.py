@@ -90,6 +90,10 @@ def run(args) -> int:
         return _train(args)
     if args.what == "export":
         from ..train.export import export_run
+        from . import prepare_output_dir
+
+        if args.out:
+            prepare_output_dir(args.out, "--out")
 
         out = export_run(args.run_dir, args.out, which=args.checkpoint)
         print(json.dumps(out, indent=2))
@@ -103,7 +107,15 @@ def run(args) -> int:
 
         if args.threads:
             torch.set_num_threads(args.threads)
+        from . import prepare_output_dir
+
         hyps = args.hyps or os.path.join(args.run_dir, f"hyps-{args.method}.jsonl")
+        if os.path.isdir(hyps):
+            from ..errors import InputError
+
+            raise InputError(f"--hyps {hyps} is a folder; give a file name such as {os.path.join(hyps, 'hyps.jsonl')}.")
+        if args.hyps:
+            prepare_output_dir(os.path.dirname(os.path.abspath(hyps)), "--hyps")
         result = decode_manifest(args.run_dir, args.manifest, method=args.method, beam=args.beam,
                                  ctc_weight=args.ctc_weight, out=hyps, which=args.checkpoint)
         print(json.dumps(result, indent=2))
@@ -126,6 +138,9 @@ def _train(args) -> int:
         from ..errors import InputError
 
         raise InputError("Say where the run goes: --out DIR (or 'out:' in the config).")
+    from . import prepare_output_dir
+
+    prepare_output_dir(cfg.out, "--out")  # before any audio is read: a file or unwritable path is one line
     if args.what == "asr":
         from ..train.asr import train_asr
 

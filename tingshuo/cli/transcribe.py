@@ -72,8 +72,9 @@ def run(args) -> int:
     items = expand_inputs(args.inputs, errors)
     for src, exc in errors:
         print(f"error: {exc}", file=sys.stderr)
-    sink = TranscriptSink(args.output_dir, formats, manifest_out=args.manifest_out)
-    items, skipped = sink.pending(items, args.skip_existing)  # before anything is shipped anywhere
+    sink = TranscriptSink(args.output_dir, formats, manifest_out=args.manifest_out,
+                          inputs=[*args.inputs, *(it.audio for it in items)])
+    items, skipped = sink.pending(items, args.skip_existing, protect=args.inputs)  # before anything is shipped
     if not items:
         sink.close()
         if skipped:

@@ -83,8 +83,8 @@ def open_dataset(path: str | os.PathLike) -> Dataset:
 
 
 def _jsonl_flavour(path: Path) -> str:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
+    with _open_text(path) as fh:
+        for line in _lines(fh, path):
             line = line.strip()
             if not line:
                 continue
@@ -94,6 +94,24 @@ def _jsonl_flavour(path: Path) -> str:
                 return "jsonl"  # the reader reports the line
             return "nemo" if isinstance(first, dict) and "audio_filepath" in first else "jsonl"
     return "jsonl"
+
+
+# Manifests come from every editor: a UTF-8 byte-order mark (Windows Notepad, Excel's "CSV UTF-8") is read
+# past, Windows line ends are cut like Unix ones, and a file in another encoding is one error that names it.
+TEXT_ENCODING = "utf-8-sig"
+
+
+def _open_text(path: Path, **kwargs):
+    return open(path, encoding=TEXT_ENCODING, **kwargs)
+
+
+def _lines(fh, path: Path):
+    """The file's lines; a byte that is not UTF-8 is a ``ManifestError`` naming the file, not a crash."""
+    try:
+        yield from fh
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be read); "
+                            "save it as UTF-8 and run again.") from None
 
 
 def _resolve(root: Path, value: str) -> str:
@@ -115,8 +133,8 @@ def iter_records(ds: Dataset, on_error: Callable[[ManifestError], None] | None =
 
 
 def _read_jsonl(ds: Dataset):
-    with open(ds.path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    with _open_text(ds.path) as fh:
+        for n, line in enumerate(_lines(fh, ds.path), 1):
             if not line.strip():
                 continue
             where = f"{ds.path} line {n}"
@@ -129,36 +147,68 @@ def _read_jsonl(ds: Dataset):
                 yield ManifestError(f"{where}: expected a JSON object with an 'audio' field.")
                 continue
             audio = obj.get("audio", obj.get("audio_filepath"))
-            if not isinstance(audio, str) or not audio:
+            if not isinstance(audio, str) or not audio.strip() or "\0" in audio:
                 yield ManifestError(f"{where}: no 'audio' (or 'audio_filepath') path; every line needs one.")
                 continue
             text = obj.get("text")
             if text is not None and not isinstance(text, str):
                 yield ManifestError(f"{where}: 'text' must be a string.")
                 continue
-            duration = obj.get("duration_s", obj.get("duration"))
-            try:
-                duration = float(duration) if duration is not None else None
-            except (TypeError, ValueError):
-                yield ManifestError(f"{where}: 'duration' must be a number of seconds.")
+            lang = obj.get("lang") or obj.get("language")
+            if lang is not None and not isinstance(lang, str):
+                yield ManifestError(f"{where}: 'lang' must be a language code such as \"en\" or \"zh\", not {lang!r}.")
                 continue
-            yield Record(audio=_resolve(ds.root, audio), text=text, lang=obj.get("lang") or obj.get("language"),
-                         duration_s=duration, id=obj.get("id") or obj.get("utt_id"), line=n, raw=obj)
+            utt = obj.get("id") or obj.get("utt_id")
+            if utt is not None and (isinstance(utt, bool) or not isinstance(utt, (str, int))):
+                yield ManifestError(f"{where}: 'id' must be a string, not {utt!r}.")
+                continue
+            offset = _seconds(obj.get("offset"))
+            if offset:  # NeMo's segment of a longer file: every verb would read the whole file instead
+                yield ManifestError(f"{where}: 'offset' {obj.get('offset')!r}: segments of a longer recording are "
+                                    "not supported; cut it into one file per utterance first.")
+                continue
+            if offset is False:
+                yield ManifestError(f"{where}: 'offset' must be a number of seconds (0 or more), "
+                                    f"not {obj.get('offset')!r}.")
+                continue
+            duration = _seconds(obj.get("duration_s", obj.get("duration")))
+            if duration is False:
+                yield ManifestError(f"{where}: 'duration' must be a number of seconds (0 or more), "
+                                    f"not {obj.get('duration_s', obj.get('duration'))!r}.")
+                continue
+            yield Record(audio=_resolve(ds.root, audio), text=text, lang=lang, duration_s=duration,
+                         id=None if utt is None else str(utt), line=n, raw=obj)
+
+
+def _seconds(value) -> float | None | bool:
+    """A duration field as seconds; None when absent, False when it is not a finite number >= 0
+    (NaN, Infinity, true, a negative number would reach the samplers and the progress figures)."""
+    import math
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return False
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return seconds if math.isfinite(seconds) and seconds >= 0 else False
 
 
 def _read_kaldi(ds: Dataset):
     d = ds.path
     texts: dict[str, str] = {}
     if (d / "text").is_file():
-        with open(d / "text", encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
+        with _open_text(d / "text") as fh:
+            for n, line in enumerate(_lines(fh, d / "text"), 1):
                 parts = line.rstrip("\n").split(maxsplit=1)
                 if parts:
                     texts[parts[0]] = parts[1] if len(parts) > 1 else ""
     durations: dict[str, float] = {}
     if (d / "utt2dur").is_file():
-        with open(d / "utt2dur", encoding="utf-8") as fh:
-            for line in fh:
+        with _open_text(d / "utt2dur") as fh:
+            for line in _lines(fh, d / "utt2dur"):
                 parts = line.split()
                 if len(parts) == 2:
                     try:
@@ -167,18 +217,18 @@ def _read_kaldi(ds: Dataset):
                         pass
     langs: dict[str, str] = {}
     if (d / "utt2lang").is_file():
-        with open(d / "utt2lang", encoding="utf-8") as fh:
-            langs = dict(line.split(maxsplit=1) for line in fh if len(line.split()) == 2)
+        with _open_text(d / "utt2lang") as fh:
+            langs = dict(line.split(maxsplit=1) for line in _lines(fh, d / "utt2lang") if len(line.split()) == 2)
             langs = {k: v.strip() for k, v in langs.items()}
     if (d / "segments").is_file():
         yield ManifestError(f"{d}/segments: Kaldi segment files are not supported; "
                             "cut the recordings into one file per utterance first.")
         return
-    with open(d / "wav.scp", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    with _open_text(d / "wav.scp") as fh:
+        for n, line in enumerate(_lines(fh, d / "wav.scp"), 1):
             if not line.strip():
                 continue
-            parts = line.rstrip("\n").split(maxsplit=1)
+            parts = line.rstrip("\r\n").split(maxsplit=1)
             where = f"{d}/wav.scp line {n}"
             if len(parts) != 2:
                 yield ManifestError(f"{where}: expected '<utterance-id> <path>'.")
@@ -192,15 +242,19 @@ def _read_kaldi(ds: Dataset):
 
 
 def _read_ljspeech(ds: Dataset):
-    with open(ds.path, encoding="utf-8", newline="") as fh:
-        for n, line in enumerate(fh, 1):
+    with _open_text(ds.path, newline="") as fh:
+        for n, line in enumerate(_lines(fh, ds.path), 1):
             if not line.strip():
                 continue
-            cols = line.rstrip("\n").split("|")
-            if len(cols) < 2:
+            cols = line.rstrip("\r\n").split("|")
+            utt = cols[0].strip()
+            if len(cols) < 2 or not utt or "\0" in utt:
                 yield ManifestError(f"{ds.path} line {n}: expected 'id|text[|normalized text]'.")
                 continue
-            utt = cols[0].strip()
+            if len(cols) > 3:  # which columns are the text is a guess: a '|' inside it, or another layout
+                yield ManifestError(f"{ds.path} line {n}: {len(cols)} columns, expected 'id|text[|normalized text]' "
+                                    "(is there a '|' in the text?); fix the line.")
+                continue
             audio = ds.root / "wavs" / (utt if is_audio_file(utt) else utt + ".wav")
             text = cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]
             yield Record(audio=str(audio), text=text, id=utt, line=n, raw={"cols": cols})
@@ -319,6 +373,14 @@ def write_jsonl(path: str | os.PathLike, rows: list[Mapping]) -> Path:
     return atomic_write_text(path, "".join(json_text(r) + "\n" for r in rows))
 
 
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return False
+
+
 class JsonlAppender:
     """Append JSON lines as results arrive, flushed each time, so a crash loses at most one line.
 
@@ -331,9 +393,15 @@ class JsonlAppender:
         if self.path.exists():
             data = self.path.read_bytes()
             if data and not data.endswith(b"\n"):
-                keep = data[: data.rfind(b"\n") + 1]
-                with open(self.path, "wb") as fh:
-                    fh.write(keep)
+                tail = data[data.rfind(b"\n") + 1:]
+                # Only a half-written line of ours is cut (a JSON object that does not parse); any other
+                # last line — a file the user named that we never wrote — is kept and ended.
+                if tail.lstrip().startswith(b"{") and not _parses(tail):
+                    with open(self.path, "wb") as fh:
+                        fh.write(data[: data.rfind(b"\n") + 1])
+                else:
+                    with open(self.path, "ab") as fh:
+                        fh.write(b"\n")
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def done_keys(self, key: str = "audio") -> set[str]:

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ManifestError
+from ..util import check_yaml_nodes
 
 BUILTIN = {"bank": Path(__file__).parent / "data" / "bank.yaml"}
+MAX_KB_BYTES = 4_000_000  # bank.yaml is 20 kB; 2 MB (12,500 entries) already takes minutes to embed
 
 
 def text_language(text: str) -> str:
@@ -199,8 +201,13 @@ def load_kb(source: str | Path) -> KnowledgeBase:
         source = BUILTIN[str(source)]
     path = Path(source)
     if not path.is_file():
-        raise ManifestError(f"Knowledge base {path} not found; give a .yaml, .csv or .md file "
+        what = ("is a folder" if path.is_dir() else "is not a regular file") if path.exists() else "not found"
+        raise ManifestError(f"Knowledge base {path} {what}; give a .yaml, .csv or .md file "
                             f"(or a built-in: {', '.join(BUILTIN)}).")
+    size = path.stat().st_size
+    if size > MAX_KB_BYTES:
+        raise ManifestError(f"{path} is {size / 1e6:.1f} MB; a knowledge base can be at most {MAX_KB_BYTES / 1e6:.0f} MB "
+                            "(tens of thousands of questions take many minutes to load and embed); split it by topic.")
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
@@ -227,17 +234,21 @@ def load_kb(source: str | Path) -> KnowledgeBase:
 def _load_yaml(path: Path) -> KnowledgeBase:
     import yaml
 
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+        if root is None:
+            raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
+        check_yaml_nodes(root, str(path), ManifestError)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # bad syntax, an undefined alias, a tag such as !!python/object
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ManifestError(f"{path}{where}: not valid YAML ({problem}).") from None
-    if root is None:
-        raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
-    data = yaml.safe_load(text)
+    except RecursionError:
+        raise ManifestError(f"{path}: nested too deeply to be a knowledge base; "
+                            "entries hold questions, answers and titles.") from None
     if isinstance(data, list):  # a bare list of entries
         data, entry_nodes = {"entries": data}, root.value
     elif isinstance(data, dict):
@@ -341,36 +352,44 @@ def _slots(raw, where: str, entry_id: str) -> tuple[Slot, ...]:
 
 # ------------------------------------------------------------------------------ CSV
 def _load_csv(path: Path) -> KnowledgeBase:
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        if not any(c.startswith("question") for c in cols) or not any(c.startswith("answer") for c in cols):
-            raise ManifestError(f"{path} line 1: the header needs question(_<lang>) and answer(_<lang>) columns.")
-        entries = []
-        for n, row in enumerate(reader, 2):
-            where = f"{path} line {n}"
-            questions: dict[str, tuple[str, ...]] = {}
-            answer: dict[str, str] = {}
-            title: dict[str, str] = {}
-            for col, val in row.items():
-                if not col or val is None or not val.strip():
-                    continue
-                base, _, lang = col.partition("_")
-                if base == "question":
-                    for q in val.split("|"):
-                        if q.strip():
-                            ql = lang or text_language(q)
-                            questions[ql] = questions.get(ql, ()) + (q.strip(),)
-                elif base == "answer":
-                    answer[lang or text_language(val)] = val.strip()
-                elif base == "title":
-                    title[lang or text_language(val)] = val.strip()
-            if not questions or not answer:
-                raise ManifestError(f"{where}: a row needs at least one question and one answer.")
-            intent = (row.get("intent") or "").strip() or None
-            if intent not in (None, "handoff"):
-                raise ManifestError(f"{where}: unknown intent '{intent}'; the known intent is 'handoff'.")
-            entries.append(Entry(str(row.get("id") or f"row{n}"), questions, answer, title, (), intent, n))
+        try:
+            return _csv_entries(path, reader)
+        except csv.Error as exc:  # a field over the csv module's limit (131,072 characters), a stray quote
+            raise ManifestError(f"{path} line {reader.line_num}: not readable as CSV ({exc}); "
+                                "shorten the field or use YAML.") from None
+
+
+def _csv_entries(path: Path, reader) -> KnowledgeBase:
+    cols = reader.fieldnames or []
+    if not any(c.startswith("question") for c in cols) or not any(c.startswith("answer") for c in cols):
+        raise ManifestError(f"{path} line 1: the header needs question(_<lang>) and answer(_<lang>) columns.")
+    entries = []
+    for n, row in enumerate(reader, 2):
+        where = f"{path} line {n}"
+        questions: dict[str, tuple[str, ...]] = {}
+        answer: dict[str, str] = {}
+        title: dict[str, str] = {}
+        for col, val in row.items():
+            if not col or val is None or not val.strip():
+                continue
+            base, _, lang = col.partition("_")
+            if base == "question":
+                for q in val.split("|"):
+                    if q.strip():
+                        ql = lang or text_language(q)
+                        questions[ql] = questions.get(ql, ()) + (q.strip(),)
+            elif base == "answer":
+                answer[lang or text_language(val)] = val.strip()
+            elif base == "title":
+                title[lang or text_language(val)] = val.strip()
+        if not questions or not answer:
+            raise ManifestError(f"{where}: a row needs at least one question and one answer.")
+        intent = (row.get("intent") or "").strip() or None
+        if intent not in (None, "handoff"):
+            raise ManifestError(f"{where}: unknown intent '{intent}'; the known intent is 'handoff'.")
+        entries.append(Entry(str(row.get("id") or f"row{n}"), questions, answer, title, (), intent, n))
     return KnowledgeBase(path.stem, tuple(entries), {}, str(path))
 
 
@@ -391,7 +410,7 @@ def _load_markdown(path: Path) -> KnowledgeBase:
         entries.append(Entry(current["id"], {k: tuple(v) for k, v in current["q"].items()}, current["a"], {}, (),
                              current.get("intent"), current["line"]))
 
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if line.startswith("## "):
             close()
             heading = line[3:].strip()

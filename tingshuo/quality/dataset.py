@@ -25,6 +25,9 @@ def _datasets(inputs: list[str], errors: list):
     out = []
     for raw in inputs:
         p = Path(raw)
+        if not str(raw):  # Path("") is the current folder: an empty argument would inspect all of it
+            errors.append(InputError("An empty path was given; name a file, folder or manifest."))
+            continue
         if is_audio_file(p) and (p.is_file() or not p.exists()):  # a missing audio file is a clip that fails
             out.append(Dataset(p, "files", p.parent))
             continue
@@ -104,6 +107,27 @@ def _write_results(out: Path, datasets, run, results, errors: list, report: bool
     return summary
 
 
+OUTPUT_FILES = ("results.jsonl", "summary.json", "report.html", "store.sqlite")
+
+
+def _check_outputs_spare_inputs(out: Path, datasets) -> None:
+    """An ``InputError`` when an input is (or lies inside) a file or folder this run writes: re-inspecting
+    OUTDIR/review (a Kaldi folder) into the same OUTDIR rewrote the input's wav.scp and text with the new
+    grades' subset."""
+    suffix = {"kaldi": "", "ljspeech": ".csv"}.get(_manifest_format(datasets), ".jsonl")
+    outputs = [out / f"{name}{suffix}" for name in ("keep", "review", "drop")] + [out / n for n in OUTPUT_FILES]
+    for ds in datasets:
+        src = Path(ds.path).resolve()
+        for target in outputs:
+            target = target.resolve()
+            if src == target or target in src.parents:
+                raise InputError(f"{ds.path} is where this run writes its {target.name} output; choose another -o "
+                                 "so inputs stay untouched.")
+    for target in outputs:  # found at the end it was 'unexpected IsADirectoryError', the work done lost
+        if target.is_dir() and (target.suffix or target.name in OUTPUT_FILES):
+            raise InputError(f"{target} is a folder, where this run writes a file; move it or choose another -o.")
+
+
 def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: InspectOptions | None = None, *,
                     progress: bool = False, on_clip=None, report: bool = True, executor=None,
                     transcribe_many=None):
@@ -122,6 +146,7 @@ def inspect_dataset(inputs: list[str], out_dir: str | os.PathLike, options: Insp
     for ds in datasets:
         if ds.format != "files" and out.resolve() == Path(ds.root).resolve():
             raise InputError(f"Output folder {out} is the input's folder; choose another -o so inputs stay untouched.")
+    _check_outputs_spare_inputs(out, datasets)
     total = sum(1 for _ in _iter_items(datasets, errors))
     if total == 0:
         raise InputError(f"No audio to inspect in {', '.join(inputs)}" +

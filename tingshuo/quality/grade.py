@@ -95,8 +95,10 @@ def load_profile(name_or_path: str | Profile) -> Profile:
             raise InputError(f"Profile {p}: '{key}' takes only 'review' and 'drop' levels.")
         try:
             clean[key] = {k: float(v) for k, v in lim.items()}
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"Profile {p}: '{key}' levels must be numbers.") from None
+        if not all(math.isfinite(v) for v in clean[key].values()):  # NaN fails every comparison: never fires
+            raise InputError(f"Profile {p}: '{key}' levels must be finite numbers, not {lim}.")
     return Profile(name=str(data.get("name") or p.stem), description=str(data.get("description") or ""),
                    thresholds=clean, path=str(p))
 

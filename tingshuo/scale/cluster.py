@@ -129,6 +129,8 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
 
     def init() -> ClusterInfo:
         t0 = time.perf_counter()
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
@@ -147,6 +149,28 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         yield init()
     finally:
         _shutdown(ray)
+
+
+REACH_TIMEOUT_S = 5.0  # a head node answers a TCP connect in milliseconds; Ray itself retries for minutes
+
+
+def _check_reachable(address: str) -> None:
+    """An ``InputError`` at once when nothing answers at ``host:port`` (or ``ray://host:port``): a typo in
+    --ray-address, or a head that is down, made ``ray.init`` retry for minutes (more than 90 s here)."""
+    import socket
+
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port_s = target.rpartition(":")
+    if not sep or not port_s.isdigit() or address in ("auto", "local"):
+        return  # 'auto', a bare name: Ray's own lookup
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port_s)), timeout=REACH_TIMEOUT_S):
+            pass
+    except (OSError, ValueError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(f"Could not reach the Ray cluster at {address} ({reason}): check --ray-address / "
+                         "$RAY_ADDRESS, and that the head node is up (`ray status` there).") from None
 
 
 def _connect_error(exc: Exception, address: str | None) -> Exception:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .config import ASRModelConfig, RunConfig, config_from_mapping
+from .config import ASRModelConfig, RunConfig, config_from_mapping, saved_config
 from .data import (CMVN, BucketSampler, Utterance, fbank_torch, load_utterances, normalise, pad_features,
                    pad_tokens, read_texts)
 from .tokenizer import BPETokenizer, CharTokenizer, load_tokenizer, normalize
@@ -140,7 +140,9 @@ def load_asr(run_dir: str | os.PathLike, which: str = "best", device: str = "cpu
     from .models.ctc_attention import CTCAttentionModel
 
     run_dir = Path(run_dir)
-    state = torch.load(find_checkpoint(run_dir, which), map_location=device, weights_only=False)
+    from .loop import read_checkpoint
+
+    state = read_checkpoint(find_checkpoint(run_dir, which), device)
     cfg = config_from_mapping(state["config"])
     meta = state["meta"]
     tok = load_tokenizer(run_dir) if meta["tokenizer"]["kind"] == "bpe" else CharTokenizer(
@@ -211,14 +213,10 @@ def train_asr(cfg: RunConfig, *, resume: bool = False, progress: bool = True) ->
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     run_dir = Path(cfg.out)
-    if resume:  # the saved config wins over the command line, except where the run ends
-        saved = run_dir / "config.yaml"
-        if saved.exists():
-            import yaml
-
-            old = config_from_mapping(yaml.safe_load(saved.read_text(encoding="utf-8")))
-            cfg = dataclasses.replace(old, epochs=max(cfg.epochs, old.epochs),
-                                      max_minutes=cfg.max_minutes or old.max_minutes, out=cfg.out)
+    old = saved_config(run_dir) if resume else None  # the saved config wins, except where the run ends
+    if old is not None:
+        cfg = dataclasses.replace(old, epochs=max(cfg.epochs, old.epochs),
+                                  max_minutes=cfg.max_minutes or old.max_minutes, out=cfg.out)
     if not resume and (run_dir / "last.pt").exists():
         raise InputError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out.")
     print_config(cfg)

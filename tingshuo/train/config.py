@@ -27,6 +27,20 @@ from ..errors import InputError
 from ..options import from_mapping, opt
 
 
+def _check_ranges(obj, ranges: dict[str, tuple[float, float]]) -> None:
+    """A ``ValueError`` naming the first field outside its [low, high] range (the loader makes it one
+    line): a zero, negative or absurd hyper-parameter otherwise failed deep in torch ('unexpected
+    ZeroDivisionError', 'Invalid learning rate') or trained silently on nonsense."""
+    for name, (low, high) in ranges.items():
+        value = getattr(obj, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ValueError(f"{name} must be from {_number(low)} to {_number(high)}, not {value!r}.")
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 @dataclass(frozen=True)
 class ASRModelConfig:
     """Encoder (Conformer or Transformer) + attention decoder + CTC head."""
@@ -46,6 +60,10 @@ class ASRModelConfig:
     label_smoothing: float = opt(0.1, "label smoothing of the attention decoder's loss")
 
     def __post_init__(self) -> None:
+        _check_ranges(self, {"n_mels": (1, 512), "subsampling_channels": (1, 4096), "d_model": (1, 8192),
+                             "heads": (1, 256), "encoder_layers": (1, 256), "decoder_layers": (0, 256),
+                             "ff_mult": (1, 64), "conv_kernel": (1, 255), "dropout": (0.0, 0.99),
+                             "label_smoothing": (0.0, 0.99)})
         if self.d_model % self.heads:
             raise ValueError("d_model must be a multiple of heads.")
         if not 0.0 <= self.ctc_weight <= 1.0:
@@ -68,6 +86,9 @@ class QualityModelConfig:
     max_text_chars: int = opt(200, "longest text the text encoder reads")
 
     def __post_init__(self) -> None:
+        _check_ranges(self, {"n_mels": (1, 512), "d_model": (1, 8192), "heads": (1, 256), "audio_layers": (1, 256),
+                             "text_layers": (1, 256), "dropout": (0.0, 0.99), "defect_weight": (0.0, 1000.0),
+                             "max_text_chars": (1, 100_000)})
         if self.d_model % self.heads:
             raise ValueError("d_model must be a multiple of heads.")
 
@@ -94,6 +115,12 @@ class AugmentConfig:
             raise ValueError("snr_db and gain_db are ranges: give two numbers, low and high.")
         if not self.speeds or min(self.speeds) <= 0:
             raise ValueError("speeds must be positive factors.")
+        if max(self.speeds) > 4.0 or min(self.speeds) < 0.25:
+            raise ValueError(f"speeds must be factors from 0.25 to 4, not {list(self.speeds)}.")
+        if self.snr_db[0] > self.snr_db[1] or self.gain_db[0] > self.gain_db[1]:
+            raise ValueError("snr_db and gain_db are ranges: give the low number first.")
+        _check_ranges(self, {"freq_masks": (0, 100), "freq_mask_width": (0, 512), "time_masks": (0, 100),
+                             "time_mask_ratio": (0.0, 1.0), "noise_prob": (0.0, 1.0)})
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,12 @@ class RunConfig:
             raise ValueError("epochs and accum_steps must be at least 1.")
         if self.batch_s <= 0:
             raise ValueError("batch_s must be positive.")
+        _check_ranges(self, {"bpe_vocab": (2, 1_000_000), "max_minutes": (0.0, 1e7), "max_steps": (0, 10**12),
+                             "max_batch": (1, 1_000_000), "max_duration_s": (0.0, 1e6), "lr": (1e-12, 10.0),
+                             "weight_decay": (0.0, 10.0), "warmup_steps": (0, 10**12), "min_lr_ratio": (0.0, 1.0),
+                             "grad_clip": (1e-12, 1e12), "threads": (0, 1024), "ckpt_every_steps": (1, 10**12),
+                             "valid_every_epochs": (1, 10**9), "log_every_steps": (1, 10**12),
+                             "average_last": (0, 10**9), "stop_at": (0.0, 1e12), "cmvn_utts": (1, 10**9)})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -194,6 +227,21 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> RunC
         else:
             values[key] = value
     return config_from_mapping(values)
+
+
+def saved_config(run_dir: str | os.PathLike) -> RunConfig | None:
+    """The config a run folder was started with (``config.yaml``), None if it has none; a damaged one
+    (not YAML, not a mapping, values out of range) is one ``InputError`` naming it."""
+    from ..util import read_yaml_mapping
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        return None
+    values = read_yaml_mapping(path, "The run's config")
+    try:
+        return config_from_mapping(values)
+    except InputError as exc:
+        raise InputError(f"The run's config {path} is damaged ({str(exc).rstrip('.')}); fix it, or start a new run.") from None
 
 
 def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:

@@ -73,6 +73,21 @@ def lr_factor(step: int, cfg: RunConfig, total_steps: int) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def read_checkpoint(path: Path, map_location: str = "cpu", what: str | None = None,
+                    advice: str = "train the run again, or use another --checkpoint") -> dict:
+    """A checkpoint's state dict; a damaged file (truncated, emptied, not a checkpoint) is one ``InputError``
+    saying so, not whatever torch and pickle raise (EOFError, UnpicklingError, OSError ...)."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 — torch.load raises anything the unpickler meets
+        raise InputError(f"{what or path} is damaged ({type(exc).__name__}: {exc}); {advice}.") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise InputError(f"{what or path} is not a tingshuo training checkpoint; {advice}.")
+    return state
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
     import torch
 
@@ -153,6 +168,19 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng["cuda"])
         self.rng.bit_generator.state = rng["augment"]
 
+    def _resume_from(self, last: Path) -> None:
+        """Load ``last.pt``; a damaged one (truncated by a full disk, emptied, overwritten) or one saved by
+        another model is one ``InputError`` — it was 'unexpected EOFError / UnpicklingError / RuntimeError'."""
+        advice = ("start a new run with another --out, or copy best.pt over it to go on from the best "
+                  "checkpoint")
+        state = read_checkpoint(last, self.device, f"Cannot resume: {last}", advice)
+        try:
+            self.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"Cannot resume: {last} was not saved by this run's model and settings "
+                             f"({detail}); {advice}.") from None
+
     def save(self, name: str = "last.pt") -> Path:
         path = self.run_dir / name
         _atomic_torch_save(self.state_dict(), path)
@@ -208,7 +236,7 @@ class Trainer:
             last = self.run_dir / "last.pt"
             if not last.exists():
                 raise InputError(f"Cannot resume: {last} does not exist; start without --resume.")
-            self.load_state_dict(torch.load(last, map_location=self.device, weights_only=False))
+            self._resume_from(last)
             self._truncate_metrics()
             print(f"resumed {self.run_dir} at step {self.step} (epoch {self.epoch + 1}, "
                   f"batch {self.task.sampler.position})", file=sys.stderr)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ManifestError
-from .config import QualityModelConfig, RunConfig, config_from_mapping
+from .config import QualityModelConfig, RunConfig, config_from_mapping, saved_config
 from .data import CMVN, BucketSampler, fbank_torch, normalise, pad_features
 from .tokenizer import normalize
 
@@ -45,10 +45,14 @@ class LabelledClip:
 
 
 def _defects(value) -> tuple[str, ...]:
+    """The defect names of a 'defect' field (a name or a list of names); ``ValueError`` for anything else
+    (a number or true was 'unexpected TypeError: not iterable', a mapping's keys were taken as defects)."""
     if value is None:
         return ()
-    items = [value] if isinstance(value, str) else list(value)
-    return tuple(sorted({str(x) for x in items if x and str(x) != CLEAN}))
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(x, str) or x is None for x in items):
+        raise ValueError(f"'defect' must be a defect name or a list of names, not {value!r}")
+    return tuple(sorted({x for x in items if x and x != CLEAN}))
 
 
 def load_labels(manifest: str | os.PathLike, *, need_grade: bool = True) -> list[LabelledClip]:
@@ -66,9 +70,13 @@ def load_labels(manifest: str | os.PathLike, *, need_grade: bool = True) -> list
         grade = rec.raw.get("expected_grade", rec.raw.get("grade"))
         if need_grade and grade not in GRADES:
             raise ManifestError(f"{where}: 'expected_grade' must be one of {', '.join(GRADES)}, not {grade!r}.")
+        try:
+            defects = _defects(rec.raw.get("defect"))
+        except ValueError as exc:
+            raise ManifestError(f"{where}: {exc}.") from None
         wave = load_audio(rec.audio).samples[: int(MAX_AUDIO_S * 16000)]
         out.append(LabelledClip(rec.audio, rec.text or "", rec.lang or "en",
-                                GRADES.index(grade) if grade in GRADES else -1, _defects(rec.raw.get("defect")),
+                                GRADES.index(grade) if grade in GRADES else -1, defects,
                                 wave.size / 16000, rec.line, wave))
     if not out:
         raise ManifestError(f"{ds.path}: the labels manifest is empty.")
@@ -213,10 +221,8 @@ def train_quality(cfg: RunConfig, *, resume: bool = False, progress: bool = True
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out)
-    if resume and (run_dir / "config.yaml").exists():
-        import yaml
-
-        old = config_from_mapping(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
+    old = saved_config(run_dir) if resume else None
+    if old is not None:
         cfg = dataclasses.replace(old, epochs=max(cfg.epochs, old.epochs), out=cfg.out)
     if not resume and (run_dir / "last.pt").exists():
         raise InputError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out.")
@@ -234,8 +240,9 @@ def predict_quality(run_dir: str | os.PathLike, manifest: str | os.PathLike, whi
     import torch
 
     from .asr import find_checkpoint
+    from .loop import read_checkpoint
 
-    state = torch.load(find_checkpoint(run_dir, which), map_location="cpu", weights_only=False)
+    state = read_checkpoint(find_checkpoint(run_dir, which), "cpu")
     cfg = config_from_mapping(state["config"])
     task = QualityTask.__new__(QualityTask)
     meta = state["meta"]

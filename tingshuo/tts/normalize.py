@@ -320,12 +320,33 @@ def normalize_zh(text: str) -> str:
     return text.replace("%", "百分号").replace("&", "和").replace("+", "加").replace("=", "等于")
 
 
+_TAG_RE = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'<>]+))*\s*/?>")
+_ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,7}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def strip_markup(text: str) -> str:
+    """Markup is not read aloud: SSML or HTML tags (``<speak>``, ``<break time="1s"/>``, ``<br>``) become a
+    space, and character entities (``&amp;``, ``&#8364;``) their characters. Plain ``a < b`` is untouched.
+
+    >>> strip_markup('<speak>Fish &amp; chips<break time="1s"/>now</speak>')
+    ' Fish & chips now '
+    """
+    if "<" in text:
+        text = _TAG_RE.sub(" ", text)
+    if "&" in text:
+        import html
+
+        text = _ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
+    return text
+
+
 def normalize(text: str, language: str | None = None) -> str:
     """Normalise one sentence for speaking; ``language`` None decides by its script.
 
     In a mostly Chinese sentence, numbers next to Chinese are read in Chinese; English words
-    are left for the English voice.
+    are left for the English voice. Markup (SSML, HTML tags and entities) is not read out.
     """
+    text = strip_markup(text)
     language = language or dominant_language(text)
     if language == "zh" or HAN_RE.search(text):
         return normalize_zh(text) if language == "zh" else normalize_en(normalize_zh_numbers_near_han(text))

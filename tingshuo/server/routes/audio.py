@@ -45,8 +45,11 @@ def _check_language(language: str | None) -> str | None:
         return None
     from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-    code = language.strip().lower().split("-")[0]
-    if code not in _LANGUAGE_CODES:
+    from ...asr.text import normalize_language
+
+    # The same spellings 'tingshuo transcribe --language' and manifests take: zh-CN, zh_TW, cmn, Chinese, eng
+    code = normalize_language(language)
+    if code is not None and code not in _LANGUAGE_CODES:
         raise ParamError("language", f"Field 'language': '{language}' is not a language code Whisper knows "
                                      "(ISO 639-1, e.g. en, zh, de).")
     return code
