@@ -107,4 +107,5 @@ for name in splits:
                 allc.append(c)
             print(tag, json.dumps(m), flush=True)
             Path(OUT, f'{outname}.{tag}.json').write_text(json.dumps({'result': d, 'text': text, 'planted': planted}, ensure_ascii=False))
-Path(OUT, f'{outname}.json').write_text(json.dumps({'metrics': res, 'misses': misses, 'cands': allc}, ensure_ascii=False, indent=1))
+Path(OUT, f'{outname}.json').write_text(json.dumps({'metrics': res, 'misses': misses, 'cands': allc}, ensure_ascii=False, indent=1,
+                                                    default=lambda o: o.item() if hasattr(o, 'item') else str(o)))
