@@ -61,8 +61,9 @@ aligner = Aligner(AlignOptions(**opts))
 res, misses, allc = {}, [], []
 for name in splits:
     lang = name.split('-')[0]
-    other = B.split_rows(("zh" if lang == "zh" else "en") + ("-tune" if name.endswith("report") else "-report"))
-    preface = ("" if lang == "zh" else " ").join(r["text"] for r in other[:6 if lang == "en" else 5])
+    if not B.is_tune(name):
+        sys.exit(f"{name} is a report split: tune on tune splits only (bench/align.py reports)")
+    preface = B.preface_for(name)
     for kind in kinds:
         if kind == 'chapter':
             meta = B.build_chapter(B.split_rows(name), work / f"chapter-{name}", seed=B._seed(name))
@@ -106,4 +107,5 @@ for name in splits:
                 allc.append(c)
             print(tag, json.dumps(m), flush=True)
             Path(OUT, f'{outname}.{tag}.json').write_text(json.dumps({'result': d, 'text': text, 'planted': planted}, ensure_ascii=False))
-Path(OUT, f'{outname}.json').write_text(json.dumps({'metrics': res, 'misses': misses, 'cands': allc}, ensure_ascii=False, indent=1))
+Path(OUT, f'{outname}.json').write_text(json.dumps({'metrics': res, 'misses': misses, 'cands': allc}, ensure_ascii=False, indent=1,
+                                                    default=lambda o: o.item() if hasattr(o, 'item') else str(o)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..tts.text import HAN_RE
 from .listen import ENERGY_FRAME_S, Heard
 from .text import Unit, is_cjk_language, units
 
@@ -278,7 +279,12 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
         if not gap_units:
             items.extend(_extra_items(hu, hkeys, loose, unit_keys, emitted))
             continue
-        if speech >= unspoken_ratio * expected or n_keys <= DOUBT_MAX_KEYS:
+        # at the text's start or end (no anchor on one side) a short unheard stretch is not given
+        # the benefit of the doubt: with no neighbour to hold it, the forced decoder squeezes it
+        # into the first (last) word's speech or the pause. It is decided by the speech there, and
+        # when that suffices it is still doubtful (kept only if the decoder believes it)
+        edge = a < 0 or b >= n_units
+        if speech >= unspoken_ratio * expected or (n_keys <= DOUBT_MAX_KEYS and not edge):
             # recognised words with no text between their matched neighbours are speech not in
             # the text; they go in among the gap's units where the matching puts them
             extra_after: dict[int, list[int]] = {}
@@ -289,7 +295,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
             spread = _spread(text_units, gap_units, t_lo, t_hi, heard)
             items.extend(_extra_items(hu, hkeys, extra_after.get(a, []), unit_keys, emitted))
             for it in spread:
-                it.doubtful = speech < unspoken_ratio * expected
+                it.doubtful = (speech < unspoken_ratio * expected
+                               or (edge and n_keys <= DOUBT_MAX_KEYS and not heard_unit[it.unit]))
                 it.heard_nearby = bool(gap_heard)
                 items.append(it)
                 items.extend(_extra_items(hu, hkeys, extra_after.get(it.unit, []), unit_keys, emitted))
@@ -349,10 +356,24 @@ def _extra_items(hu: list[Unit], hkeys: list[HeardKey], heard_idx: list[int], un
     given = set(heard_idx)
     for h in heard_idx:
         ui = hkeys[h].unit
-        if ui in emitted or not all(k in given for k in unit_keys[ui]):
+        if ui in emitted:
+            continue
+        u = hu[ui]
+        if not all(k in given for k in unit_keys[ui]):
+            # ... except the words of a number heard whole of which the text has a part: "In 21" for
+            # "in eighteen twenty-one" (heard "1821"): "eighteen" is speech not in the text, given to
+            # the decoder as words, so that "21" is aligned to "twenty-one" alone
+            # (not Chinese: a digit string heard there is read as a value, 百/千 words the text's
+            # digit-by-digit reading does not have — on zh-tune such a part took an inserted 十's place)
+            part = [k for k in unit_keys[ui] if k in given]
+            if (not any(c.isdigit() for c in u.text) or HAN_RE.search(u.spoken)
+                    or part != list(range(part[0], part[-1] + 1))):
+                continue
+            emitted.add(ui)
+            words = " ".join(hkeys[k].key for k in part)
+            out.append(Item(-1, words, (0, len(words)), hkeys[part[0]].start_s, hkeys[part[-1]].end_s, True))
             continue
         emitted.add(ui)
-        u = hu[ui]
         ks = [hkeys[k] for k in unit_keys[ui]]
         out.append(Item(-1, u.text, (u.core_start - u.start, u.core_end - u.start),
                         min(k.start_s for k in ks), max(k.end_s for k in ks), True))

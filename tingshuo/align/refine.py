@@ -15,6 +15,10 @@ FLOOR_PERCENTILE = 5.0
 QUIET_DB = 12.0  # a frame this close to the floor is quiet (silence unless the VAD hears speech)
 FLOOR_DB = 6.0  # a frame this close to the floor is silence
 MIN_SILENCE_S = 0.08  # shorter quiet stretches (stop closures) are not silence
+# Below this a 10 ms frame is digital silence (under one 16-bit step: zero padding, a muted
+# stretch): always silence, and left out of the floor, which it would drag far below the room
+# tone of the recording around it (its hiss then counted as speech).
+DIGITAL_SILENCE_DB = -90.0
 VAD_SPEECH = 0.5  # at or above this VAD probability a frame is speech whatever its energy
 MIN_WORD_S = 0.04  # a word is never snapped shorter than this
 # A word edge DTW put this close to a pause moves onto it ...
@@ -35,18 +39,23 @@ def silence_mask(heard: Heard, quiet_db: float = QUIET_DB) -> np.ndarray:
     vad_idx = np.minimum((np.arange(n) * ENERGY_FRAME_S / FRAME_S).astype(int), max(0, heard.vad_probs.size - 1))
     vad = heard.vad_probs[vad_idx] if heard.vad_probs.size else np.zeros(n, np.float32)
     # The floor is the typical level where the VAD hears no speech (room tone), per block; digital
-    # silence (synthesised speech, fades) would drag a plain low percentile far below it.
+    # silence (synthesised speech, fades, zero padding) would drag it far below the room tone, so
+    # it is left out of the floor where there is enough room tone to measure.
     block = int(FLOOR_BLOCK_S / ENERGY_FRAME_S)
     floor = np.empty(n, np.float32)
+    digital = e < DIGITAL_SILENCE_DB
     for a in range(0, n, block):
         lo, hi = max(0, a - block // 2), min(n, a + block + block // 2)
         seg = e[lo:hi]
         quiet_part = seg[vad[lo:hi] < 0.2]
+        live = quiet_part[quiet_part >= DIGITAL_SILENCE_DB]
+        if live.size >= 20:
+            quiet_part = live
         floor[a:a + block] = (np.median(quiet_part) if quiet_part.size >= 20
                               else np.percentile(seg, FLOOR_PERCENTILE))
     quiet = e < floor + quiet_db
     # near the floor is silence whatever the VAD says (it holds on for ~0.2 s after speech ends)
-    silent = (quiet & (vad < VAD_SPEECH)) | (e < floor + FLOOR_DB)
+    silent = (quiet & (vad < VAD_SPEECH)) | (e < floor + FLOOR_DB) | digital
     return _drop_short_runs(silent, int(MIN_SILENCE_S / ENERGY_FRAME_S))
 
 
