@@ -69,7 +69,7 @@ import numpy as np
 
 from calibrate_kb import CachedEmbedder, variants  # noqa: E402
 from calibrate_offtopic import statements  # noqa: E402
-from kb import DATA, ROOT, load_set  # noqa: E402
+from kb import DATA, ROOT, load_set, saved_rows, tune_names  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
@@ -182,10 +182,9 @@ def main() -> int:
     ap.add_argument("--rows", help="reuse the evidence saved by an earlier run (--out of it)")
     ap.add_argument("--out", default="bench/results/calibrate_ensemble.json")
     args = ap.parse_args()
-    names = sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml")
-                   if load_set(p.name.removesuffix(".questions.yaml"))["split"] == "tune")
+    names = tune_names()
     if args.rows:
-        rows = json.loads(Path(args.rows).read_text(encoding="utf-8"))["rows"]
+        rows = saved_rows(args.rows)
     else:
         import tingshuo.dialogue.brains.kb as K
 

@@ -55,6 +55,17 @@ def load_set(name: str) -> dict:
     return spec
 
 
+def tune_names() -> list[str]:
+    """The question sets of the tune split (the only ones the calibration and training scripts may read)."""
+    return sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml")
+                  if load_set(p.name.removesuffix(".questions.yaml"))["split"] == "tune")
+
+
+def saved_rows(path: str) -> list:
+    """The rows an earlier calibration/training run saved (its --out), for --rows."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))["rows"]
+
+
 def with_homophones(spec: dict, near: bool = False) -> dict:
     """The question set with simulated Mandarin recognition errors (``--homophones``): in each Chinese
     in-domain question and conversation turn, the first character that carries meaning and also appears in

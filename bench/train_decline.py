@@ -36,7 +36,7 @@ import numpy as np
 
 from calibrate_kb import CachedEmbedder, variants  # noqa: E402
 from calibrate_offtopic import statements  # noqa: E402
-from kb import DATA, ROOT, load_set  # noqa: E402
+from kb import DATA, ROOT, load_set, saved_rows, tune_names  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 FIRST_OOD = 20  # each tune file's first 20 out-of-domain questions are the original set; the rest are near-domain
@@ -138,10 +138,9 @@ def main() -> int:
     args = ap.parse_args()
     import tingshuo.dialogue.brains.kb as K
 
-    names = sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml")
-                   if load_set(p.name.removesuffix(".questions.yaml"))["split"] == "tune")
+    names = tune_names()
     if args.rows:
-        rows = json.loads(Path(args.rows).read_text(encoding="utf-8"))["rows"]
+        rows = saved_rows(args.rows)
     else:
         said = statements(Path(args.dev), Path(args.dev).parent / "train-cathy")
         rows = collect([load_set(n) for n in names], said, args.subsets)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from calibrate_kb import CachedEmbedder, variants  # noqa: E402
-from kb import DATA, ROOT, load_set  # noqa: E402
+from kb import ROOT, load_set, saved_rows, tune_names  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 HAND_SET = {"e5_logp": 1.0, "use_logp": 0.3, "lexical": 0.5, "passage": 4.0, "handoff": -1.0}  # round 4's ensemble
@@ -98,10 +98,9 @@ def main() -> int:
     args = ap.parse_args()
     import tingshuo.dialogue.brains.kb as K
 
-    names = sorted(p.name.removesuffix(".questions.yaml") for p in DATA.glob("*.questions.yaml")
-                   if load_set(p.name.removesuffix(".questions.yaml"))["split"] == "tune")
+    names = tune_names()
     if args.rows:
-        rows = json.loads(Path(args.rows).read_text(encoding="utf-8"))["rows"]
+        rows = saved_rows(args.rows)
     else:
         rows = collect([load_set(n) for n in names], args.subsets)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
