@@ -165,6 +165,24 @@ def test_transcribe_never_writes_over_the_manifest_it_reads(tmp_path, data_dir):
 
 
 @needs_models
+def test_transcribe_never_writes_over_a_folders_reference_transcripts(tmp_path, data_dir):
+    """A "clip.wav + clip.txt" folder transcribed into itself (-o clips/, or `cd clips && tingshuo
+    transcribe .`): each clip.txt, read as the clip's reference text, was replaced by the transcript."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(data_dir / "jfk.wav", clips / "jfk.wav")
+    (clips / "jfk.txt").write_text("my reference\n")
+    out = cli("transcribe", clips, "-m", ASR, "-o", clips)
+    lines = no_traceback(out)
+    assert out.returncode == 1 and len(lines) == 1 and "Refusing to overwrite input" in lines[0], lines
+    assert (clips / "jfk.txt").read_text() == "my reference\n"
+    assert not (clips / "jfk.srt").exists()  # refused before anything ran
+    out = cli("transcribe", clips, "-m", ASR, "-o", clips, "-f", "srt")  # the other formats are fine
+    assert out.returncode == 0, out.stderr
+    assert (clips / "jfk.srt").exists() and (clips / "jfk.txt").read_text() == "my reference\n"
+
+
+@needs_models
 def test_transcribe_manifest_out_never_writes_into_an_input(tmp_path, data_dir):
     """'--manifest-out clip.wav' (an input) cut the audio at its last newline byte and appended JSON to it."""
     wav = tmp_path / "jfk.wav"

@@ -44,10 +44,13 @@ class Item:
     duration_s: float | None
 
 
-def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]]) -> list[Item]:
+def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]],
+                  references: set[str] | None = None) -> list[Item]:
     """Turn command-line inputs (files, folders, manifests) into audio items with unique output stems.
 
     Inputs that cannot be read are appended to ``errors`` as ``(input, error)``; the rest go on.
+    ``references`` collects the absolute paths of the ``clip.txt`` files a folder's ``clip.wav`` took
+    its reference text from: inputs too, never to be overwritten by a ``txt`` transcript.
     """
     from ..asr.text import normalize_language
     from ..data.manifest import open_dataset
@@ -72,6 +75,10 @@ def expand_inputs(inputs: Iterable[str], errors: list[tuple[str, TingshuoError]]
                 errors.append((_raw, exc))
 
             for rec in ds.records(on_error=bad_line):
+                if references is not None and p.is_dir() and rec.text is not None:
+                    side = Path(rec.audio).with_suffix(".txt")
+                    if side.is_file():
+                        references.add(os.path.abspath(side))
                 items.append(Item(rec.audio, record_stem(rec.audio, root), normalize_language(rec.lang),
                                   rec.duration_s))
         except TingshuoError as exc:
@@ -211,7 +218,7 @@ class TranscriptSink:
                 for fmt in self.formats:
                     if os.path.abspath(self.target(it, fmt)) in self._inputs:
                         raise InputError(f"Refusing to overwrite input {self.target(it, fmt)} with the {fmt} "
-                                         f"transcript of {it.audio}; choose another --output-dir.")
+                                         f"transcript of {it.audio}; choose another --output-dir (or leave {fmt} out of --format).")
             sweep_stale_temp_files(self.out_dir, items, self.formats)
         return items, skipped
 

@@ -69,12 +69,13 @@ def run(args) -> int:
     if args.output_dir != "-":
         prepare_output_dir(args.output_dir)
     errors: list[tuple[str, TingshuoError]] = []
-    items = expand_inputs(args.inputs, errors)
+    references: set[str] = set()  # clip.txt files a folder's clips took their reference text from
+    items = expand_inputs(args.inputs, errors, references)
     for src, exc in errors:
         print(f"error: {exc}", file=sys.stderr)
     sink = TranscriptSink(args.output_dir, formats, manifest_out=args.manifest_out,
                           inputs=[*args.inputs, *(it.audio for it in items)])
-    items, skipped = sink.pending(items, args.skip_existing, protect=args.inputs)  # before anything is shipped
+    items, skipped = sink.pending(items, args.skip_existing, protect=[*args.inputs, *references])  # before anything is shipped
     if not items:
         sink.close()
         if skipped:
