@@ -566,3 +566,31 @@ def test_quality_labels_with_a_defect_of_the_wrong_kind_name_the_line(tmp_path, 
             load_labels(tmp_path / "l.jsonl")
     (tmp_path / "l.jsonl").write_text(json.dumps(good) + "\n")
     assert load_labels(tmp_path / "l.jsonl")[0].defects == ("clipping",)
+
+
+@needs_models
+def test_sigterm_stops_check_kb_on_a_large_knowledge_base_at_once(tmp_path):
+    """A 3000-entry knowledge base: its texts went to the embedder in one native call, which held the
+    interpreter, so SIGTERM (and Ctrl-C) waited until every text was embedded (30 s here, ~10 min for
+    12,000 entries). Embedding goes in chunks now: the process ends within seconds."""
+    import signal
+    import time
+
+    kb = tmp_path / "big.yaml"
+    kb.write_text("entries:\n" + "".join(
+        f'  - id: e{i}\n    questions: ["how do I do thing number {i} today", "what about {i}"]\n'
+        f'    answer: "You do thing {i} like this."\n' for i in range(3000)))
+    proc = subprocess.Popen([sys.executable, "-m", "tingshuo", "chat", "check-kb", str(kb)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "checking" in proc.stdout.readline()  # the KB is read; embedding starts now
+        time.sleep(3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        assert time.monotonic() - t0 < 8, time.monotonic() - t0
+        assert proc.returncode != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -47,17 +47,29 @@ class E5Embedder:
         """Query vectors; one thread for up to a few short texts (measured: on a busy 2-core machine a
         query takes ~40 ms on one thread and ~400 ms on two, whose threads wait on each other)."""
         texts = list(texts)
-        with self._lock:
-            self._threads(QUERY_THREADS if len(texts) <= 4 else self.passage_threads)
-            return np.atleast_2d(np.asarray(self._model.query(texts), np.float32))
+        return self._in_chunks(self._model.query, texts, QUERY_THREADS if len(texts) <= 4 else self.passage_threads)
 
     def passages(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            self._threads(self.passage_threads)
-            return np.atleast_2d(np.asarray(self._model.passage(list(texts)), np.float32))
+        return self._in_chunks(self._model.passage, list(texts), self.passage_threads)
+
+    def _in_chunks(self, fn, texts: list[str], threads: int) -> np.ndarray:
+        """``fn`` over ``texts`` CHUNK at a time: one native call over thousands of texts (a 12,000-entry
+        knowledge base) held the interpreter for minutes, so Ctrl-C and SIGTERM waited that long; the lock
+        is also let go between chunks, so a server's query is not queued behind a whole library."""
+        if len(texts) <= CHUNK:
+            with self._lock:
+                self._threads(threads)
+                return np.atleast_2d(np.asarray(fn(texts), np.float32))
+        out = []
+        for k in range(0, len(texts), CHUNK):
+            with self._lock:
+                self._threads(threads)
+                out.append(np.atleast_2d(np.asarray(fn(texts[k:k + CHUNK]), np.float32)))
+        return np.concatenate(out)
 
 
 QUERY_THREADS = 1
+CHUNK = 64  # texts per native call (each call holds the interpreter: signals wait for it)
 
 
 @register("embedder", "use")
