@@ -243,6 +243,25 @@ def test_speak_never_writes_its_timestamps_over_the_text_file_it_reads(tmp_path)
 
 
 
+@needs_models
+def test_speak_reads_a_utf16_text_file_with_its_byte_order_mark(tmp_path):
+    """A text saved as "Unicode" by Notepad (UTF-16 with a BOM) was refused as 'not UTF-8'; align
+    already read it. A UTF-16 file cut inside a character is one line."""
+    import json
+
+    text = tmp_path / "u16.txt"
+    text.write_bytes("Hello there, good morning.\n".encode("utf-16"))
+    out = cli("speak", "--text-file", text, "-o", tmp_path / "u16.wav", "-q")
+    assert out.returncode == 0, out.stderr
+    said = json.loads((tmp_path / "u16.json").read_text())["sentences"]
+    assert said[0]["text"] == "Hello there, good morning.", said
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes(b"\xff\xfeH\x00i")
+    out = cli("speak", "--text-file", cut, "-o", tmp_path / "cut.wav", "-q")
+    lines = no_traceback(out)
+    assert out.returncode == 1 and len(lines) == 1 and "ends inside a character" in lines[0], lines
+
+
 def test_markup_is_not_read_aloud():
     """'<speak>Hello <break time="1s"/> world</speak>' was read as 'speak Hello break time equals one
     seconds world speak' (3.9 s for two words); '&amp;' as 'and amp'."""

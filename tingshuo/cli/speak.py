@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                                    "(FastSpeech2),\nsentence by sentence, into WAV, FLAC, MP3 or OGG.",
                        epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("text", nargs="?", help="the text to speak (or use --text-file, or standard input)")
-    p.add_argument("--text-file", "-t", metavar="FILE", help="read the text from this UTF-8 file")
+    p.add_argument("--text-file", "-t", metavar="FILE", help="read the text from this UTF-8 file (or UTF-16 with a byte-order mark)")
     p.add_argument("--output", "-o", default="speech.wav", metavar="FILE",
                    help="audio file to write; '-' writes to stdout (default: speech.wav)")
     p.add_argument("--format", "-f", choices=("wav", "flac", "mp3", "ogg"), default=None,
@@ -76,14 +76,22 @@ def _text_source(args) -> tuple[str | Iterator[str], int | None, str | None]:
 def _read_blocks(fh, name: str) -> Iterator[str]:
     import codecs
 
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     with fh:
-        while block := fh.read(READ_BLOCK):
+        block = fh.read(READ_BLOCK)
+        # UTF-16 with its byte-order mark ("Unicode" in Notepad) is read as such; anything else is UTF-8
+        utf16 = block[:2] in (b"\xff\xfe", b"\xfe\xff")
+        decoder = codecs.getincrementaldecoder("utf-16" if utf16 else "utf-8-sig")()
+        while block:
             try:
                 yield decoder.decode(block)
             except UnicodeDecodeError:
-                raise InputError(f"{name} is not UTF-8 text; convert it to UTF-8 first.") from None
-        yield decoder.decode(b"", final=True)
+                raise InputError(f"{name} is not {'valid UTF-16' if utf16 else 'UTF-8'} text; "
+                                 "convert it to UTF-8 first.") from None
+            block = fh.read(READ_BLOCK)
+        try:
+            yield decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InputError(f"{name} ends inside a character (a cut file?); convert it to UTF-8 first.") from None
 
 
 def run(args) -> int:
