@@ -26,6 +26,7 @@ ENERGY_HOP = 160  # 10 ms frames
 ENERGY_FRAME_S = ENERGY_HOP / SAMPLE_RATE
 VAD_OPTIONS = VADOptions(min_silence_s=0.3, speech_pad_s=0.2)
 BLOCK_S = 30.0
+LONG_WORD_S = 2.5  # a heard word this long: the chunk is recognised again from it (see _chunk_words)
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,10 @@ def listen(engine, source, language: str, *, beam_size: int = 1, batch_size: int
             if not first:
                 first.append(batch[0][1])
             results = engine.transcribe_batch([b[1] for b in batch], options, [language] * len(batch))
-            for (plan, _), res in zip(batch, results):
-                for seg in res.segments:
-                    for w in seg.words:
-                        words.append(HeardWord(plan.to_original(w.start_s), plan.to_original(w.end_s, True),
-                                               w.text, float(w.probability)))
+            for (plan, samples), res in zip(batch, results):
+                for w in _chunk_words(engine, samples, res, options, language):
+                    words.append(HeardWord(plan.to_original(w.start_s), plan.to_original(w.end_s, True),
+                                           w.text, float(w.probability)))
             if on_progress:
                 on_progress(max(plan.regions[-1][1] for plan, _ in batch) / SAMPLE_RATE)
 
@@ -150,6 +150,41 @@ def listen(engine, source, language: str, *, beam_size: int = 1, batch_size: int
     probs = np.concatenate(vad.probs) if vad.probs else np.zeros(0, np.float32)
     return Heard(tuple(words), duration_s, probs.astype(np.float32), energy.finish(), tuple(spans),
                  first[0] if first else None)
+
+
+@dataclass(frozen=True)
+class _Word:
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+def _chunk_words(engine, samples: np.ndarray, res, options: TranscribeOptions, language: str) -> list:
+    """A chunk's words (chunk times). When one lasts longer than LONG_WORD_S, the chunk from that word
+    on is recognised again on its own: Whisper now and then skips a stretch of a clear sentence and
+    stretches the word before it over the gap ("during the [next fifteen or twenty years not only by
+    Schoeffer, seven of clubs] He": "the" for 4.9 s), and those said words then had no anchor. The
+    new words are kept only if there are more of them and fewer long ones (a first word that took
+    the pause before it is heard the same again and stays)."""
+    words = [w for seg in res.segments for w in seg.words]
+    k = next((i for i, w in enumerate(words) if w.end_s - w.start_s > LONG_WORD_S), None)
+    if k is None:
+        return words
+    t0 = words[k].start_s
+    rest = samples[int(t0 * SAMPLE_RATE):]
+    if rest.size < SAMPLE_RATE:
+        return words
+    again = engine.transcribe_batch([rest], options, [language])[0]
+    new = [_Word(w.start_s + t0, w.end_s + t0, w.text, float(w.probability)) for seg in again.segments
+           for w in seg.words]
+
+    def n_long(ws):
+        return sum(w.end_s - w.start_s > LONG_WORD_S for w in ws)
+
+    if len(new) > len(words) - k and n_long(new) < n_long(words[k:]):
+        return words[:k] + new
+    return words
 
 
 def with_words(heard: Heard, words) -> Heard:
