@@ -144,6 +144,36 @@ def test_two_processes_indexing_one_library_at_once(tmp_path, data_dir):
     assert len({h["audio"] for h in json.loads(found.stdout)["hits"]}) == 16
 
 
+OPEN_AT_ONCE = """
+import sys, time
+from tingshuo.search.store import Store
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+try:
+    Store(sys.argv[1]).set_meta("opened", "1")
+    print("ok")
+except Exception as exc:
+    print("ERR", type(exc).__name__, exc)
+"""
+
+
+def test_processes_opening_one_new_index_at_the_same_moment_all_open_it(tmp_path):
+    """Two or more processes creating one index at once: switching it to WAL / creating its tables failed
+    at once with 'database is locked' (SQLite does not wait there), reported as 'not a tingshuo search
+    index' — the cause of an occasional failure of the test above."""
+    import time
+
+    errors = []
+    for r in range(8):
+        db = tmp_path / f"lib{r}" / "index.sqlite"
+        start = time.time() + 2.0  # after every interpreter has started and imported
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(db), str(start)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(6)]
+        errors += [out for p in procs for out in [p.communicate(timeout=120)[0]] if not out.startswith("ok")]
+    assert not errors, errors[:3]
+
+
 def test_a_damaged_derived_file_is_rebuilt_not_fatal(tmp_path, data_dir):
     """hot_terms.json is derived (rebuilt when stale or unreadable); valid JSON of another shape (a list)
     gave 'unexpected TypeError' on every search."""

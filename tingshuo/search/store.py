@@ -117,6 +117,13 @@ def passage_words_of(words_json, passage_id: int) -> list:
         raise DamagedRow(f"passage {passage_id} has unreadable words: {type(exc).__name__}") from None
 
 
+OPEN_WAIT_S = 60.0  # how long opening an index waits for another process that is creating or changing it
+
+
+def _busy(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 class DamagedRow(Exception):
     """A row that cannot be decoded; ``Store.guarded`` names the index in the message."""
 
@@ -132,18 +139,29 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._hot: tuple | None = None
-        try:
-            self._check_tables()
-            self.connection().executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            if "malformed" in str(exc) or "corrupt" in str(exc):
-                raise IndexDamaged(self.path.parent, str(exc)) from None
-            raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
-                             "or remove that file.") from None
-        except IndexDamaged:
-            self.close()
-            raise
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            try:
+                self._check_tables()
+                self.connection().executescript(SCHEMA)
+                break
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                if _busy(exc):
+                    # Two processes opening one new index: switching it to WAL and creating its tables
+                    # can fail at once with "database is locked" (SQLite does not wait there); try again.
+                    if time.monotonic() < deadline:
+                        time.sleep(0.05 + (os.getpid() % 7) * 0.03)
+                        continue
+                    raise InputError(f"The index {self.path.parent} is busy (another process holds it); "
+                                     "try again when it is done.") from None
+                if "malformed" in str(exc) or "corrupt" in str(exc):
+                    raise IndexDamaged(self.path.parent, str(exc)) from None
+                raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
+                                 "or remove that file.") from None
+            except IndexDamaged:
+                self.close()
+                raise
         self._add_use_column()
         version = self.get_meta("schema_version")
         if version is None:
@@ -182,7 +200,7 @@ class Store:
         except (sqlite3.IntegrityError, sqlite3.DataError):
             raise
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if _busy(exc):
                 raise InputError(f"The index {self.path.parent} is busy (another process holds it); "
                                  "try again when it is done.") from None
             raise IndexDamaged(self.path.parent, str(exc)) from None
