@@ -68,11 +68,8 @@ def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
     if not p.is_file():
         raise InputError(f"{what} {p} not found.")
     try:
-        text = p.read_text(encoding="utf-8-sig")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is not None:
-            check_yaml_nodes(root, f"{what} {p}")
-        data = yaml.safe_load(text) or {}
+        _root, data = load_yaml_checked(p.read_text(encoding="utf-8-sig"), f"{what} {p}")
+        data = data or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{what} {p} is not valid YAML ({str(exc).splitlines()[0]}).") from None
     except UnicodeDecodeError:
@@ -82,6 +79,23 @@ def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
     if not isinstance(data, dict):
         raise InputError(f"{what} {p} must hold a mapping of options.")
     return data
+
+
+def load_yaml_checked(text: str, where: str, error: type = None):
+    """``(node, data)``: ``text`` composed once, checked by ``check_yaml_nodes``, then built from that
+    node (what ``yaml.safe_load`` does, without parsing the text a second time); ``(None, None)`` for
+    an empty document. YAML errors propagate."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        check_yaml_nodes(root, where, error)
+        return root, loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 MAX_YAML_NODES = 1_000_000  # values in the file once aliases are expanded; bank.yaml has ~1,500

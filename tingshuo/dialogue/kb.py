@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ManifestError
-from ..util import check_yaml_nodes
+from ..util import load_yaml_checked
 
 BUILTIN = {"bank": Path(__file__).parent / "data" / "bank.yaml"}
 MAX_KB_BYTES = 4_000_000  # bank.yaml is 20 kB; 2 MB (12,500 entries) already takes minutes to embed
@@ -236,11 +236,9 @@ def _load_yaml(path: Path) -> KnowledgeBase:
 
     text = path.read_text(encoding="utf-8-sig")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root, data = load_yaml_checked(text, str(path), ManifestError)
         if root is None:
             raise ManifestError(f"{path}: the file is empty; add an 'entries:' list.")
-        check_yaml_nodes(root, str(path), ManifestError)
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # bad syntax, an undefined alias, a tag such as !!python/object
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
