@@ -174,6 +174,44 @@ def test_processes_opening_one_new_index_at_the_same_moment_all_open_it(tmp_path
     assert not errors, errors[:3]
 
 
+def test_an_index_another_process_finishes_while_it_is_checked_is_not_called_damaged(tmp_path, monkeypatch):
+    """The check read the table list and the recorded schema at two moments: another process finishing the
+    index between them made it look written with tables missing ('damaged', seen once in CI). Both
+    reads are now one snapshot, and an index is made in one transaction."""
+    import sqlite3
+
+    from tingshuo.search import store as store_mod
+
+    db = tmp_path / "lib" / "index.sqlite"
+    db.parent.mkdir()
+    other = sqlite3.connect(str(db), isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")  # begun, not finished
+    real_connection = store_mod.Store.connection
+    finished = []
+
+    class Between:
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, sql, *args):
+            out = self.con.execute(sql, *args)
+            if "sqlite_master" in sql and not finished:  # the other process finishes right now
+                other.executescript(store_mod.SCHEMA)
+                other.execute("INSERT INTO meta(key, value) VALUES('schema_version', ?)", (store_mod.SCHEMA_VERSION,))
+                finished.append(1)
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.con, name)
+
+    monkeypatch.setattr(store_mod.Store, "connection", lambda self: Between(real_connection(self)))
+    st = store_mod.Store(db)
+    assert finished and st.get_meta("schema_version") == store_mod.SCHEMA_VERSION
+    st.close()
+    other.close()
+
+
 def test_a_damaged_derived_file_is_rebuilt_not_fatal(tmp_path, data_dir):
     """hot_terms.json is derived (rebuilt when stale or unreadable); valid JSON of another shape (a list)
     gave 'unexpected TypeError' on every search."""

@@ -143,7 +143,11 @@ class Store:
         while True:
             try:
                 self._check_tables()
-                self.connection().executescript(SCHEMA)
+                # One transaction: another process sees either no tables or every table with the
+                # schema recorded, never a half-made index (which it would call damaged).
+                self.connection().executescript(
+                    "BEGIN IMMEDIATE;" + SCHEMA + "INSERT OR IGNORE INTO meta(key, value) "
+                    f"VALUES('schema_version', '{SCHEMA_VERSION}');COMMIT;")
                 break
             except sqlite3.DatabaseError as exc:
                 self.close()
@@ -176,12 +180,20 @@ class Store:
         """An index that has been written (its schema recorded) must still have every table: creating a
         lost one empty would turn the damage into silently missing hits."""
         con = self.connection()
-        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        con.execute("BEGIN")  # one snapshot for both reads: tables and schema from the same moment
+        try:
+            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            row = (con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                   if "meta" in have else None)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
         if "meta" not in have:
             if have & set(TABLES):
                 raise IndexDamaged(self.path.parent, "its table meta is missing")
             return  # a new index
-        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             return
         need = [t for t in TABLES if t != "unit_vectors" or row[0] != "1"]  # schema 1: vectors come later
