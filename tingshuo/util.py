@@ -138,3 +138,50 @@ def check_yaml_nodes(root, where: str, error: type = None) -> None:
                                     f"(first on line {seen[key.value]}); YAML keeps only the last, "
                                     "so merge them or remove one.")
                     seen[key.value] = line
+
+
+class FairLock:
+    """A lock handed to its waiters in the order they came (``with lock:`` like ``threading.Lock``).
+
+    The recogniser's model runs one batch at a time under a lock. A plain lock is not fair: a long
+    request re-takes it the moment it lets go, so a 1 s request waited minutes behind a 5-minute align.
+    Here a thread that lets go and asks again queues behind those already waiting."""
+
+    def __init__(self) -> None:
+        import collections
+        import threading
+
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: collections.deque = collections.deque()
+        self._held = False
+
+    def acquire(self) -> bool:
+        ticket = object()
+        with self._cond:
+            self._waiting.append(ticket)
+            try:
+                while self._held or self._waiting[0] is not ticket:
+                    self._cond.wait()
+            except BaseException:  # interrupted while waiting: leave the queue, wake the next one
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+                raise
+            self._waiting.popleft()
+            self._held = True
+        return True
+
+    def release(self) -> None:
+        with self._cond:
+            if not self._held:
+                raise RuntimeError("release of an unheld FairLock")
+            self._held = False
+            self._cond.notify_all()
+
+    def locked(self) -> bool:
+        return self._held
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -14,7 +14,6 @@ import contextlib
 import functools
 import math
 import os
-import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from ..errors import InputError
 from ..registry import register
 from ..types import Segment, Word
+from ..util import FairLock
 from .base import ChunkResult, TranscribeOptions
 from .text import to_script
 
@@ -134,7 +134,9 @@ class WhisperEngine:
         self.features = FeatureExtractor(feature_size=self.model.n_mels)
         self.name = name or model_dir.name
         self._tokenizers: dict[tuple[str, str], object] = {}
-        self._lock = threading.Lock()  # one batch at a time; CTranslate2 uses all threads anyway
+        # One batch at a time (CTranslate2 uses all threads anyway), handed out in arrival order: a
+        # long align or transcription lets a short request through between two of its batches.
+        self._lock = FairLock()
 
     # ------------------------------------------------------------------ helpers
     def tokenizer(self, language: str, task: str):
