@@ -85,17 +85,9 @@ def _read_text(path: str) -> str:
 
 
 def _decode(data: bytes, path: str) -> str:
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise InputError(f"{path} is not valid UTF-16 text; save it as UTF-8.") from None
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{path} is not a text file (it holds binary data); give the UTF-8 text that was read.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
+    from ..data.text import decode_text
+
+    return decode_text(data, path)
 
 
 def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]:

@@ -1,0 +1,60 @@
+"""Text that people hand us as bytes (a TEXT file, an uploaded script): decoded, or one clear error.
+
+UTF-8 (with or without a BOM) and UTF-16 with its byte-order mark (Notepad's "Unicode") are read.
+Anything else is refused with one line naming the file and, when the bytes look like it, the legacy
+encoding they are probably in (GBK/GB18030 for Mandarin saved on Windows, Big5, cp1252), with the
+command that converts it. Nothing is guessed silently: GB18030 decodes almost any byte string, so
+a wrong guess would align nonsense.
+
+    >>> decode_text("你好".encode("utf-16"), "a.txt")
+    '你好'
+    >>> decode_text("你好".encode("gbk"), "a.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tingshuo.errors.InputError: a.txt is not UTF-8 text (it looks like GBK/GB18030, ...
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import InputError
+
+_HAN = re.compile("[\u4e00-\u9fff]")
+_LEGACY = (("gb18030", "GBK/GB18030", "GB18030"), ("big5", "Big5", "BIG5"), ("cp1252", "Windows-1252", "CP1252"))
+
+
+def _looks_like(data: bytes) -> tuple[str, str] | None:
+    """(name, iconv name) of a legacy encoding the bytes decode in plausibly, or None."""
+    for codec, name, iconv in _LEGACY:
+        try:
+            text = data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        letters = [c for c in text if not c.isspace() and ord(c) > 0x7f]
+        if codec == "cp1252" or (letters and sum(bool(_HAN.match(c)) for c in letters) >= 0.8 * len(letters)):
+            return name, iconv
+    return None
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """``data`` as text; ``InputError`` naming ``name`` (and what to do) when it is not UTF-8/UTF-16 text."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{name} is not valid UTF-16 text; save it as UTF-8.") from None
+    if b"\x00" in data[:4096]:
+        hint = " (it looks like UTF-16 without its byte-order mark)" if data[1:4096:2].count(0) > 0.4 * len(data[1:4096:2]) \
+            or data[0:4096:2].count(0) > 0.4 * len(data[0:4096:2]) else ""
+        raise InputError(f"{name} is not a text file (it holds binary data{hint}); give the UTF-8 text that was read.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    guess = _looks_like(data)
+    if guess is None:
+        raise InputError(f"{name} is not UTF-8 text; save it as UTF-8.")
+    label, iconv = guess
+    raise InputError(f"{name} is not UTF-8 text (it looks like {label}); save it as UTF-8, "
+                     f"e.g. iconv -f {iconv} -t UTF-8 FILE > FILE.utf8.txt")
