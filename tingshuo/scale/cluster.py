@@ -132,11 +132,12 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         if address:
             _check_reachable(address)
         try:
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-            else:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.ERROR)
+            with _keep_sigterm_handler():
+                if address:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+                else:
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.ERROR)
         except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError, ValueError ...
             raise _connect_error(exc, address) from None
         return cluster_info(ray, address, not address, time.perf_counter() - t0, reconnect)
@@ -149,6 +150,27 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         yield init()
     finally:
         _shutdown(ray)
+
+
+@contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """Put back the caller's SIGTERM handler after ``ray.init``.
+
+    ``ray.init`` replaces it with ``sys.exit`` and its core worker adds a C++ failure handler on top:
+    a SIGTERM to ``tingshuo align/transcribe --ray`` then printed a native stack and aborted (exit 134)
+    instead of the CLI's clean stop (finally blocks, ``ray.shutdown``, "interrupted", exit 130).
+    Only a handler set from Python is put back (the CLI's); with none, Ray's stays.
+    """
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and callable(previous):
+            signal.signal(signal.SIGTERM, previous)
 
 
 REACH_TIMEOUT_S = 5.0  # a head node answers a TCP connect in milliseconds; Ray itself retries for minutes
