@@ -1,0 +1,191 @@
+"""Hostile inputs on align / serve / scale (qa5): each test fails without the fix it names.
+
+Texts in legacy encodings, form fields sent twice or as files, speech requests that would run for
+many minutes, markup-looking prose, and SIGTERM to a driver that started a local Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tingshuo.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+
+
+def cli(*args, timeout=120, **kw):
+    return subprocess.run([sys.executable, "-m", "tingshuo", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+# ---- text files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data, says", [
+    ("广州市房地产中介协会分析".encode("gbk"), "GBK/GB18030"),
+    ("广州市房地产中介协会分析".encode("gb18030"), "GBK/GB18030"),
+    ("廣州市房地產中介協會分析".encode("big5"), "Big5"),
+    ("your country\u2019s caf\u00e9".encode("cp1252"), "Windows-1252"),
+    (JFK.encode("utf-16-le"), "UTF-16 without its byte-order mark"),
+], ids=["gbk", "gb18030", "big5", "cp1252", "utf16-without-bom"])
+def test_a_text_file_in_a_legacy_encoding_is_named_with_the_fix(data, says):
+    """Was "is not UTF-8 text; save it as UTF-8" for all: a Mandarin user with a GBK file (Notepad's ANSI
+    on Chinese Windows) was not told what it is nor how to convert it."""
+    from tingshuo.data.text import decode_text
+
+    with pytest.raises(InputError) as err:
+        decode_text(data, "script.txt")
+    assert "script.txt" in str(err.value) and says in str(err.value) and "\n" not in str(err.value)
+    assert decode_text(b"\xef\xbb\xbf" + JFK.encode(), "x") == JFK
+    assert decode_text("分析".encode("utf-16"), "x") == "分析"
+
+
+def test_align_cli_names_the_encoding_of_a_gbk_text(tmp_path, data_dir):
+    text = tmp_path / "讲稿.txt"
+    text.write_bytes("广州市房地产中介协会分析".encode("gbk"))
+    r = cli("align", data_dir / "zh_aishell_S0724W0121.wav", text, "-o", tmp_path / "out")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "GBK/GB18030" in r.stderr and "iconv -f GB18030" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# ---- /v1/align forms --------------------------------------------------------------------------
+
+
+def _align(server, files):
+    import httpx
+
+    return httpx.post(server.url + "/v1/align", files=files, timeout=300)
+
+
+def test_align_form_fields_sent_twice_are_refused_not_silently_the_last(server, data_dir):
+    """FastAPI kept the last 'file' (the broken one, so the error named another upload) and the last
+    'text' (so the first text was never aligned: "0% heard")."""
+    wav = (data_dir / "jfk.wav").read_bytes()
+    r = _align(server, [("file", ("a.wav", wav, "audio/wav")), ("file", ("b.wav", b"junk", "audio/wav")),
+                        ("text", (None, JFK))])
+    assert r.status_code == 422 and r.json()["error"]["param"] == "file" and "2 times" in r.json()["error"]["message"]
+    r = _align(server, [("file", ("a.wav", wav, "audio/wav")), ("text", (None, JFK)), ("text", (None, "zzz"))])
+    assert r.status_code == 422 and r.json()["error"]["param"] == "text"
+
+
+def test_align_text_sent_as_a_file_part_or_in_another_encoding(server, data_dir):
+    """`curl -F text=@script.txt` (a file part) was 422 "Input should be a valid string"; a UTF-16 or GBK
+    field was decoded as Latin-1 by Starlette and aligned as mojibake ("0% heard", "the text is English")."""
+    wav = (data_dir / "jfk.wav").read_bytes()
+    r = _align(server, {"file": ("a.wav", wav, "audio/wav"), "text": ("script.txt", JFK.encode("utf-16"), "text/plain")})
+    assert r.status_code == 200, r.text
+    assert [w["text"] for w in r.json()["words"]][:3] == ["And", "so", "my"]
+    r = _align(server, {"file": ("a.wav", wav, "audio/wav"), "text": (None, JFK.encode("utf-16"))})
+    assert r.status_code == 200, r.text
+    assert [w["text"] for w in r.json()["words"]][:3] == ["And", "so", "my"]
+    zh = (data_dir / "zh_aishell_S0724W0121.wav").read_bytes()
+    r = _align(server, {"file": ("zh.wav", zh, "audio/wav"), "text": (None, "广州市房地产中介协会分析".encode("gbk"))})
+    assert r.status_code == 422 and "GBK" in r.json()["error"]["message"], r.text
+    r = _align(server, {"file": ("zh.wav", zh, "audio/wav"), "text": ("t.txt", "广州市房地产".encode("gbk"))})
+    assert r.status_code == 422 and "GBK" in r.json()["error"]["message"], r.text
+    r = _align(server, {"file": ("a.wav", wav, "audio/wav"), "text": (None, JFK.encode("utf-16-le"))})
+    assert r.status_code == 422 and r.json()["error"]["param"] == "text"
+
+
+# ---- /v1/audio/speech ---------------------------------------------------------------------------
+
+
+def test_speech_takes_an_empty_voice_as_the_default_like_the_cli(server):
+    import httpx
+
+    r = httpx.post(server.url + "/v1/audio/speech", json={"input": "Hello there.", "voice": "", "response_format": "wav"},
+                   timeout=120)
+    assert r.status_code == 200 and r.content[:4] == b"RIFF"
+
+
+def test_speech_that_would_run_for_many_minutes_is_a_413_before_any_audio(server):
+    """4096 digits are read one by one: 955 s of audio and 141 s of synthesis for one 4 kB request."""
+    import httpx
+
+    t0 = time.monotonic()
+    r = httpx.post(server.url + "/v1/audio/speech", json={"input": "9" * 4096, "response_format": "wav"}, timeout=120)
+    assert r.status_code == 413, r.text[:200]
+    err = r.json()["error"]
+    assert err["param"] == "input" and "--max-speech-s" in err["message"] and "minutes" in err["message"]
+    assert time.monotonic() - t0 < 30  # refused on the estimate, not after synthesis
+
+
+def test_markup_looking_prose_is_read_not_dropped():
+    """`x <y> z` lost `<y>` (taken for an HTML tag): only markup elements, closed or attributed tags go."""
+    from tingshuo.tts.normalize import strip_markup
+
+    assert strip_markup("x <y> z") == "x <y> z"
+    assert strip_markup("press <Enter> to go") == "press <Enter> to go"
+    assert strip_markup('<speak>Hi<break time="1s"/>there</speak>').split() == ["Hi", "there"]
+    assert strip_markup("<b>bold</b> and <foo>bar</foo>").split() == ["bold", "and", "bar"]
+    assert strip_markup("line<br>next").split() == ["line", "next"]
+
+
+def test_server_refuses_a_nan_limit():
+    from tingshuo.server.config import ServerConfig
+
+    with pytest.raises(ValueError):
+        ServerConfig(max_speech_s=float("nan"))
+    with pytest.raises(ValueError):
+        ServerConfig(max_audio_s=float("nan"))
+
+
+# ---- Ray: SIGTERM to a driver that started a local Ray ---------------------------------------
+
+SIGTERM_SCRIPT = """
+import os, signal, sys, time
+from tingshuo.cli import _terminate_like_interrupt
+from tingshuo.scale.cluster import connect
+from tingshuo.scale.options import RayOptions
+_terminate_like_interrupt()
+try:
+    with connect(RayOptions(enabled=True), num_cpus=1):
+        print("connected", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)
+    print("not stopped", flush=True)
+except KeyboardInterrupt:
+    print("stopped cleanly", flush=True)
+    sys.exit(143)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_sigterm_to_a_driver_with_a_local_ray_stops_it_cleanly(tmp_path):
+    """ray.init replaced the CLI's SIGTERM handler (and its core worker added a native one): SIGTERM to
+    `tingshuo align --segment --ray` printed "*** SIGTERM received ..." with a native stack and aborted
+    (exit 134) — no finally block ran, no "interrupted" line, no ray.shutdown."""
+    pytest.importorskip("ray.data", reason="needs Ray: pip install 'tingshuo[ray]'")
+    import tempfile
+
+    from tingshuo.testing.ray import MARKER_VARIABLE, ray_processes
+
+    token = tmp_path / "token"
+    token.write_text("qa5-test-token-" + "0" * 40)
+    ray_tmp = tempfile.mkdtemp(prefix="tsr-", dir="/tmp")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_TMPDIR=ray_tmp,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env[MARKER_VARIABLE] = f"qa5-{os.getpid()}-{time.time_ns()}"
+    mark = f"{MARKER_VARIABLE}={env[MARKER_VARIABLE]}"
+    r = subprocess.run([sys.executable, "-c", SIGTERM_SCRIPT], capture_output=True, text=True, env=env, timeout=240)
+    assert "connected" in r.stdout, r.stderr[-2000:]
+    assert r.returncode == 143 and "stopped cleanly" in r.stdout, (r.returncode, r.stdout, r.stderr[-2000:])
+    assert "SIGTERM received" not in r.stderr
+    deadline = time.monotonic() + 20
+    while ray_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    import shutil
+
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert not ray_processes(mark), "the local Ray outlived its driver"
