@@ -45,6 +45,8 @@ def test_a_text_file_in_a_legacy_encoding_is_named_with_the_fix(data, says):
         decode_text(data, "script.txt")
     assert "script.txt" in str(err.value) and says in str(err.value) and "\n" not in str(err.value)
     assert decode_text(b"\xef\xbb\xbf" + JFK.encode(), "x") == JFK
+    with pytest.raises(InputError, match="is audio, not a text file"):  # AUDIO and TEXT swapped
+        decode_text(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64), "talk.wav")
     assert decode_text("分析".encode("utf-16"), "x") == "分析"
 
 
@@ -55,6 +57,30 @@ def test_align_cli_names_the_encoding_of_a_gbk_text(tmp_path, data_dir):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "GBK/GB18030" in r.stderr and "iconv -f GB18030" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_align_never_writes_over_its_text_or_manifest_and_bad_output_paths_are_one_line(tmp_path, data_dir):
+    """`align talk.wav talk.json` replaced the text with the alignment; `align manifest.jsonl -o .
+    --segment --skip-existing` appended clip lines to the input manifest; `-o talk.wav`, `-o /dev/null`,
+    `-o /proc/x` were "unexpected FileExistsError / FileNotFoundError" (exit 70)."""
+    import shutil
+
+    shutil.copy(data_dir / "jfk.wav", tmp_path / "jfk.wav")
+    text = tmp_path / "jfk.json"
+    text.write_text(JFK)
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text(json.dumps({"audio": "jfk.wav", "text": JFK}) + "\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    cases = [(["jfk.wav", "jfk.json"], "over the input jfk.json"),
+             (["manifest.jsonl", "-o", ".", "--segment", "--skip-existing"], "over the input manifest.jsonl"),
+             (["jfk.wav", "jfk.json", "-o", "jfk.wav"], "is a file, not a folder"),
+             (["jfk.wav", "jfk.json", "-o", "/dev/null", "-f", "srt"], "is a file, not a folder"),
+             (["jfk.wav", "jfk.json", "-o", "/proc/x"], "Cannot create the output folder /proc/x"),
+             (["jfk.json", "jfk.wav"], "jfk.wav is audio, not a text file")]
+    for args, says in cases:
+        r = cli("align", *args, cwd=tmp_path)
+        assert r.returncode == 1 and says in r.stderr and "Traceback" not in r.stderr, (args, r.stderr[-800:])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 # ---- /v1/align forms --------------------------------------------------------------------------

@@ -164,6 +164,8 @@ def run(args) -> int:
         raise InputError("-o - prints one format of one recording; give a folder for more (or --segment).")
     if args.segment and (out_arg == "-" or Path(out_arg).suffix):
         raise InputError("--segment writes a folder of clips: give -o a folder.")
+    if pairs:
+        _check_outputs(args, pairs, formats, out_arg, single)
     done_sources = set()
     if args.skip_existing:
         keep = []
@@ -274,6 +276,34 @@ def run(args) -> int:
         if stats is not None and stats.pids:
             print(f"on Ray: {stats.describe()}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_outputs(args, pairs: list[Pair], formats: list[str], out_arg: str, single: bool) -> None:
+    """Before any model loads: the output folder can be made, and no output lands on the TEXT file or
+    the manifest read (``align talk.wav talk.json`` replaced the text; ``align manifest.jsonl -o .
+    --segment`` appended clip lines to the input manifest)."""
+    from ..util import same_file
+    from . import prepare_output_dir
+
+    if out_arg == "-":
+        return
+    targets = [t for pr in pairs for t in _targets(out_arg, pr, formats, single).values() if t is not None]
+    if single and len(targets) == 1 and targets[0] == Path(out_arg):  # -o name.json: one file
+        if targets[0].is_dir():
+            raise InputError(f"{out_arg} is a folder; give -o a file name that is free, or the folder alone.")
+        if str(targets[0].parent) not in ("", "."):
+            prepare_output_dir(targets[0].parent, "-o")
+    else:
+        prepare_output_dir(out_arg, "-o")
+    sources = [args.inputs[1]] if len(args.inputs) == 2 and args.text is None else \
+        [args.inputs[0]] if len(args.inputs) == 1 and args.text is None else []
+    sources = [src for src in sources if src != "-" and Path(src).is_file()]
+    if args.segment:
+        targets += [Path(out_arg) / "manifest.jsonl", Path(out_arg) / "summary.json"]
+    for src in sources:
+        for target in targets:
+            if same_file(target, src):
+                raise InputError(f"Refusing to write {target} over the input {src}; give -o another folder.")
 
 
 def _no_text(pr: Pair) -> InputError | None:

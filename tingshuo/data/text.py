@@ -37,6 +37,18 @@ def _looks_like(data: bytes) -> tuple[str, str] | None:
     return None
 
 
+_AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"FORM", b"\x1aE\xdf\xa3")
+
+
+def _utf16_hint(head: bytes) -> str:
+    """", which looks like UTF-16 without its byte-order mark" when every other byte is zero and the rest text."""
+    for zeros, chars in ((head[1::2], head[0::2]), (head[0::2], head[1::2])):
+        if zeros and zeros.count(0) > 0.9 * len(zeros) and \
+                sum(32 <= b < 127 or b in (9, 10, 13) for b in chars) > 0.9 * len(chars):
+            return ", which looks like UTF-16 without its byte-order mark"
+    return ""
+
+
 def decode_text(data: bytes, name: str) -> str:
     """``data`` as text; ``InputError`` naming ``name`` (and what to do) when it is not UTF-8/UTF-16 text."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
@@ -44,10 +56,11 @@ def decode_text(data: bytes, name: str) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise InputError(f"{name} is not valid UTF-16 text; save it as UTF-8.") from None
+    if data[:4] in _AUDIO_MAGIC or data[4:8] == b"ftyp" or data[:3] == b"ID3":
+        raise InputError(f"{name} is audio, not a text file; give the audio first and then the text that was read.")
     if b"\x00" in data[:4096]:
-        hint = " (it looks like UTF-16 without its byte-order mark)" if data[1:4096:2].count(0) > 0.4 * len(data[1:4096:2]) \
-            or data[0:4096:2].count(0) > 0.4 * len(data[0:4096:2]) else ""
-        raise InputError(f"{name} is not a text file (it holds binary data{hint}); give the UTF-8 text that was read.")
+        raise InputError(f"{name} is not a text file (it holds binary data{_utf16_hint(data[:4096])}); give the "
+                         "UTF-8 text that was read.")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
