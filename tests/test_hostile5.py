@@ -215,3 +215,20 @@ def test_sigterm_to_a_driver_with_a_local_ray_stops_it_cleanly(tmp_path):
 
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert not ray_processes(mark), "the local Ray outlived its driver"
+
+
+def test_two_segment_runs_into_one_folder_do_not_both_write_it(tmp_path, data_dir):
+    """Two `align m.jsonl -o shared --segment` at once both finished rc 0 and listed every clip twice in
+    shared/manifest.jsonl (the summary said 3 clips, the manifest held 6 lines)."""
+    from tingshuo.data.outlock import folder_lock
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": str(data_dir / "jfk.wav"), "text": JFK}) + "\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    with folder_lock(shared, "another run"):
+        r = cli("align", manifest, "-o", shared, "--segment")
+    assert r.returncode == 1 and "Another run is writing to" in r.stderr and "another run" in r.stderr, r.stderr
+    assert not (shared / "manifest.jsonl").exists()
+    with folder_lock(shared, "first"):  # released when the holder ends: a later run (or resume) is not blocked
+        pass

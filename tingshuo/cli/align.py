@@ -139,6 +139,18 @@ def _targets(out_arg: str, pair: Pair, formats: list[str], single: bool) -> dict
 
 
 def run(args) -> int:
+    if args.segment and args.output_dir != "-" and not Path(args.output_dir).suffix:
+        # one run at a time per clips folder: two appended every clip to one manifest.jsonl twice
+        from ..data.outlock import folder_lock
+        from . import prepare_output_dir
+
+        prepare_output_dir(args.output_dir, "-o")
+        with folder_lock(args.output_dir, "tingshuo align --segment"):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args) -> int:
     from ..align.aligner import Aligner
     from ..align.base import AlignOptions
     from ..align.formats import parse_formats, render
