@@ -233,3 +233,25 @@ def test_two_segment_runs_into_one_folder_do_not_both_write_it(tmp_path, data_di
     assert not (shared / "manifest.jsonl").exists()
     with folder_lock(shared, "first"):  # released when the holder ends: a later run (or resume) is not blocked
         pass
+
+
+def test_endless_standard_input_is_refused_not_read_until_memory_runs_out(data_dir):
+    """`tingshuo align a.wav - < /dev/zero` (or `yes | ...`) and `tingshuo chat --text < /dev/zero` read
+    stdin whole: "unexpected MemoryError" under a 3 GB ulimit, the whole machine's memory without one."""
+    import io
+
+    from tingshuo.cli.chat import MAX_TURN_READ, _read_turn
+
+    with open("/dev/zero", "rb") as zero:
+        r = subprocess.run([sys.executable, "-m", "tingshuo", "align", str(data_dir / "jfk.wav"), "-"], stdin=zero,
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "the text on stdin is over 64 MB" in r.stderr, r.stderr[-500:]
+    long_line = io.StringIO("x" * (3 * MAX_TURN_READ) + "\nhello\n")
+    assert len(_read_turn(long_line)) == MAX_TURN_READ  # cut: the pipeline refuses it as too long
+    assert _read_turn(long_line) == "hello\n" and _read_turn(long_line) == ""
+
+    class Zeros(io.TextIOBase):
+        def readline(self, size=-1):
+            return "\0" * size
+
+    assert _read_turn(Zeros()) is None

@@ -21,6 +21,7 @@ import re
 from ..errors import InputError
 
 _HAN = re.compile("[\u4e00-\u9fff]")
+MAX_TEXT_BYTES = 64 * 2**20  # a long book is 1-5 MB; more is not a text that was read aloud
 _LEGACY = (("gb18030", "GBK/GB18030", "GB18030"), ("big5", "Big5", "BIG5"), ("cp1252", "Windows-1252", "CP1252"))
 
 
@@ -47,6 +48,20 @@ def _utf16_hint(head: bytes) -> str:
                 sum(32 <= b < 127 or b in (9, 10, 13) for b in chars) > 0.9 * len(chars):
             return ", which looks like UTF-16 without its byte-order mark"
     return ""
+
+
+def read_text_bytes(source, name: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a path or a binary stream (stdin), refused with one line past ``limit``: ``yes |`` or
+    ``< /dev/zero`` read until the machine ran out of memory ("unexpected MemoryError")."""
+    if hasattr(source, "read"):
+        data = source.read(limit + 1)
+    else:
+        with open(source, "rb") as f:
+            data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{name} is over {limit // 2**20} MB, far more than a text read aloud; "
+                         "give the text of this recording (split a book by chapter).")
+    return data
 
 
 def decode_text(data: bytes, name: str) -> str:
