@@ -229,7 +229,7 @@ def test_two_segment_runs_into_one_folder_do_not_both_write_it(tmp_path, data_di
     shared.mkdir()
     with folder_lock(shared, "another run"):
         r = cli("align", manifest, "-o", shared, "--segment")
-    assert r.returncode == 1 and "Another run is writing to" in r.stderr and "another run" in r.stderr, r.stderr
+    assert r.returncode == 1 and "is writing to" in r.stderr and str(shared) in r.stderr, r.stderr
     assert not (shared / "manifest.jsonl").exists()
     with folder_lock(shared, "first"):  # released when the holder ends: a later run (or resume) is not blocked
         pass
@@ -255,3 +255,35 @@ def test_endless_standard_input_is_refused_not_read_until_memory_runs_out(data_d
             return "\0" * size
 
     assert _read_turn(Zeros()) is None
+
+
+def test_a_ray_address_that_is_another_service_is_one_line_at_once():
+    """--ray-address at a web server (the wrong port, the tingshuo server itself) made ray.init retry for
+    minutes (still waiting after 150 s, printing Ray's warnings): the TCP check passed."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tingshuo.scale.cluster import _check_reachable
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    closer = socket.socket()
+    closer.bind(("127.0.0.1", 0))
+    closer.listen(1)
+
+    def close_at_once():
+        conn, _ = closer.accept()
+        conn.close()
+
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    threading.Thread(target=close_at_once, daemon=True).start()
+    try:
+        t0 = time.monotonic()
+        for port, says in ((http.server_address[1], ""), (closer.getsockname()[1], "closed the connection")):
+            with pytest.raises(InputError) as err:
+                _check_reachable(f"127.0.0.1:{port}")
+            assert "not as a Ray head node" in str(err.value) and says in str(err.value)
+        assert time.monotonic() - t0 < 5
+    finally:
+        http.shutdown()
+        closer.close()

@@ -31,21 +31,15 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
         yield
         return
     try:
-        f = open(path, "a+")
+        f = open(path, "a")  # stays empty: the folder's files are the same whoever wrote them
     except OSError as exc:
         raise InputError(f"Cannot write to {folder} ({exc.strerror}); choose another output folder.") from None
     try:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            f.seek(0)
-            holder = f.read().strip()
-            raise InputError(f"Another run is writing to {folder} ({holder or 'pid unknown'}); wait for it to "
-                             f"finish, or give another output folder.") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"{what}, pid {os.getpid()}")
-        f.flush()
+            raise InputError(f"Another run ({what}) is writing to {folder} now; wait for it to finish, or give "
+                             "another output folder.") from None
         yield
     finally:
         f.close()
