@@ -188,7 +188,9 @@ def _check_reachable(address: str) -> None:
     host = host.strip("[]")
     try:
         with socket.create_connection((host, int(port_s)), timeout=REACH_TIMEOUT_S) as sock:
-            answer = _grpc_answer(sock)
+            # with TLS the head expects a TLS hello first, so the plain-text probe would fail a good address
+            tls = os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true", "yes")
+            answer = None if tls else _grpc_answer(sock)
     except (OSError, ValueError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"Could not reach the Ray cluster at {address} ({reason}): check --ray-address / "
