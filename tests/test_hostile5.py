@@ -279,7 +279,7 @@ def test_a_ray_address_that_is_another_service_is_one_line_at_once():
     threading.Thread(target=close_at_once, daemon=True).start()
     try:
         t0 = time.monotonic()
-        for port, says in ((http.server_address[1], ""), (closer.getsockname()[1], ""))  # closed or reset, by timing:
+        for port, says in ((http.server_address[1], ""), (closer.getsockname()[1], "")):  # closed or reset, by timing
             with pytest.raises(InputError) as err:
                 _check_reachable(f"127.0.0.1:{port}")
             assert "not as a Ray head node" in str(err.value) and says in str(err.value)
