@@ -59,7 +59,9 @@ async def _text_of(text) -> str:
         try:
             return decode_text(data, f"Field 'text' ({text.filename or 'file'})")
         except InputError as exc:
-            raise ParamError("text", str(exc)) from None
+            message = str(exc).replace("give the audio first and then the text that was read",
+                                       "send the recording as 'file' and its words as 'text'")
+            raise ParamError("text", message) from None
     if text and "\x80" <= max(text) <= "\xff" and not _utf8_latin1(text):
         # Starlette decodes a field that is not UTF-8 as Latin-1, so ``text`` is either that mojibake or
         # genuine text whose letters all lie in Latin-1 (French, German). UTF-16 starts with its BOM; a
