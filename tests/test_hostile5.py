@@ -287,3 +287,13 @@ def test_a_ray_address_that_is_another_service_is_one_line_at_once():
     finally:
         http.shutdown()
         closer.close()
+
+
+def test_index_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, data_dir):
+    """`tingshuo index a.wav --index /proc/x/lib` (or a folder on a read-only disk) was "unexpected
+    FileNotFoundError / OSError: Read-only file system" (exit 70)."""
+    r = cli("index", data_dir / "jfk.wav", "--index", "/proc/x/lib")
+    assert r.returncode == 1 and "Cannot create the output folder /proc/x/lib" in r.stderr, r.stderr[-500:]
+    (tmp_path / "afile").write_text("x")
+    r = cli("index", data_dir / "jfk.wav", "--index", tmp_path / "afile")
+    assert r.returncode == 1 and "is a file, not a folder" in r.stderr and "Traceback" not in r.stderr
