@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tingshuo.errors import InputError
@@ -297,3 +298,39 @@ def test_index_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, data_dir)
     (tmp_path / "afile").write_text("x")
     r = cli("index", data_dir / "jfk.wav", "--index", tmp_path / "afile")
     assert r.returncode == 1 and "is a file, not a folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_full_disk_is_one_line_not_an_unexpected_error(monkeypatch, tmp_path, capsys):
+    """On a full disk (a 300 kB tmpfs here) `align --segment` ended "unexpected OSError: [Errno 28] No space
+    left on device" (exit 70) and `speak -o x.wav` "unexpected LibsndfileError: System error." (exit 70)."""
+    import errno
+    import shutil
+
+    import tingshuo.cli as cli_main
+    import tingshuo.cli.voices as voices
+    from tingshuo.tts.writer import AudioFileWriter
+
+    def full(args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/out/clip.wav")
+
+    monkeypatch.setattr(voices, "run", full)
+    assert cli_main.main(["voices"]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device while writing /data/out/clip.wav" in err and "unexpected" not in err
+
+    writer = AudioFileWriter(tmp_path / "x.wav", 16000)
+
+    class Broken:
+        def write(self, x):
+            raise RuntimeError("System error.")  # what libsndfile says
+
+        def close(self):
+            pass
+
+    writer._sf = Broken()
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 0))
+    with pytest.raises(OSError) as exc:
+        writer.write(np.zeros(160, np.float32))
+    assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(tmp_path / "x.wav")
+    writer.abort()
+    assert not list(tmp_path.iterdir())
