@@ -334,3 +334,25 @@ def test_a_full_disk_is_one_line_not_an_unexpected_error(monkeypatch, tmp_path, 
     assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(tmp_path / "x.wav")
     writer.abort()
     assert not list(tmp_path.iterdir())
+
+
+def test_server_out_of_disk_space_is_a_507_without_paths(monkeypatch):
+    """An upload to a server whose temp disk is full was 500 "The server failed on this request (OSError:
+    [Errno 28] No space left on device: '/tmp/tingshuo-upload-....wav')", the server's temp path included."""
+    import errno
+
+    pytest.importorskip("fastapi", reason="needs the server extra: pip install 'tingshuo[server]'")
+    from fastapi.testclient import TestClient
+
+    import tingshuo.server.uploads as uploads
+    from tingshuo.server.app import create_app
+    from tingshuo.server.config import ServerConfig
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/tmp/tingshuo-upload-x.wav")
+
+    monkeypatch.setattr(uploads, "_copy", full)
+    with TestClient(create_app(ServerConfig(preload=False)), raise_server_exceptions=False) as client:
+        r = client.post("/v1/audio/transcriptions", files={"file": ("a.wav", b"RIFF....", "audio/wav")})
+    assert r.status_code == 507 and "out of disk space" in r.json()["error"]["message"]
+    assert "/tmp" not in r.text
