@@ -83,6 +83,8 @@ def test_bad_requests_get_one_json_error(search_server):
     r = httpx.post(url + "/v1/index", files={"files": ("bad.wav", b"RIFFjunk", "audio/wav")}, timeout=60)
     assert r.status_code == 200 and len(r.json()["failed"]) == 1
     assert not any(p.name.endswith("bad.wav") for p in (search_server.lib / "media").iterdir())
+    failed = r.json()["failed"][0]  # named as sent, not by the deleted media copy's server path (qa5)
+    assert failed["audio"] == "bad.wav" and "media" not in failed["error"] and "bad.wav" in failed["error"]
 
 
 def test_an_upload_that_kills_the_decoder_fails_only_its_request(search_server, data_dir):

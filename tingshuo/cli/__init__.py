@@ -6,6 +6,7 @@ Each verb lives in its own module with ``add_parser(subparsers)`` and ``run(args
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
@@ -133,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS or debug:
+            if debug:
+                raise
+            return fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback, "
+                        "and please report it)", 70)
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        return fail(f"{exc.strerror}{where}: free some space (or choose another output folder) and rerun; "
+                    "finished outputs are kept.", 1)
     except Exception as exc:  # a bug, not a user error: say so briefly
         if debug:
             raise
@@ -153,6 +163,10 @@ def _quiet_libraries() -> None:
 
     warnings.simplefilter("ignore", RuntimeWarning)
     np.seterr(all="ignore")
+
+
+# The disk, not the program: no space, quota, read-only file system, too many open files. One line.
+_DISK_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS", "EMFILE", "ENFILE") if hasattr(errno, name)}
 
 
 class Terminated(KeyboardInterrupt):

@@ -74,28 +74,22 @@ def add_parser(sub) -> None:
 
 
 def _read_text(path: str) -> str:
+    from ..data.text import read_text_bytes
+
     if path == "-":
-        return _decode(sys.stdin.buffer.read(), "the text on stdin")
+        return _decode(read_text_bytes(sys.stdin.buffer, "the text on stdin"), "the text on stdin")
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{path} is a folder, not a text file; give the text file (or --text \"the words\").")
     if not p.is_file():
         raise InputError(f"{path}: text file not found; give the text file (or --text \"the words\").")
-    return _decode(p.read_bytes(), path)
+    return _decode(read_text_bytes(p, path), path)
 
 
 def _decode(data: bytes, path: str) -> str:
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise InputError(f"{path} is not valid UTF-16 text; save it as UTF-8.") from None
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{path} is not a text file (it holds binary data); give the UTF-8 text that was read.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
+    from ..data.text import decode_text
+
+    return decode_text(data, path)
 
 
 def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]:
@@ -147,6 +141,18 @@ def _targets(out_arg: str, pair: Pair, formats: list[str], single: bool) -> dict
 
 
 def run(args) -> int:
+    if args.segment and args.output_dir != "-" and not Path(args.output_dir).suffix:
+        # one run at a time per clips folder: two appended every clip to one manifest.jsonl twice
+        from ..data.outlock import folder_lock
+        from . import prepare_output_dir
+
+        prepare_output_dir(args.output_dir, "-o")
+        with folder_lock(args.output_dir, "tingshuo align --segment"):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args) -> int:
     from ..align.aligner import Aligner
     from ..align.base import AlignOptions
     from ..align.formats import parse_formats, render
@@ -172,6 +178,8 @@ def run(args) -> int:
         raise InputError("-o - prints one format of one recording; give a folder for more (or --segment).")
     if args.segment and (out_arg == "-" or Path(out_arg).suffix):
         raise InputError("--segment writes a folder of clips: give -o a folder.")
+    if pairs:
+        _check_outputs(args, pairs, formats, out_arg, single)
     done_sources = set()
     if args.skip_existing:
         keep = []
@@ -282,6 +290,34 @@ def run(args) -> int:
         if stats is not None and stats.pids:
             print(f"on Ray: {stats.describe()}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_outputs(args, pairs: list[Pair], formats: list[str], out_arg: str, single: bool) -> None:
+    """Before any model loads: the output folder can be made, and no output lands on the TEXT file or
+    the manifest read (``align talk.wav talk.json`` replaced the text; ``align manifest.jsonl -o .
+    --segment`` appended clip lines to the input manifest)."""
+    from ..util import same_file
+    from . import prepare_output_dir
+
+    if out_arg == "-":
+        return
+    targets = [t for pr in pairs for t in _targets(out_arg, pr, formats, single).values() if t is not None]
+    if single and len(targets) == 1 and targets[0] == Path(out_arg):  # -o name.json: one file
+        if targets[0].is_dir():
+            raise InputError(f"{out_arg} is a folder; give -o a file name that is free, or the folder alone.")
+        if str(targets[0].parent) not in ("", "."):
+            prepare_output_dir(targets[0].parent, "-o")
+    else:
+        prepare_output_dir(out_arg, "-o")
+    sources = [args.inputs[1]] if len(args.inputs) == 2 and args.text is None else \
+        [args.inputs[0]] if len(args.inputs) == 1 and args.text is None else []
+    sources = [src for src in sources if src != "-" and Path(src).is_file()]
+    if args.segment:
+        targets += [Path(out_arg) / "manifest.jsonl", Path(out_arg) / "summary.json"]
+    for src in sources:
+        for target in targets:
+            if same_file(target, src):
+                raise InputError(f"Refusing to write {target} over the input {src}; give -o another folder.")
 
 
 def _no_text(pr: Pair) -> InputError | None:

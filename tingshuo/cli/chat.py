@@ -168,6 +168,7 @@ async def _session(brain, options, args) -> int:
     rec = _Recorder(args.verbose, getattr(args, "turn_log", None))
     rec.conversation = pipeline.conversation
     pipeline.on_frame(rec)
+    status = 0  # 1: standard input was not typed text
     await pipeline.start()
     turns_in = []
     if args.input:
@@ -189,7 +190,12 @@ async def _session(brain, options, args) -> int:
         print("type a question (Ctrl-D to end)", file=sys.stderr)
         loop = asyncio.get_running_loop()
         while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
+            line = await loop.run_in_executor(None, _read_turn, sys.stdin)
+            if line is None:
+                print("error: standard input has a line of many megabytes (binary data?); stopped reading it.",
+                      file=sys.stderr)
+                status = 1
+                break
             if not line:
                 break
             if line.strip():
@@ -216,7 +222,7 @@ async def _session(brain, options, args) -> int:
                       "handoff_turns": rec.handoffs, "warnings": rec.errors}
         atomic_write_text(out / "conversation.json", json.dumps(transcript, ensure_ascii=False, indent=2) + "\n")
         print(f"conversation written to {out / 'conversation.json'} ({len(replies)} reply files)", file=sys.stderr)
-    return 0
+    return status
 
 
 async def _live(brain, options, args) -> int:
@@ -284,3 +290,21 @@ def check_kb(args) -> int:
     for f in report.findings:
         print(f"\n[{f.kind}] {f.message}\n  suggestion: {f.suggestion}")
     return 0
+
+
+MAX_TURN_READ = 1 << 20  # characters read per piece of a typed turn
+MAX_TURN_PIECES = 16  # a "line" longer than this many pieces is not typed text
+
+
+def _read_turn(stream) -> str | None:
+    """One line of ``stream``, read in bounded pieces: ``readline()`` on ``< /dev/zero`` (no newline, ever)
+    held it all in memory until "unexpected MemoryError". A line over one piece comes back cut (the
+    pipeline refuses it as too long); None when no newline came within ``MAX_TURN_PIECES`` pieces."""
+    line = stream.readline(MAX_TURN_READ)
+    if len(line) < MAX_TURN_READ or line.endswith("\n"):
+        return line
+    for _ in range(MAX_TURN_PIECES):  # skip the rest of the long line without keeping it
+        more = stream.readline(MAX_TURN_READ)
+        if not more or more.endswith("\n"):
+            return line
+    return None

@@ -75,6 +75,10 @@ def run(args) -> int:
         if not args.inputs:
             raise InputError("--rebuild indexes anew: give the audio files or folders (PATH...) the index held.")
         reset(args.index)
+    if args.inputs:  # the folder is made (or found unwritable: read-only disk) before any model loads
+        from . import prepare_output_dir
+
+        prepare_output_dir(args.index, "--index")
     lib = Index(args.index, model=args.model, transcribe_options=options, cpu_threads=args.threads)
     if args.remove:
         n = lib.remove(args.remove)

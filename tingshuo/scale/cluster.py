@@ -132,11 +132,12 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         if address:
             _check_reachable(address)
         try:
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-            else:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.ERROR)
+            with _keep_sigterm_handler():
+                if address:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+                else:
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.ERROR)
         except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError, ValueError ...
             raise _connect_error(exc, address) from None
         return cluster_info(ray, address, not address, time.perf_counter() - t0, reconnect)
@@ -149,6 +150,27 @@ def connect(options: RayOptions, *, num_cpus: int | None = None) -> Iterator[Clu
         yield init()
     finally:
         _shutdown(ray)
+
+
+@contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """Put back the caller's SIGTERM handler after ``ray.init``.
+
+    ``ray.init`` replaces it with ``sys.exit`` and its core worker adds a C++ failure handler on top:
+    a SIGTERM to ``tingshuo align/transcribe --ray`` then printed a native stack and aborted (exit 134)
+    instead of the CLI's clean stop (finally blocks, ``ray.shutdown``, "interrupted", exit 130).
+    Only a handler set from Python is put back (the CLI's); with none, Ray's stays.
+    """
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and callable(previous):
+            signal.signal(signal.SIGTERM, previous)
 
 
 REACH_TIMEOUT_S = 5.0  # a head node answers a TCP connect in milliseconds; Ray itself retries for minutes
@@ -165,12 +187,48 @@ def _check_reachable(address: str) -> None:
         return  # 'auto', a bare name: Ray's own lookup
     host = host.strip("[]")
     try:
-        with socket.create_connection((host, int(port_s)), timeout=REACH_TIMEOUT_S):
-            pass
+        with socket.create_connection((host, int(port_s)), timeout=REACH_TIMEOUT_S) as sock:
+            # with TLS the head expects a TLS hello first, so the plain-text probe would fail a good address
+            tls = os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true", "yes")
+            answer = None if tls else _grpc_answer(sock)
     except (OSError, ValueError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"Could not reach the Ray cluster at {address} ({reason}): check --ray-address / "
                          "$RAY_ADDRESS, and that the head node is up (`ray status` there).") from None
+    if answer is not None:
+        raise InputError(f"{address} answers, but not as a Ray head node ({answer}): check the port in "
+                         "--ray-address / $RAY_ADDRESS (the head's GCS port, 6379 by default, or ray://host:10001; "
+                         "8265 is the dashboard).")
+
+
+# An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, the Ray client server)
+# answers with its own SETTINGS frame (type 4); an HTTP/1 server with "HTTP/1.1 400", others not at all.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _grpc_answer(sock) -> str | None:
+    """None when the peer answers like a gRPC server; otherwise what it did instead, in a few words.
+    ``ray.init`` against another service (a web server, the dashboard port) retried for minutes
+    (still waiting after 150 s here), printing Ray's own warnings."""
+    import socket
+
+    try:
+        sock.sendall(_H2_PREFACE)
+        head = b""
+        while len(head) < 9:
+            part = sock.recv(9 - len(head))
+            if not part:
+                break
+            head += part
+    except socket.timeout:
+        return f"no answer in {REACH_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if len(head) == 9 and head[3] == 4:
+        return None
+    if head.startswith(b"HTTP/"):
+        return "it is an HTTP/1 server"
+    return "it closed the connection" if not head else "it does not speak gRPC"
 
 
 def _connect_error(exc: Exception, address: str | None) -> Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hmac
 import json
 import logging
@@ -80,6 +81,11 @@ def create_app(config: ServerConfig):
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            # the server's disk, not the request: 507 and a line in the log, no temp paths in the answer
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse(error_body("insufficient_storage", "The server is out of disk space for uploads; "
+                                           "try again later (the operator must free space)."), status_code=507)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         err = EngineError(f"The server failed on this request ({type(exc).__name__}: {exc}).")
         return JSONResponse(body_for(err), status_code=500)

@@ -19,6 +19,8 @@ class ServerConfig:
                                 metavar="ORIGINS", shown="none")
     max_upload_mb: float = opt(25.0, "largest upload accepted, in MB (413 above)", metavar="MB")
     max_audio_s: float = opt(1800.0, "longest audio accepted, in seconds (413 above)", metavar="SECONDS")
+    max_speech_s: float = opt(900.0, "longest speech /v1/audio/speech makes for one request, in seconds "
+                              "(413 above: about 4096 characters of Mandarin or 15 minutes)", metavar="SECONDS")
     workers: int = opt(4, "worker threads for decoding, synthesis and inspection (models are shared)")
     decode_workers: int = opt(2, "processes that decode uploads; a decoder crash fails that request only")
     queue_size: int = opt(64, "requests waiting or running at once before new ones get 429")
@@ -40,8 +42,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {self.port}.")
-        for name in ("max_upload_mb", "max_audio_s", "request_timeout_s"):
-            if getattr(self, name) <= 0:
+        for name in ("max_upload_mb", "max_audio_s", "max_speech_s", "request_timeout_s"):
+            if not getattr(self, name) > 0:  # NaN too
                 raise ValueError(f"{name} must be positive.")
         for name in ("workers", "queue_size", "batch_size", "decode_workers"):
             if getattr(self, name) < 1:

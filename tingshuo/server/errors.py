@@ -25,6 +25,15 @@ class UploadTooLarge(InputError):
     http_status = 413
 
 
+class SpeechTooLong(ParamError):
+    """A /v1/audio/speech input that would make more speech than ``--max-speech-s``."""
+
+    http_status = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__("input", message)
+
+
 class Unauthorized(TingshuoError):
     """No API key, or the wrong one."""
 

@@ -322,17 +322,35 @@ def normalize_zh(text: str) -> str:
 
 _TAG_RE = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'<>]+))*\s*/?>")
 _ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,7}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+# A bare ``<word>`` is markup only when it is an SSML/HTML element or closed later in the text; otherwise
+# it is prose ("press <Enter>", "x <y> z") and is read. Closing and self-closing tags, tags with
+# attributes and namespaced tags (``<amazon:effect>``) are always markup.
+_MARKUP_TAGS = frozenset("""speak break prosody emphasis say-as sub phoneme voice p s audio mark lang w token
+    paragraph sentence desc br hr b i u em strong small big span div a font sup code pre q cite blockquote
+    h1 h2 h3 h4 h5 h6 ul ol li table tr td th html head body title img""".split())
 
 
 def strip_markup(text: str) -> str:
     """Markup is not read aloud: SSML or HTML tags (``<speak>``, ``<break time="1s"/>``, ``<br>``) become a
-    space, and character entities (``&amp;``, ``&#8364;``) their characters. Plain ``a < b`` is untouched.
+    space, and character entities (``&amp;``, ``&#8364;``) their characters. Plain ``a < b`` is untouched,
+    and so is a bare ``<word>`` that is no markup element and never closed ("press <Enter>").
 
     >>> strip_markup('<speak>Fish &amp; chips<break time="1s"/>now</speak>')
     ' Fish & chips now '
+    >>> strip_markup('x <y> z, <b>bold</b>')
+    'x <y> z,  bold '
     """
     if "<" in text:
-        text = _TAG_RE.sub(" ", text)
+        lowered = text.lower()
+
+        def tag(m: re.Match) -> str:
+            t = m.group(0)
+            name = t.lstrip("</").split("/")[0].split(">")[0].split()[0].lower()
+            markup = (t.startswith("</") or t.endswith("/>") or "=" in t or ":" in name or name in _MARKUP_TAGS
+                      or f"</{name}" in lowered)
+            return " " if markup else t
+
+        text = _TAG_RE.sub(tag, text)
     if "&" in text:
         import html
 

@@ -56,7 +56,10 @@ class AudioFileWriter:
         x = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
         self.n_samples += x.size
         if self._sf is not None:
-            self._sf.write(x)
+            try:
+                self._sf.write(x)
+            except RuntimeError as exc:  # libsndfile says only "System error." when the disk is full
+                raise self._disk_error(exc) from None
         elif self._av is None:
             self._raw.write((x * 32767.0).astype("<i2").tobytes())
         else:
@@ -76,10 +79,24 @@ class AudioFileWriter:
                 for packet in self._stream.encode(f):
                     self._av.mux(packet)
 
+    def _disk_error(self, exc: Exception) -> Exception:
+        """``OSError(ENOSPC)`` naming the file when its disk is (nearly) full, else ``exc`` itself."""
+        import errno
+        import shutil
+
+        try:
+            full = shutil.disk_usage(self.path.parent).free < 1 << 20
+        except OSError:
+            full = False
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path)) if full else exc
+
     def close(self) -> Path:
         """Finish the file and move it into place."""
         if self._sf is not None:
-            self._sf.close()
+            try:
+                self._sf.close()
+            except RuntimeError as exc:
+                raise self._disk_error(exc) from None
         elif self._av is None:
             self._raw.close()
         else:

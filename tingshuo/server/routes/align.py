@@ -8,12 +8,12 @@ time).
 from __future__ import annotations
 
 import threading
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from ..errors import ParamError
+from ..errors import ParamError, RequestTimeout
 from ..uploads import saved_upload
 
 router = APIRouter()
@@ -36,15 +36,74 @@ def _aligner(services):
         return aligner
 
 
+async def _one_each(request: Request, names) -> None:
+    """A field sent twice is refused: FastAPI would silently keep the last one (another file, another text)."""
+    form = await request.form()  # already parsed (and cached) for the parameters
+    for name in names:
+        n = len(form.getlist(name))
+        if n > 1:
+            raise ParamError(name, f"Field '{name}': sent {n} times; send one (align one recording per request).")
+
+
+async def _text_of(text) -> str:
+    """The text field as text: a file part is decoded as the CLI reads a TEXT file; a plain field that was
+    not UTF-8 (Starlette then decodes it as Latin-1) is refused instead of aligning mojibake."""
+    from ...data.text import decode_text
+    from ...errors import InputError
+
+    if not isinstance(text, str):
+        data = await text.read(4 * MAX_TEXT_CHARS + 1)
+        if len(data) > 4 * MAX_TEXT_CHARS:
+            raise ParamError("text", f"Field 'text': the file is over {4 * MAX_TEXT_CHARS // 1000} kB; "
+                                     "split the recording and its text.")
+        try:
+            return decode_text(data, f"Field 'text' ({text.filename or 'file'})")
+        except InputError as exc:
+            message = str(exc).replace("give the audio first and then the text that was read",
+                                       "send the recording as 'file' and its words as 'text'")
+            raise ParamError("text", message) from None
+    if text and "\x80" <= max(text) <= "\xff" and not _utf8_latin1(text):
+        # Starlette decodes a field that is not UTF-8 as Latin-1, so ``text`` is either that mojibake or
+        # genuine text whose letters all lie in Latin-1 (French, German). UTF-16 starts with its BOM; a
+        # legacy encoding shows C1 controls (cp1252 quotes) or mostly high bytes (GBK: every byte).
+        nonspace = len("".join(text.split()))
+        high = sum(c >= "\x80" for c in text)
+        if text[:2] in ("\xff\xfe", "\xfe\xff") or any("\x80" <= c <= "\x9f" for c in text) \
+                or (nonspace >= 8 and high > 0.6 * nonspace):
+            try:
+                return _no_nul(decode_text(text.encode("latin-1"), "Field 'text'"))
+            except InputError as exc:
+                raise ParamError("text", f"{str(exc).rstrip('.')}; or send the field UTF-8 encoded.") from None
+    return _no_nul(text)
+
+
+def _utf8_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1").decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ParamError("text", "Field 'text' holds NUL characters (UTF-16 or binary data?); send the words "
+                                 "as UTF-8 text.")
+    return text
+
+
 @router.post("/v1/align")
-async def align(request: Request, file: UploadFile = File(...), text: str = Form(...),
+async def align(request: Request, file: UploadFile = File(...), text: Union[UploadFile, str] = Form(...),
                 language: Optional[str] = Form(None), response_format: AlignFormat = Form("json")):
     """Forced alignment of ``text`` to the speech in ``file``: ``{"audio", "language", "words": [{"text",
-    "start_s", "end_s", "score"}], "unaligned": [{"text", "start_s", "end_s", "kind"}], "duration_s"}``."""
+    "start_s", "end_s", "score"}], "unaligned": [{"text", "start_s", "end_s", "kind"}], "duration_s"}``.
+    ``text`` may also be sent as a file part (``curl -F text=@script.txt``): UTF-8, or UTF-16 with a BOM."""
     from ...align.formats import render
     from .audio import _check_language, _load
 
     services = request.app.state.services
+    await _one_each(request, ("file", "text", "language", "response_format"))
+    text = await _text_of(text)
     if not text.strip():
         raise ParamError("text", "Field 'text': empty; send the words that were said.")
     if len(text) > MAX_TEXT_CHARS:
@@ -60,8 +119,19 @@ async def align(request: Request, file: UploadFile = File(...), text: str = Form
 
             raise AudioDecodeError(f"{label}: the file holds no audio samples.")
         aligner = await services.run(_aligner, services)
-        result = await services.with_timeout(services.run(
-            lambda: aligner.align(audio, text, language=lang, label=label)))
+        stopped = threading.Event()
+
+        def progress(_fraction: float) -> None:
+            # A request past its deadline (504 sent) stops at the next step instead of holding the
+            # recogniser for every other request until a long recording is done.
+            if stopped.is_set():
+                raise RequestTimeout("stopped: the request ran past its time limit")
+
+        try:
+            result = await services.with_timeout(services.run(
+                lambda: aligner.align(audio, text, language=lang, label=label, on_progress=progress)))
+        finally:
+            stopped.set()
     services.metrics.audio("/v1/align", audio.duration_s)
     if response_format == "json":
         return JSONResponse(result.to_dict())

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ...errors import TingshuoError, UnknownNameError
-from ..errors import ParamError
+from ..errors import ParamError, SpeechTooLong
 from ..uploads import saved_upload
 
 router = APIRouter()
@@ -166,9 +166,26 @@ class SpeechRequest(BaseModel):
     instructions: Optional[str] = None
 
 
+# Seconds of speech per spoken unit at speed 1 (measured: 4096 x "nine" made 955 s, 4096 x 中 748 s).
+SECONDS_PER_WORD = 0.3
+SECONDS_PER_HAN = 0.19
+
+
+def _estimate_speech_s(text: str, speed: float) -> float:
+    """About how long ``text`` takes to say: words and Chinese characters of its spoken form (numbers
+    read out: "9999" is four words), before any audio is made."""
+    from ...tts.normalize import normalize
+    from ...tts.text import HAN_RE
+
+    spoken = normalize(text)
+    han = len(HAN_RE.findall(spoken))
+    words = len(HAN_RE.sub(" ", spoken).split())
+    return (SECONDS_PER_WORD * words + SECONDS_PER_HAN * han) / speed
+
+
 def _voice(name: str) -> str | None:
     """A tingshuo voice name, or None for the default voice of each language (OpenAI's voice names)."""
-    if name.lower() in OPENAI_VOICES or name.lower() in ("default", "auto"):
+    if not name.strip() or name.lower() in OPENAI_VOICES or name.lower() in ("default", "auto"):  # "" as the CLI
         return None
     from ...tts import get_voice
 
@@ -189,6 +206,12 @@ async def speech(request: Request, body: SpeechRequest):
         raise ParamError("model", f"Field 'model': '{body.model}' is not one of {', '.join(TTS_MODELS)}.")
     voice = _voice(body.voice)
     opts = SpeakOptions(rate=body.speed, sample_rate=FIXED_RATES.get(body.response_format))
+    cap_s = services.config.max_speech_s
+    estimate_s = await services.run(_estimate_speech_s, body.input, body.speed)
+    if estimate_s > cap_s:  # before any audio is made (4096 digits are read one by one: 16 min, 141 s of CPU)
+        raise SpeechTooLong(f"Field 'input' would make about {estimate_s / 60:.0f} minutes of speech; this server "
+                            f"makes at most {cap_s / 60:g} per request (--max-speech-s). Split the text into "
+                            "several requests.")
     loop = asyncio.get_running_loop()
     q: asyncio.Queue = asyncio.Queue()
     stop = {"flag": False}
@@ -199,8 +222,8 @@ async def speech(request: Request, body: SpeechRequest):
         encoder = None
         try:
             for chunk in synthesize_stream(body.input, voice, opts):
-                if stop["flag"] or time.monotonic() > deadline:
-                    break
+                if stop["flag"] or time.monotonic() > deadline or seconds["s"] > cap_s:
+                    break  # the estimate is a guess: the cap holds on the audio itself too
                 if encoder is None:
                     encoder = StreamEncoder(body.response_format, chunk.sample_rate)
                 seconds["s"] += chunk.duration_s

@@ -122,6 +122,7 @@ async def index_add(request: Request):
     media = Path(index.folder) / "media"
     media.mkdir(parents=True, exist_ok=True)
     kept: list[Path] = []
+    labels: dict[str, str] = {}  # kept path -> the name the client sent
     async with services.admitted():
         async with contextlib.AsyncExitStack() as stack:
             for upload in files:
@@ -132,6 +133,7 @@ async def index_add(request: Request):
                 target = media / f"{uuid.uuid4().hex[:12]}-{safe_name(label)}"
                 await services.run(shutil.copyfile, path, target)
                 kept.append(target)
+                labels[str(target)] = labels[str(target.absolute())] = label
     try:
         out = await _run_add(request, index, [str(p) for p in kept], admitted=False)
     finally:
@@ -139,6 +141,11 @@ async def index_add(request: Request):
             if not index.store.file_by_path(str(p.absolute())):
                 with contextlib.suppress(OSError):
                     p.unlink()
+    for row in out.get("failed", []):  # a failed upload is not kept: name it as sent, not by a deleted server path
+        path = str(row.get("audio", ""))
+        if path in labels:
+            row["audio"] = labels[path]
+            row["error"] = str(row.get("error", "")).replace(path, labels[path])
     return out
 
 
