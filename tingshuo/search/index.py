@@ -27,14 +27,13 @@ from typing import Callable, Iterable
 
 from ..errors import InputError, TingshuoError
 from .document import (Document, FileState, content_hash, embed_passages, embed_use, file_state, make_document,
-                       sidecar_transcript)
-from .passages import unit_texts
+                       sidecar_transcript, stored_transcript)
+from .passages import UNITS_VERSION, unit_texts
 from .query import SearchOptions, SearchResult, search
-from .store import DamagedRow, IndexDamaged, Store, passage_words_of
+from .store import USE_BYTES, VEC_BYTES, DamagedRow, IndexDamaged, Store, passage_words_of
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
-UNITS_VERSION = "2"  # 2: Mandarin clauses as units, digit runs also indexed joined (round 4); 1 before
 ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
 DERIVED = ("vectors.*", "hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
@@ -54,6 +53,7 @@ class IndexReport:
     moved: int = 0
     removed: int = 0
     reembedded: int = 0
+    remade: int = 0  # files whose units an older tingshuo made, made anew from their stored words
     failed: tuple[tuple[str, str], ...] = ()  # (path, one-line message)
     audio_s: float = 0.0  # of the files indexed in this run
     wall_s: float = 0.0
@@ -225,7 +225,7 @@ class Index:
         recogniser = recogniser_name(self.model)
         made_by = self.store.get_meta("recogniser")
         reembedded = self._reembed_if_needed(note)
-        self._note_old_units(note)
+        remade = self._remake_units(note, on_progress)
 
         todo: list[tuple[FileState, str, int | None, str | None]] = []  # state, hash, old id, language
         seen: set[str] = set()
@@ -383,24 +383,43 @@ class Index:
         t0 = time.perf_counter()
         self.vectors.ensure()  # so the first search does not pay for it
         index_s += time.perf_counter() - t0
-        return IndexReport(**counts, reembedded=reembedded, failed=tuple(failed), audio_s=round(audio_s, 2),
+        return IndexReport(**counts, reembedded=reembedded, remade=remade, failed=tuple(failed), audio_s=round(audio_s, 2),
                            wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
 
-    def _note_old_units(self, note) -> None:
-        """Files indexed by a tingshuo older than ``UNITS_VERSION`` keep their units (sentences) and
-        number terms, which stay consistent but find less; say once how to make them anew."""
-        version = self.store.get_meta("units_version")
-        if version == UNITS_VERSION:
-            return
-        if version is None and not self.store.counts()["files"]:
-            self.store.set_meta("units_version", UNITS_VERSION)
-            return
-        note("advice", str(self.folder),
-             "files indexed by an older tingshuo keep its sentence units and number terms (Mandarin clauses "
-             "and numbers said in groups are found less well); 'tingshuo index PATH... --index "
-             f"{self.folder} --rebuild' makes them anew (recognition again)")
-        if version is None:
-            self.store.set_meta("units_version", "1")
+    def _remake_units(self, note, on_progress=None) -> int:
+        """Files indexed by a tingshuo older than ``UNITS_VERSION`` (sentence units, no joined-number
+        terms) get their units, passages, terms and vectors made anew from their stored words: no
+        recognition, and a unit whose text did not change keeps its vectors (most English ones). One
+        transaction per file, as ``add`` writes them: a kill loses nothing, the next run does the rest.
+        Runs after ``_reembed_if_needed``, so the vectors kept are this embedder's. Returns files remade."""
+        import numpy as np
+
+        old = self.store.files_with_old_units(UNITS_VERSION)
+        if not old:
+            return 0
+        note("remaking", str(self.folder), f"{len(old)} file{'s' if len(old) != 1 else ''} indexed by an older "
+                                            "tingshuo: making their units anew from the stored words (no recognition)")
+        n = 0
+        for row in old:
+            segments, passages = self.store.file_texts(row.id)
+            transcript, stored = stored_transcript(row, segments, passages)
+            blobs = self.store.unit_vectors_of_file(row.id)
+            known = {}
+            for _k, unit, text in unit_texts([_Words(passage_words_of(w, pid)) for pid, _lo, _hi, w in passages]):
+                e5, use = blobs.get(unit, (None, None))
+                if isinstance(e5, bytes) and len(e5) == VEC_BYTES and isinstance(use, bytes) and len(use) == USE_BYTES:
+                    known[text] = (np.frombuffer(e5, np.float16).astype(np.float32),
+                                   np.frombuffer(use, np.float16).astype(np.float32))
+            state = FileState(row.path, None, row.size, row.mtime_ns)
+            doc = make_document(state, transcript, content_hash=row.content_hash, source=row.transcript_source,
+                                recogniser=row.recogniser, embedder=self.embedder, rescorer=self.rescorer, known=known)
+            doc = dataclasses.replace(doc, segments=stored)
+            if self.store.write_file(doc, replace_id=row.id, if_hash=row.content_hash) is not None:
+                n += 1
+                note("remade", row.path, f"{len(doc.passages)} passages")
+            if on_progress:
+                on_progress(0.0)
+        return n
 
     def _reembed_if_needed(self, note) -> int:
         """Embed every unit again when the embedder changed (or the index came from schema 1, which had

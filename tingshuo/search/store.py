@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, content_hash TEXT NOT NULL, size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL, duration_s REAL NOT NULL, language TEXT, transcript_source TEXT NOT NULL,
-    recogniser TEXT, n_passages INTEGER NOT NULL, indexed_at REAL NOT NULL);
+    recogniser TEXT, n_passages INTEGER NOT NULL, indexed_at REAL NOT NULL, units_version INTEGER);
 CREATE INDEX IF NOT EXISTS files_hash ON files(content_hash);
 CREATE TABLE IF NOT EXISTS segments (
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
@@ -167,6 +167,7 @@ class Store:
                 self.close()
                 raise
         self._add_use_column()
+        self._add_units_column()
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
@@ -233,6 +234,29 @@ class Store:
                 except sqlite3.OperationalError as exc:  # another process added it first
                     if "duplicate column" not in str(exc):
                         raise
+
+    def _add_units_column(self) -> None:
+        """An index from before the units were versioned has no ``files.units_version``: add it, with 2
+        for the files of an index whose meta said every file had the round-4 units, else empty (made by
+        an older tingshuo: ``Index.add`` makes their units anew from the stored words)."""
+        con = self.connection()
+        if "units_version" in {r[1] for r in con.execute("PRAGMA table_info(files)")}:
+            return
+        with self._write_lock:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("ALTER TABLE files ADD COLUMN units_version INTEGER")
+                con.execute("UPDATE files SET units_version = 2 WHERE "
+                            "(SELECT value FROM meta WHERE key = 'units_version') = '2'")
+                con.execute("DELETE FROM meta WHERE key = 'units_version'")
+                con.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                con.execute("ROLLBACK")
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def _upgrade_from_1(self) -> None:
         """Schema 1 kept one vector per passage: drop them (the text stays) and record that every unit
@@ -308,23 +332,53 @@ class Store:
             self.connection().execute("UPDATE files SET path=?, size=?, mtime_ns=? WHERE id=?",
                                       (path, size, mtime_ns, file_id))
 
+    def files_with_old_units(self, version: int) -> list[FileRow]:
+        """Files whose units were made by an older tingshuo (``units_version`` below ``version``), in id order."""
+        rows = self.connection().execute(
+            "SELECT id, path, content_hash, size, mtime_ns, duration_s, language, transcript_source, recogniser, "
+            "n_passages FROM files WHERE units_version IS NULL OR units_version < ? ORDER BY id", (version,)).fetchall()
+        return [FileRow(*r) for r in rows]
+
+    def file_texts(self, file_id: int) -> tuple[list, list]:
+        """A file's stored segments [(start_s, end_s, text, language)] and passages [(unit_lo, unit_hi,
+        words_json)], in order: what its units can be made anew from."""
+        con = self.connection()
+        segs = con.execute("SELECT start_s, end_s, text, language FROM segments WHERE file_id=? ORDER BY id",
+                           (file_id,)).fetchall()
+        pas = con.execute("SELECT id, unit_lo, unit_hi, words FROM passages WHERE file_id=? ORDER BY unit_lo, id",
+                          (file_id,)).fetchall()
+        return segs, pas
+
+    def unit_vectors_of_file(self, file_id: int) -> dict[int, tuple[bytes, bytes | None]]:
+        """{unit: (e5 blob, USE blob or None)} of one file, as stored."""
+        return {u: (v, vu) for u, v, vu in self.connection().execute(
+            "SELECT unit, vec, vec_use FROM unit_vectors WHERE file_id=?", (file_id,))}
+
     # ------------------------------------------------------------------ writing one file
-    def write_file(self, doc, *, replace_id: int | None = None) -> int:
-        """Store one prepared document (``index.Document``) in one transaction; returns its file id."""
+    def write_file(self, doc, *, replace_id: int | None = None, if_hash: str | None = None) -> int | None:
+        """Store one prepared document (``index.Document``) in one transaction; returns its file id.
+        ``if_hash``: only when the file ``replace_id`` is still there with this content hash (a file made
+        anew from its stored words must not overwrite one another process re-indexed meanwhile); else
+        nothing is written and None returned."""
         vec16 = np.asarray(doc.vectors, np.float16)
         use16 = None if getattr(doc, "vectors_use", None) is None else np.asarray(doc.vectors_use, np.float16)
         with self._write_lock:
             con = self.connection()
             con.execute("BEGIN IMMEDIATE")
             try:
+                if if_hash is not None:
+                    now = con.execute("SELECT content_hash FROM files WHERE id=?", (replace_id,)).fetchone()
+                    if now is None or now[0] != if_hash:
+                        con.execute("ROLLBACK")
+                        return None
                 old = con.execute("SELECT id FROM files WHERE path=?", (doc.path,)).fetchone()
                 for fid in {x for x in (replace_id, old[0] if old else None) if x is not None}:
                     self._delete_file(con, fid)
                 cur = con.execute(
                     "INSERT INTO files(path, content_hash, size, mtime_ns, duration_s, language, transcript_source, "
-                    "recogniser, n_passages, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    "recogniser, n_passages, indexed_at, units_version) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                     (doc.path, doc.content_hash, doc.size, doc.mtime_ns, doc.duration_s, doc.language,
-                     doc.transcript_source, doc.recogniser, len(doc.passages), time.time()))
+                     doc.transcript_source, doc.recogniser, len(doc.passages), time.time(), doc.units_version))
                 fid = cur.lastrowid
                 con.executemany("INSERT INTO segments(file_id, start_s, end_s, text, language) VALUES(?,?,?,?,?)",
                                 [(fid, s.start_s, s.end_s, s.text, s.language) for s in doc.segments])
