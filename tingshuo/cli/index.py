@@ -95,8 +95,8 @@ def run(args) -> int:
     def on_file(status: str, path: str, message: str) -> None:
         if status == "failed":
             line = f"error: {message}"
-        elif status in ("added", "updated", "moved", "removed", "reembedding", "remaking", "remade", "advice") \
-                and not args.quiet:
+        elif (status in ("added", "updated", "moved", "removed", "reembedding", "remaking", "remade", "advice")
+              or status == "skipped" and message) and not args.quiet:
             line = f"{status}: {path}" + (f" ({message})" if message else "")
         else:
             line = None
@@ -104,6 +104,9 @@ def run(args) -> int:
             bar.update(1)
             bar.set_postfix_str(status, refresh=False)
         if line and (status == "failed" or show or not args.quiet):
+            from ..search.text import one_line
+
+            line = one_line(line)
             (bar.write(line, file=sys.stderr) if bar is not None and show else print(line, file=sys.stderr))
 
     try:

@@ -60,11 +60,17 @@ def run(args) -> int:
     lib = Index(args.index, model=args.model, create=False)
     query = args.query if args.audio_query is None else lib.query_from_audio(args.audio_query)
     result = lib.search(query, options=options)
-    clips = []
+    clips, failed = [], []
     if args.clips and result.hits:
         from ..search.clips import write_clips
 
-        clips = write_clips(result, args.clips, args.clip_format)
+        def on_error(line: str) -> None:
+            failed.append(line)
+            from ..search.text import one_line
+
+            print(f"error: {one_line(line)}", file=sys.stderr)
+
+        clips = write_clips(result, args.clips, args.clip_format, library=lib, on_error=on_error)
     if args.format == "json":
         from ..util import json_text
 
@@ -72,12 +78,14 @@ def run(args) -> int:
     else:
         if args.audio_query:
             print(f"query (heard): {query}")
+        from ..search.text import one_line
+
         for k, h in enumerate(result.hits, 1):
-            print(f"{k}. {h.audio}  {_clock(h.start_s)}–{_clock(h.end_s)}  score {h.score:.2f}  "
+            print(f"{k}. {one_line(h.audio)}  {_clock(h.start_s)}–{_clock(h.end_s)}  score {h.score:.2f}  "
                   f"[{', '.join(h.matched_by)}]  ({h.language})")
-            print(f"   {h.text}")
+            print(f"   {one_line(h.text)}")
         if not result.hits:
             print(result.message())
     if clips:
         print(f"wrote {len(clips)} clip{'s' if len(clips) != 1 else ''} to {args.clips}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0

@@ -233,6 +233,7 @@ class Index:
         # otherwise read every byte of a corpus before shipping anything) unless it could be a moved
         # one: a vanished indexed file of the same size.
         vanished = {f.size for f in self.store.files() if not os.path.exists(f.path)} if documents else set()
+        twins = _same_files([it.audio for it in items])
         for it in items:
             try:
                 state = file_state(it.audio)
@@ -243,6 +244,10 @@ class Index:
             if state.path in seen:
                 continue
             seen.add(state.path)
+            if state.path in twins:  # a symlink or hard link to a file indexed under its other path
+                counts["skipped"] += 1
+                note("skipped", state.path, f"the same file as {twins[state.path]}")
+                continue
             if _not_utf8(state.path):
                 failed.append((state.path, f"{state.path}: the file name is not UTF-8, which the index cannot "
                                            "store; rename the file (e.g. convmv -f latin1 -t utf8)."))
@@ -253,6 +258,11 @@ class Index:
             if old and not redo and old.size == state.size and old.mtime_ns == state.mtime_ns:
                 counts["skipped"] += 1
                 note("skipped", state.path, "")
+                continue
+            real = os.path.realpath(state.path)
+            if not old and real != state.path and self.store.file_by_path(real):  # a symlink made since
+                counts["skipped"] += 1
+                note("skipped", state.path, f"the same file as {real}")
                 continue
             if documents is not None and not old and state.size not in vanished:
                 todo.append((state, "", None, it.language))
@@ -269,6 +279,11 @@ class Index:
                 note("skipped", state.path, "")
                 continue
             if not old:
+                same = [f for f in self.store.file_by_hash(chash) if _samefile(f.path, state.path)]
+                if same:  # already indexed under another path to this very file (a hard link made since)
+                    counts["skipped"] += 1
+                    note("skipped", state.path, f"the same file as {same[0].path}")
+                    continue
                 gone = [f for f in self.store.file_by_hash(chash) if not os.path.exists(f.path)]
                 if gone:
                     self.store.touch(gone[0].id, state.path, state.size, state.mtime_ns)
@@ -531,6 +546,35 @@ def reset(lib: str | os.PathLike) -> int:
             p.unlink()
             n += 1
     return n
+
+
+def _same_files(paths: list[str]) -> dict[str, str]:
+    """{path: the path kept} for paths that name a file another path names too (a symlink to it, a hard
+    link, a folder reached twice through a link): each file is indexed once, under its own path (not a
+    symlink's) where there is one, else the first given."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for raw in paths:
+        p = str(Path(raw).absolute())
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue  # reported where it is read
+        groups.setdefault((st.st_dev, st.st_ino), []).append(p)
+    out = {}
+    for group in groups.values():
+        group = list(dict.fromkeys(group))
+        if len(group) < 2:
+            continue
+        keep = next((p for p in group if os.path.realpath(p) == p), group[0])
+        out.update({p: keep for p in group if p != keep})
+    return out
+
+
+def _samefile(a: str, b: str) -> bool:
+    try:
+        return a != b and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _database_broken(exc: Exception) -> bool:

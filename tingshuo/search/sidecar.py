@@ -19,6 +19,12 @@ from .text import guess_language
 SIDECAR_SUFFIXES = (".json", ".srt", ".vtt")
 END_SLACK_S = 1.0  # a cue may start this long after the audio's end (rounding, a trailing credit) before the
 # transcript is taken for another recording's; times past the end are clipped to it
+# More words than anyone says: a transcript this dense is not this recording's (a 10 MB subtitle file beside an
+# 11 s clip made 1.2 M words to embed, minutes of work and a useless index). Fast speech is ~5 English words or
+# ~8 Chinese characters a second; the floor keeps a short clip with a long caption.
+MAX_TOKENS_PER_S = 25
+MIN_TOKEN_LIMIT = 300
+_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
 _CUE_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _ARROW = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
 _TAG = re.compile(r"<[^>]+>")
@@ -87,7 +93,16 @@ def _clock(t: float) -> str:
 
 
 def _fit(p: Path, segments: tuple[Segment, ...], duration_s: float) -> tuple[Segment, ...]:
-    """Segments (and their words) within [0, duration_s]: ends clipped, a start past the end refused."""
+    """Segments (and their words) within [0, duration_s]: ends clipped, a start past the end refused, and
+    more words than the audio could hold refused."""
+    limit = max(MIN_TOKEN_LIMIT, MAX_TOKENS_PER_S * duration_s)
+    n = 0
+    for s in segments:
+        n += len(_TOKEN.findall(s.text))
+        if n > limit:
+            raise InputError(f"{p}: the transcript holds more than {int(limit)} words for {_clock(duration_s)} of "
+                             f"audio (over {MAX_TOKENS_PER_S} a second, more than anyone says); it is not this "
+                             "recording's — fix or remove it (the audio is then transcribed).")
     late = [s for s in segments if s.start_s > duration_s + END_SLACK_S]
     late += [s for s in segments for w in s.words if w.start_s > duration_s + END_SLACK_S][:1]
     if late:

@@ -332,6 +332,14 @@ class Store:
             self.connection().execute("UPDATE files SET path=?, size=?, mtime_ns=? WHERE id=?",
                                       (path, size, mtime_ns, file_id))
 
+    def file_directly_in(self, folder: str) -> str | None:
+        """An indexed file directly in ``folder`` (not in a subfolder of it), or None (a range on the path index)."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        row = self.connection().execute(
+            "SELECT path FROM files WHERE path >= ? AND path < ? AND instr(substr(path, ?), ?) = 0 LIMIT 1",
+            (prefix, prefix[:-1] + chr(ord(os.sep) + 1), len(prefix) + 1, os.sep)).fetchone()
+        return row[0] if row else None
+
     def files_with_old_units(self, version: int) -> list[FileRow]:
         """Files whose units were made by an older tingshuo (``units_version`` below ``version``), in id order."""
         rows = self.connection().execute(

@@ -37,12 +37,27 @@ they this to was we were what when where which who why will with would you your"
 ZH_STOPCHARS = frozenset("的了是在我有和就不人都一个也很到说要去你会着没看好自这那吗呢吧啊")
 
 
+# Invisible format characters (Unicode Cf) pasted into a query or a subtitle: a soft hyphen or a zero-width
+# space inside a word split it in two ("lan\u00adtern" found nothing), bidi marks and a BOM were part of a token.
+FORMAT_CHARS_RE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+                             "\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
 def normalize(text: str) -> str:
-    """NFKC, Traditional→Simplified Chinese, lower case."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """NFKC, invisible format characters dropped, Traditional→Simplified Chinese, lower case."""
+    text = FORMAT_CHARS_RE.sub("", unicodedata.normalize("NFKC", text or ""))
     if HAN_RE.search(text):
         text = _t2s(text)
     return text.lower()
+
+
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (a file named "new\\nline.wav" prints as new\\nline.wav),
+    so a line printed about a file stays one line."""
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def has_han(text: str) -> bool:

@@ -164,8 +164,9 @@ async def search_clip(request: Request, audio: str = Query(...), start_s: float 
 
     def cut() -> bytes:
         from ...audio.io import encode_audio
-        from ...search.clips import read_span
+        from ...search.clips import check_unchanged, read_span
 
+        check_unchanged(audio, index)  # moved or changed since indexed: the hit's seconds are not in it
         return encode_audio(read_span(audio, start_s, end_s), "wav")
 
     async with services.admitted():

@@ -1,0 +1,171 @@
+"""Inputs nobody tried on search (round 5): invisible characters and query syntax, links and odd file names in a
+library, subtitle files far denser than their audio, clips written where they would be indexed, hits whose
+audio changed since it was indexed. Each test below failed before its fix, except the two parametrised query
+tests, which passed already and guard that query syntax stays text."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tingshuo.errors import InputError
+
+from tingshuo.testing import models_installed
+
+pytestmark = [pytest.mark.models, pytest.mark.skipif(not models_installed(), reason="needs the models extra")]
+
+
+def _srt(cues) -> str:
+    def ts(s):
+        return f"00:{int(s // 60):02d}:{int(s % 60):02d},{int(round(s % 1 * 1000)):03d}"
+    return "\n".join(f"{k}\n{ts(a)} --> {ts(b)}\n{t}\n" for k, (a, b, t) in enumerate(cues, 1))
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory, data_dir):
+    """Two SRT-subtitled copies of jfk.wav (no recognition), indexed once; the tests only read it."""
+    from tingshuo.search import Index
+
+    root = tmp_path_factory.mktemp("hostile")
+    src = root / "src"
+    src.mkdir()
+    for name, cues in (("en", [(0.2, 4.0, "The harbour lantern was lit at dusk."),
+                               (4.5, 9.0, "Nobody had seen a storm like that.")]),
+                       ("zh", [(0.2, 5.0, "空调温度设定29度,要求国际奥委会停用。")])):
+        shutil.copy(data_dir / "jfk.wav", src / f"{name}.wav")
+        (src / f"{name}.srt").write_text(_srt(cues), encoding="utf-8")
+    index = Index(root / "lib")
+    assert index.add([src]).added == 2
+    index.root, index.src = root, src
+    return index
+
+
+def test_invisible_characters_in_a_query_are_not_part_of_its_words(lib):
+    """A soft hyphen or zero-width space pasted inside a word split it ('lan\\u00adtern' found nothing), and bidi
+    marks or a BOM rode along into the embedding; a query of invisible characters alone is one line."""
+    plain = lib.search("lantern", top=1).hits[0]
+    for q in ("lan\u00adtern", "lan\u200btern", "\u202elantern\u202c", "\ufefflantern", "lan\u2060tern"):
+        res = lib.search(q, top=1)
+        assert res.query == "lantern" and res.hits, q
+        assert res.hits[0].audio == plain.audio and res.hits[0].score == pytest.approx(plain.score, abs=1e-3), q
+    with pytest.raises(InputError, match="invisible"):
+        lib.search("\u200b\u200d\u00ad")
+    from tingshuo.search.text import lexical_tokens
+
+    assert lexical_tokens("Lan\u00adterns, 空\u200b调") == lexical_tokens("Lanterns, 空调")  # the index side too
+
+
+@pytest.mark.parametrize("query", ['"lantern', "lantern*", "NEAR(lantern dusk)", "NEAR(", "lantern AND dusk",
+                                   "-lantern", "^lantern", "text:lantern", "lex:lantern", "{lex py}: x", "lantern)",
+                                   "🙂 lantern", "ｌａｎｔｅｒｎ", "שלום lantern", "电", "１３７４", "\x07bell", "a" * 1900])
+def test_query_syntax_and_odd_scripts_are_searched_as_text(lib, query):
+    """FTS5 syntax is never passed through (terms are quoted), so none of these is an error or a crash; a
+    query of punctuation or emoji alone is one line."""
+    res = lib.search(query, top=3)
+    assert all(h.audio.endswith((".wav",)) for h in res.hits)
+
+
+@pytest.mark.parametrize("query", ['"', "!!!", "🙂🙂", "\x00", "*", "^", "(", "\u0301\u0301", "‮"])
+def test_a_query_without_words_is_one_line(lib, query):
+    with pytest.raises(InputError):
+        lib.search(query)
+
+
+def test_two_paths_to_one_file_are_indexed_once(tmp_path, data_dir):
+    """A symlink, a hard link or a folder reached through a link named the same file again: it was recognised
+    and indexed once per path, so every hit came back twice (or more). Also: file names with spaces,
+    Chinese and a newline, and a symlink loop."""
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    real = src / "a b.wav"
+    shutil.copy(data_dir / "cathy_a0005.wav", real)
+    (src / "a b.srt").write_text(_srt([(0.1, 1.5, "The harbour lantern was lit.")]))
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "中文\n名.wav")
+    (src / "中文\n名.srt").write_text(_srt([(0.1, 1.5, "空调温度设定二十九度")]))
+    os.link(real, src / "hard.wav")
+    os.symlink(real, src / "sub" / "link.wav")
+    os.symlink(src, src / "sub" / "loop")  # a folder that contains itself
+    index = Index(tmp_path / "lib")
+    said = []
+    report = index.add([src, src / "sub" / "link.wav"], on_file=lambda st, p, m: said.append((st, p, m)))
+    assert report.added == 2 and not report.failed, (report, said)
+    assert {Path(f.path).name for f in index.store.files()} == {"a b.wav", "中文\n名.wav"}
+    assert ("skipped", str(src / "hard.wav"), f"the same file as {real}") in said
+    hits = index.search("harbour lantern", top=5).hits
+    assert len(hits) == 1 and hits[0].audio == str(real)
+    # a link made after the file was indexed is the same file too
+    os.symlink(src / "中文\n名.wav", tmp_path / "later.wav")
+    assert index.add([tmp_path / "later.wav"], prune=False).added == 0
+    # the CLI prints a name with a newline on one line
+    out = subprocess.run([sys.executable, "-m", "tingshuo", "search", "设定二十九度", "--index", str(tmp_path / "lib")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "中文\\n名.wav" in out.stdout.splitlines()[0], out.stdout
+
+
+def test_a_subtitle_file_far_denser_than_its_audio_is_one_failed_file(tmp_path, data_dir):
+    """A 10 MB SRT beside an 11 s clip (91 000 cues) was taken as its transcript: 1.2 M words to embed (still
+    running after minutes, 650 MB). More than 25 words a second is not this recording's transcript."""
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "jfk.wav", src / "big.wav")
+    cue = "the quick brown fox jumps over the lazy dog again and again"
+    (src / "big.srt").write_text(_srt([(0.001 * (k % 10000), 0.001 * (k % 10000) + 0.0005, cue)
+                                       for k in range(5000)]))
+    shutil.copy(data_dir / "jfk.wav", src / "ok.wav")  # a long caption on a short clip is fine
+    (src / "ok.srt").write_text(_srt([(0.2, 10.5, " ".join(["word"] * 200))]))
+    report = Index(tmp_path / "lib").add([src])
+    assert report.added == 1 and len(report.failed) == 1, report
+    path, message = report.failed[0]
+    assert path.endswith("big.wav") and "more than" in message and "\n" not in message, message
+
+
+def test_clips_are_not_written_where_they_would_be_indexed(lib, tmp_path):
+    """`--clips` into the index folder or a folder of indexed recordings wrote the clips there: the next
+    `tingshuo index` of that folder recognised each clip as a new recording (a duplicate hit for every
+    clip), and `--rebuild` then refused the index folder. Now one line, before anything is written."""
+    from tingshuo.search.clips import write_clips
+
+    res = lib.search("lantern", top=1)
+    for bad in (lib.folder, lib.folder / "media", lib.src, lib.src / "clips" / "x"):
+        with pytest.raises(InputError, match="--clips"):
+            write_clips(res, bad, library=lib)
+    assert not (lib.src / "clips").exists() and not (lib.folder / "01-en-0.0-4.2.wav").exists()
+    assert len(write_clips(res, tmp_path / "ok", library=lib)) == 1
+
+
+def test_a_hit_whose_audio_changed_or_went_is_not_cut(tmp_path, data_dir):
+    """A hit's file deleted since indexing ended `search --clips` with 'file not found' and printed no hit at
+    all; a file replaced by another recording was cut at the old seconds, silently. Now each is one line,
+    the other clips are written, the hits printed, and the exit status is 1."""
+    from tingshuo.search import Index
+    from tingshuo.search.clips import write_clips
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in (("en", "The harbour lantern was lit at dusk."), ("other", "A lantern in the window.")):
+        shutil.copy(data_dir / "jfk.wav", src / f"{name}.wav")
+        (src / f"{name}.srt").write_text(_srt([(0.2, 4.0, text)]))
+    index = Index(tmp_path / "lib")
+    assert index.add([src]).added == 2
+    res = index.search("harbour lantern", top=2)
+    assert [Path(h.audio).name for h in res.hits] == ["en.wav", "other.wav"]
+    (src / "en.wav").unlink()
+    out = subprocess.run([sys.executable, "-m", "tingshuo", "search", "harbour lantern", "--index",
+                          str(tmp_path / "lib"), "--clips", str(tmp_path / "c1"), "--top", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "en.wav" in out.stdout and "other.wav" in out.stdout, (out.stdout, out.stderr)
+    err = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and "clip 1" in err[0] and "no longer exists" in err[0], out.stderr
+    assert [p.name.split("-")[1] for p in (tmp_path / "c1").glob("*.wav")] == ["other"]
+    shutil.copy(data_dir / "cathy_a0005.wav", src / "en.wav")  # another recording under the same name
+    with pytest.raises(InputError, match="changed since it was indexed"):
+        write_clips(res, tmp_path / "c2", library=index)
