@@ -15,7 +15,8 @@ examples:
   tingshuo search "budget" --index lib/ --clips out/clips       # each hit as a WAV with a JSON sidecar
 
 Matching is hybrid: words (English stemmed; Chinese characters, bigrams and toneless pinyin, so a
-homophone the recogniser wrote differently still matches; numbers as 二十九 or 29) fused with meaning
+homophone the recogniser wrote differently still matches; numbers as 二十九 or 29, and 22240320 as
+二二二四零三二零 or 两千二百二十四万零三百二十) fused with meaning
 (multilingual-e5 finds candidates, the Universal Sentence Encoder re-scores them with it), so
 paraphrases and the other language match. A query about something never said prints no hits."""
 
@@ -34,7 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--index", "-i", required=True, metavar="LIB", help="the index folder")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text", help="output format (default: text)")
     p.add_argument("--audio-query", metavar="WAV", help="a spoken query: its transcript is searched for")
-    p.add_argument("--clips", metavar="DIR", help="write each hit as an audio clip with a JSON sidecar")
+    p.add_argument("--clips", metavar="DIR", help="write each hit as an audio clip with a JSON sidecar (DIR: outside "
+                                                  "the index and the folders of indexed recordings)")
     p.add_argument("--clip-format", default="wav", metavar="EXT", help="clip format: wav, flac, mp3, ogg, m4a (default: wav)")
     p.add_argument("--model", "-m", default=None, help="speech recognition model for --audio-query (default: whisper-base)")
     add_arguments(p, SearchOptions)
