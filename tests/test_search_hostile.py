@@ -1,7 +1,7 @@
 """Inputs nobody tried on search (round 5): invisible characters and query syntax, links and odd file names in a
 library, subtitle files far denser than their audio, clips written where they would be indexed, hits whose
 audio changed since it was indexed. Each test below failed before its fix, except the two parametrised query
-tests, which passed already and guard that query syntax stays text."""
+tests and the renamed-file test, which passed already and guard that behaviour."""
 
 from __future__ import annotations
 
@@ -169,3 +169,29 @@ def test_a_hit_whose_audio_changed_or_went_is_not_cut(tmp_path, data_dir):
     shutil.copy(data_dir / "cathy_a0005.wav", src / "en.wav")  # another recording under the same name
     with pytest.raises(InputError, match="changed since it was indexed"):
         write_clips(res, tmp_path / "c2", library=index)
+
+
+def test_a_file_renamed_while_the_library_is_indexed_is_one_line(tmp_path, data_dir):
+    """A file renamed after the run listed it (a sync client, a user tidying up) is one failed line; the
+    rest is indexed, and the next run takes it under its new name with its subtitles."""
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+        (src / f"{name}.wav").write_bytes((src / f"{name}.wav").read_bytes() + name.encode())  # distinct
+        (src / f"{name}.srt").write_text(_srt([(0.1, 1.5, f"the {name} lantern was lit")]))
+
+    def rename_b(status, path, msg):
+        if status == "added" and path.endswith("a.wav"):
+            (src / "b.wav").rename(src / "b2.wav")
+            (src / "b.srt").rename(src / "b2.srt")
+
+    index = Index(tmp_path / "lib")
+    report = index.add([src], on_file=rename_b)
+    assert report.added == 2 and len(report.failed) == 1 and report.failed[0][0].endswith("b.wav"), report
+    assert "\n" not in report.failed[0][1]
+    again = index.add([src])
+    assert again.added == 1 and not again.failed, again
+    assert {Path(f.path).name for f in index.store.files()} == {"a.wav", "b2.wav", "c.wav"}

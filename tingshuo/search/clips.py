@@ -49,9 +49,10 @@ def write_clips(result, out_dir: str | os.PathLike, fmt: str = "wav", *, library
     """Write each hit of ``result`` (a SearchResult) as ``NN-STEM-START-END.FMT`` plus a ``.json`` sidecar.
 
     ``library`` (the ``Index`` searched): the folder must be outside the index, and neither a folder of
-    indexed recordings nor inside one (clips there would be indexed as new recordings by the next run), and a hit whose file is gone or
-    changed since it was indexed is not cut (its seconds would be another recording's). Such a hit, or one
-    whose audio cannot be read, is one line to ``on_error`` and skipped; without ``on_error`` it raises.
+    indexed recordings nor inside one (clips there would be indexed as new recordings by the next run),
+    and a hit whose file is gone or changed since it was indexed is not cut (its seconds would be another
+    recording's). Such a hit, or one whose audio cannot be read, is one line to ``on_error`` and skipped;
+    without ``on_error`` it raises.
     """
     from ..audio.io import encode_audio
     from ..errors import TingshuoError

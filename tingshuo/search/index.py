@@ -398,7 +398,8 @@ class Index:
         t0 = time.perf_counter()
         self.vectors.ensure()  # so the first search does not pay for it
         index_s += time.perf_counter() - t0
-        return IndexReport(**counts, reembedded=reembedded, remade=remade, failed=tuple(failed), audio_s=round(audio_s, 2),
+        return IndexReport(**counts, reembedded=reembedded, remade=remade, failed=tuple(failed),
+                           audio_s=round(audio_s, 2),
                            wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
 
     def _remake_units(self, note, on_progress=None) -> int:
