@@ -1,7 +1,7 @@
 """Inputs nobody tried on search (round 5): invisible characters and query syntax, links and odd file names in a
 library, subtitle files far denser than their audio, clips written where they would be indexed, hits whose
 audio changed since it was indexed. Each test below failed before its fix, except the two parametrised query
-tests and the renamed-file test, which passed already and guard that behaviour."""
+tests, the renamed-file test and the messy-subtitle test, which passed already and guard that behaviour."""
 
 from __future__ import annotations
 
@@ -195,3 +195,25 @@ def test_a_file_renamed_while_the_library_is_indexed_is_one_line(tmp_path, data_
     again = index.add([src])
     assert again.added == 1 and not again.failed, again
     assert {Path(f.path).name for f in index.store.files()} == {"a.wav", "b2.wav", "c.wav"}
+
+
+def test_a_messy_subtitle_file_is_indexed_within_its_audio(tmp_path, data_dir):
+    """A BOM, CRLF line ends, a cue whose end is before its start, overlapping cues and a cue running past
+    the audio's end: indexed, every hit inside the audio with start <= end (guard; passed already)."""
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(data_dir / "jfk.wav", src / "messy.wav")  # 11 s
+    cues = ("1\r\n00:00:00,200 --> 00:00:04,000\r\nThe harbour lantern was lit at dusk.\r\n\r\n"
+            "2\r\n00:00:05,000 --> 00:00:02,000\r\nA reversed cue about a violin.\r\n\r\n"
+            "3\r\n00:00:01,000 --> 00:00:06,000\r\nAn overlapping cue about a glacier.\r\n\r\n"
+            "4\r\n00:00:10,500 --> 00:00:14,900\r\nA cue past the end about a kettle.\r\n")
+    (src / "messy.srt").write_bytes(b"\xef\xbb\xbf" + cues.encode("utf-8"))
+    index = Index(tmp_path / "lib")
+    assert index.add([src]).added == 1
+    for query in ("harbour lantern", "violin", "glacier", "kettle"):
+        hits = index.search(query, top=1).hits
+        assert hits and "lexical" in hits[0].matched_by, query
+        h = hits[0]
+        assert 0.0 <= h.start_s <= h.match_start_s <= h.match_end_s <= h.end_s <= 11.0, (query, h)
