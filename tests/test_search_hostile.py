@@ -140,6 +140,9 @@ def test_clips_are_not_written_where_they_would_be_indexed(lib, tmp_path):
             write_clips(res, bad, library=lib)
     assert not (lib.src / "clips").exists() and not (lib.folder / "01-en-0.0-4.2.wav").exists()
     assert len(write_clips(res, tmp_path / "ok", library=lib)) == 1
+    if os.path.isdir("/proc/self"):  # a folder nothing can be written in (root can write a read-only one)
+        with pytest.raises(InputError, match="cannot be written"):  # was 'unexpected FileNotFoundError'
+            write_clips(res, "/proc/self", library=lib)
 
 
 def test_a_hit_whose_audio_changed_or_went_is_not_cut(tmp_path, data_dir):

@@ -63,16 +63,10 @@ def run(args) -> int:
     query = args.query if args.audio_query is None else lib.query_from_audio(args.audio_query)
     result = lib.search(query, options=options)
     clips, failed = [], []
-    if args.clips and result.hits:
-        from ..search.clips import write_clips
+    if args.clips and result.hits:  # the folder is checked before anything is printed or cut
+        from ..search.clips import check_clips_folder
 
-        def on_error(line: str) -> None:
-            failed.append(line)
-            from ..search.text import one_line
-
-            print(f"error: {one_line(line)}", file=sys.stderr)
-
-        clips = write_clips(result, args.clips, args.clip_format, library=lib, on_error=on_error)
+        check_clips_folder(args.clips, args.clip_format, lib)
     if args.format == "json":
         from ..util import json_text
 
@@ -88,6 +82,16 @@ def run(args) -> int:
             print(f"   {one_line(h.text)}")
         if not result.hits:
             print(result.message())
+    sys.stdout.flush()
+    if args.clips and result.hits:  # after the hits: a clip that cannot be cut does not hide them
+        from ..search.clips import write_clips
+        from ..search.text import one_line
+
+        def on_error(line: str) -> None:
+            failed.append(line)
+            print(f"error: {one_line(line)}", file=sys.stderr)
+
+        clips = write_clips(result, args.clips, args.clip_format, library=lib, on_error=on_error)
     if clips:
         print(f"wrote {len(clips)} clip{'s' if len(clips) != 1 else ''} to {args.clips}", file=sys.stderr)
     return 1 if failed else 0

@@ -58,14 +58,8 @@ def write_clips(result, out_dir: str | os.PathLike, fmt: str = "wav", *, library
     from ..errors import TingshuoError
     from ..util import atomic_write_bytes
 
-    fmt = fmt.lower().lstrip(".")
-    if fmt not in FORMATS or fmt == "pcm":
-        raise InputError(f"Cannot write clips as '{fmt}'; choose one of: {', '.join(f for f in FORMATS if f != 'pcm')}.")
+    fmt = check_clips_folder(out_dir, fmt, library)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--clips {out} is a file; give a folder for the clips.")
-    if library is not None:
-        _check_outside(out, library)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # (was 'unexpected FileNotFoundError' for a folder under /proc, a read-only disk ...)
@@ -84,11 +78,30 @@ def write_clips(result, out_dir: str | os.PathLike, fmt: str = "wav", *, library
             on_error(f"clip {k} not written: {exc}")
             continue
         path = out / f"{name}.{fmt}"
-        atomic_write_bytes(path, encode_audio(audio, fmt))
-        atomic_write_text(out / f"{name}.json", json_text({"query": result.query, "rank": k, **hit.to_dict(),
-                                                             "clip": path.name}, indent=2) + "\n")
+        data = encode_audio(audio, fmt)
+        try:
+            atomic_write_bytes(path, data)
+            atomic_write_text(out / f"{name}.json", json_text({"query": result.query, "rank": k, **hit.to_dict(),
+                                                                 "clip": path.name}, indent=2) + "\n")
+        except OSError as exc:  # read-only, full, or not a real folder (/proc, /sys): every clip would fail
+            raise InputError(f"--clips {out}: {path.name} cannot be written ({exc.strerror or exc}); give a folder "
+                             "you can write to.") from None
         written.append(path)
     return written
+
+
+def check_clips_folder(out_dir: str | os.PathLike, fmt: str, library=None) -> str:
+    """Refuse a clip format we cannot write, a clips folder that is a file, and (with ``library``) one
+    where the clips would be taken for recordings; returns the format's name."""
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in FORMATS or fmt == "pcm":
+        raise InputError(f"Cannot write clips as '{fmt}'; choose one of: {', '.join(f for f in FORMATS if f != 'pcm')}.")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--clips {out} is a file; give a folder for the clips.")
+    if library is not None:
+        _check_outside(out, library)
+    return fmt
 
 
 def _check_outside(out: Path, library) -> None:
