@@ -126,6 +126,19 @@ def test_hostile_search_and_index_requests(search_server, data_dir, tmp_path):
         assert r.status_code == 200, (query, r.text)
     r = httpx.get(url + "/v1/search", params={"query": "\u200b\u00ad"}, timeout=60)
     assert 400 <= r.status_code < 500 and "invisible" in r.json()["error"]["message"], r.text
+    # the same recording uploaded twice in one request, then again: indexed once (it was three copies of
+    # every hit); a failed upload is named as uploaded, not by the server's media path
+    wav = (data_dir / "cathy_a0001.wav").read_bytes()
+    uploads = [("files", ("one.wav", wav, "audio/wav")), ("files", ("two.wav", wav, "audio/wav")),
+               ("files", ("junk.wav", b"not audio at all", "audio/wav"))]
+    r = httpx.post(url + "/v1/index", files=uploads, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["added"] == 1 and body["skipped"] == 1 and body["same_as"][0]["upload"] == "two.wav", body
+    assert body["failed"][0]["audio"] == "junk.wav" and "media" not in body["failed"][0]["error"], body
+    r = httpx.post(url + "/v1/index", files={"files": ("again.wav", wav, "audio/wav")}, timeout=300)
+    assert r.json()["added"] == 0 and r.json()["same_as"][0]["upload"] == "again.wav", r.text
+    assert sum(p.name.endswith(("one.wav", "two.wav", "again.wav")) for p in (search_server.lib / "media").iterdir()) == 1
     (src / "violin.wav").write_bytes((data_dir / "cathy_a0005.wav").read_bytes())  # another recording now
     r = httpx.get(url + "/v1/search/clip", params={"audio": str(src / "violin.wav"), "start_s": 0.2, "end_s": 3.0},
                   timeout=60)
