@@ -31,6 +31,7 @@ FILES = {  # name: cues (on jfk.wav, 11 s)
     "b_zh": [(0.2, 5.0, "空调温度设定29度,要求国际奥委会停用。换一首歌,我想听周杰伦的歌。"),
              (5.5, 10.0, "我的电话是13 74 00 5 22 46,请记下来。")],
     "c_zh": [(0.5, 6.0, "今天下午三点开会,请大家准时到会议室。")],
+    "d_empty": [],  # an empty subtitle file: a file with no words
 }
 
 
@@ -54,7 +55,7 @@ def test_an_index_from_older_units_is_made_anew_from_its_stored_words(tmp_path, 
         shutil.copy(data_dir / "jfk.wav", src / f"{name}.wav")
         (src / f"{name}.srt").write_text(_srt(cues))
     fresh = Index(tmp_path / "fresh")
-    assert fresh.add([src]).added == 3
+    assert fresh.add([src]).added == 4
     fresh.close()
 
     # The old index: round 3's units and terms, then its files table and meta as round 3 left them.
@@ -63,7 +64,7 @@ def test_an_index_from_older_units_is_made_anew_from_its_stored_words(tmp_path, 
         m.setattr(passages, "MIN_UNIT", {"en": 5, "zh": 8})
         m.setattr(document, "joined_numbers", lambda toks: [])
         old = Index(tmp_path / "lib")
-        assert old.add([src]).added == 3
+        assert old.add([src]).added == 4
         old.close()
     con = sqlite3.connect(str(tmp_path / "lib" / "index.sqlite"))
     con.executescript("ALTER TABLE files DROP COLUMN units_version; DELETE FROM meta WHERE key='units_version';")
@@ -105,7 +106,7 @@ def test_an_index_from_older_units_is_made_anew_from_its_stored_words(tmp_path, 
     out = subprocess.run([sys.executable, "-m", "tingshuo", "index", "--index", str(tmp_path / "lib")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "remaking:" in out.stderr and "2 made anew from stored words" in out.stderr, out.stderr
+    assert "remaking:" in out.stderr and "3 made anew from stored words" in out.stderr, out.stderr
     after = _passages(tmp_path / "lib")
     assert after["rows"] == want["rows"]  # what a fresh index of the same files holds: units, times, terms
     assert after["vecs"].keys() == want["vecs"].keys()
