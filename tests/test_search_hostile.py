@@ -126,6 +126,10 @@ def test_a_subtitle_file_far_denser_than_its_audio_is_one_failed_file(tmp_path, 
     assert report.added == 1 and len(report.failed) == 1, report
     path, message = report.failed[0]
     assert path.endswith("big.wav") and "more than" in message and "\n" not in message, message
+    from tingshuo.search.sidecar import read_transcript
+
+    with pytest.raises(InputError, match="more than"):  # audio whose container gives no length: the cues' end
+        read_transcript(src / "big.srt", None)
 
 
 def test_clips_are_not_written_where_they_would_be_indexed(lib, tmp_path):

@@ -69,7 +69,8 @@ def read_transcript(path: str | Path, duration_s: float | None = None) -> Transc
         raise InputError(f"{p}: the transcript cannot be read ({exc}); fix or remove it.") from None
     if p.suffix.lower() == ".json":
         t = _from_json(p, raw)
-        if duration_s is None:
+        if duration_s is None:  # the container does not say: the transcript's own end must do
+            _check_density(p, t.segments, max((x.end_s for x in t.segments), default=0.0))
             return t
         segs = _fit(p, t.segments, duration_s)
         return Transcript.from_segments(segs, language=t.language, language_probability=1.0,
@@ -77,6 +78,8 @@ def read_transcript(path: str | Path, duration_s: float | None = None) -> Transc
     segments = _cues(p, raw)
     if duration_s is not None:
         segments = _fit(p, tuple(segments), duration_s)
+    else:
+        _check_density(p, segments, max((x.end_s for x in segments), default=0.0))
     text = " ".join(s.text for s in segments)
     lang = guess_language(text) if text else None
     segments = tuple(Segment(s.start_s, s.end_s, s.text, language=lang) for s in segments)
@@ -95,14 +98,7 @@ def _clock(t: float) -> str:
 def _fit(p: Path, segments: tuple[Segment, ...], duration_s: float) -> tuple[Segment, ...]:
     """Segments (and their words) within [0, duration_s]: ends clipped, a start past the end refused, and
     more words than the audio could hold refused."""
-    limit = max(MIN_TOKEN_LIMIT, MAX_TOKENS_PER_S * duration_s)
-    n = 0
-    for s in segments:
-        n += len(_TOKEN.findall(s.text))
-        if n > limit:
-            raise InputError(f"{p}: the transcript holds more than {int(limit)} words for {_clock(duration_s)} of "
-                             f"audio (over {MAX_TOKENS_PER_S} a second, more than anyone says); it is not this "
-                             "recording's — fix or remove it (the audio is then transcribed).")
+    _check_density(p, segments, duration_s)
     late = [s for s in segments if s.start_s > duration_s + END_SLACK_S]
     late += [s for s in segments for w in s.words if w.start_s > duration_s + END_SLACK_S][:1]
     if late:
@@ -117,6 +113,18 @@ def _fit(p: Path, segments: tuple[Segment, ...], duration_s: float) -> tuple[Seg
         s, start_s=clip(s.start_s), end_s=clip(s.end_s),
         words=tuple(dataclasses.replace(w, start_s=clip(w.start_s), end_s=clip(w.end_s)) for w in s.words))
         for s in segments)
+
+
+def _check_density(p: Path, segments, duration_s: float) -> None:
+    """More words than anyone could say in ``duration_s``: not this recording's transcript."""
+    limit = max(MIN_TOKEN_LIMIT, MAX_TOKENS_PER_S * duration_s)
+    n = 0
+    for s in segments:
+        n += len(_TOKEN.findall(s.text))
+        if n > limit:
+            raise InputError(f"{p}: the transcript holds more than {int(limit)} words for {_clock(duration_s)} of "
+                             f"audio (over {MAX_TOKENS_PER_S} a second, more than anyone says); it is not this "
+                             "recording's — fix or remove it (the audio is then transcribed).")
 
 
 def _time(value) -> float:
