@@ -107,6 +107,11 @@ def test_two_paths_to_one_file_are_indexed_once(tmp_path, data_dir):
     out = subprocess.run([sys.executable, "-m", "tingshuo", "search", "设定二十九度", "--index", str(tmp_path / "lib")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "中文\\n名.wav" in out.stdout.splitlines()[0], out.stdout
+    # a path with ".." is the file's plain path (it was stored with the "..": a second entry, every hit twice)
+    again = index.add([src / "sub" / ".." / "a b.wav"], prune=False)
+    assert again.added == 0 and again.skipped == 1 and not any(".." in f.path for f in index.store.files())
+    assert index.remove([tmp_path / "later.wav"]) == 1  # removing through a link removes the file it names
+    assert {Path(f.path).name for f in index.store.files()} == {"a b.wav"}
 
 
 def test_a_subtitle_file_far_denser_than_its_audio_is_one_failed_file(tmp_path, data_dir):

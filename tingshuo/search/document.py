@@ -62,8 +62,18 @@ class FileState:
     mtime_ns: int  # the later of the two
 
 
-def file_state(path: str | os.PathLike) -> FileState:
+def abs_path(path: str | os.PathLike) -> str:
+    """The absolute path a file is indexed under. A ".." is resolved through the real folder, so
+    ``rec/../rec/a.wav`` or ``../src/a.wav`` is keyed as the file's plain path (it was stored with the
+    "..", a second entry for the same file). The file's own name is kept: a symlink stays itself."""
     p = Path(path).absolute()
+    if ".." in p.parts:
+        p = Path(os.path.realpath(p)) if p.name == ".." else Path(os.path.realpath(p.parent)) / p.name
+    return str(p)
+
+
+def file_state(path: str | os.PathLike) -> FileState:
+    p = Path(abs_path(path))
     st = p.stat()
     if not stat.S_ISREG(st.st_mode):  # a device or a pipe: its content hash would read forever
         raise OSError(errno.EINVAL, "a device, a pipe or a socket, not a regular file; give audio files")

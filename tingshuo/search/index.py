@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import InputError, TingshuoError
-from .document import (Document, FileState, content_hash, embed_passages, embed_use, file_state, make_document,
-                       sidecar_transcript, stored_transcript)
+from .document import (Document, FileState, abs_path, content_hash, embed_passages, embed_use, file_state,
+                       make_document, sidecar_transcript, stored_transcript)
 from .passages import UNITS_VERSION, unit_texts
 from .query import SearchOptions, SearchResult, search
 from .store import USE_BYTES, VEC_BYTES, DamagedRow, IndexDamaged, Store, passage_words_of
@@ -490,8 +490,11 @@ class Index:
         for raw in paths:
             if not str(raw).strip():  # Path("") is the current folder: every file under it would go
                 raise InputError("An empty path was given to remove; name the file or folder to drop.")
-            p = str(Path(raw).absolute())
-            hit = [f for f in files if f.path == p or f.path.startswith(p.rstrip(os.sep) + os.sep)]
+            hit = []
+            for p in dict.fromkeys((abs_path(raw), os.path.realpath(raw))):  # as given, then through links
+                hit = [f for f in files if f.path == p or f.path.startswith(p.rstrip(os.sep) + os.sep)]
+                if hit:
+                    break
             if not hit:
                 raise InputError(f"{raw} is not in the index {self.folder}.")
             for f in hit:
@@ -555,7 +558,7 @@ def _same_files(paths: list[str]) -> dict[str, str]:
     symlink's) where there is one, else the first given."""
     groups: dict[tuple[int, int], list[str]] = {}
     for raw in paths:
-        p = str(Path(raw).absolute())
+        p = abs_path(raw)
         try:
             st = os.stat(p)
         except OSError:
