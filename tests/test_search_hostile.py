@@ -229,3 +229,20 @@ def test_a_messy_subtitle_file_is_indexed_within_its_audio(tmp_path, data_dir):
         assert hits and "lexical" in hits[0].matched_by, query
         h = hits[0]
         assert 0.0 <= h.start_s <= h.match_start_s <= h.match_end_s <= h.end_s <= 11.0, (query, h)
+
+
+def test_one_path_given_alone_is_one_path(tmp_path, data_dir):
+    """`Index.remove("/data/old.wav")` (a string, not a list) was taken character by character: its "/" matched
+    every indexed file and removed them all; `add("/data")` walked the whole disk from "/"."""
+    from tingshuo.search import Index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("keep", "old"):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+        (src / f"{name}.wav").write_bytes((src / f"{name}.wav").read_bytes() + name.encode())
+        (src / f"{name}.srt").write_text(_srt([(0.1, 1.5, f"the {name} lantern")]))
+    index = Index(tmp_path / "lib")
+    assert index.add(str(src / "keep.wav")).added == 1 and index.add(src / "old.wav", prune=False).added == 1
+    assert index.remove(str(src / "old.wav")) == 1
+    assert [Path(f.path).name for f in index.store.files()] == ["keep.wav"]

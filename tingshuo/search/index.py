@@ -194,7 +194,7 @@ class Index:
         on; ``strict`` raises it instead (``--debug``).
         """
         with self.store.guarded():
-            return self._add(paths, retranscribe=retranscribe, on_file=on_file, on_progress=on_progress,
+            return self._add(_path_list(paths), retranscribe=retranscribe, on_file=on_file, on_progress=on_progress,
                              prune=prune, documents=documents, strict=strict)
 
     def _unexpected(self, path: str, exc: Exception) -> str:
@@ -482,7 +482,7 @@ class Index:
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         """Drop these files (or every indexed file under these folders) from the index."""
         with self.store.guarded():
-            return self._remove(paths)
+            return self._remove(_path_list(paths))
 
     def _remove(self, paths) -> int:
         n = 0
@@ -550,6 +550,14 @@ def reset(lib: str | os.PathLike) -> int:
             p.unlink()
             n += 1
     return n
+
+
+def _path_list(paths) -> list:
+    """``paths`` as a list: one path given alone (``lib.remove("/data/old.wav")``) is one path. It was
+    iterated character by character, and its "/" removed every indexed file (``add`` walked the whole disk)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [os.fsdecode(paths) if isinstance(paths, bytes) else paths]
+    return list(paths)
 
 
 def _same_files(paths: list[str]) -> dict[str, str]:
