@@ -246,3 +246,6 @@ def test_one_path_given_alone_is_one_path(tmp_path, data_dir):
     assert index.add(str(src / "keep.wav")).added == 1 and index.add(src / "old.wav", prune=False).added == 1
     assert index.remove(str(src / "old.wav")) == 1
     assert [Path(f.path).name for f in index.store.files()] == ["keep.wav"]
+    for empty in ("", "  "):  # an unset shell variable: it made index.sqlite in the current folder
+        with pytest.raises(InputError, match="index folder is empty"):
+            Index(empty)

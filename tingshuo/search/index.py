@@ -96,6 +96,8 @@ class Index:
 
     def __init__(self, lib: str | os.PathLike, *, model: str | None = None, transcribe_options=None,
                  embedder=None, create: bool = True, cpu_threads: int = 0) -> None:
+        if not str(lib).strip():  # Path("") is the current folder: the index would land among the user's files
+            raise InputError("The index folder is empty (--index \"\"); name the folder of the index, e.g. --index lib/.")
         self.folder = Path(lib)
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"{self.folder} is a file; an index is a folder (give a new or existing folder).")
