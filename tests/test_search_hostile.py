@@ -249,3 +249,17 @@ def test_one_path_given_alone_is_one_path(tmp_path, data_dir):
     for empty in ("", "  "):  # an unset shell variable: it made index.sqlite in the current folder
         with pytest.raises(InputError, match="index folder is empty"):
             Index(empty)
+
+
+def test_a_spoken_query_hours_long_is_refused_before_recognition(lib, tmp_path, monkeypatch):
+    """`--audio-query film.mp4`: the whole recording was transcribed (half an hour for a 2-hour film), then
+    refused as a query over 2000 characters. Now one line at once, from the header."""
+    import numpy as np
+    import soundfile as sf
+
+    from tingshuo.search.index import Index
+
+    sf.write(tmp_path / "long.wav", np.zeros(16000 * 150, np.float32), 16000)
+    monkeypatch.setattr(Index, "transcriber", lambda self: pytest.fail("recognised before the length was checked"))
+    with pytest.raises(InputError, match="min long"):
+        lib.query_from_audio(tmp_path / "long.wav")

@@ -34,6 +34,7 @@ from .store import USE_BYTES, VEC_BYTES, DamagedRow, IndexDamaged, Store, passag
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
+MAX_AUDIO_QUERY_S = 120.0  # a spoken query longer than this is refused before it is recognised
 ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
 DERIVED = ("vectors.*", "hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
@@ -521,7 +522,18 @@ class Index:
             return search(self.store, self.vectors, self.embedder, query, opts, self.means(), rescorer=self.rescorer)
 
     def query_from_audio(self, path: str | os.PathLike) -> str:
-        """The transcript of a spoken query (query by example)."""
+        """The transcript of a spoken query (query by example). A recording longer than
+        ``MAX_AUDIO_QUERY_S`` is refused before recognition: a 2-hour film given by mistake was transcribed
+        for half an hour, then refused as a query over the character limit."""
+        from ..audio.io import probe
+
+        try:
+            seconds = probe(str(path)).duration_s
+        except TingshuoError:
+            seconds = None  # the transcriber says what is wrong with the file, in its words
+        if seconds is not None and seconds > MAX_AUDIO_QUERY_S:
+            raise InputError(f"{path}: the spoken query is {seconds / 60:.1f} min long; a query is a sentence or "
+                             f"two (at most {MAX_AUDIO_QUERY_S:.0f} s): cut the part with the question.")
         text = self.transcriber().transcribe(str(path), word_timestamps=False).text.strip()
         if not text:
             raise InputError(f"{path}: no speech was recognised in the spoken query; record it again, closer to the microphone.")
