@@ -263,3 +263,16 @@ def test_a_spoken_query_hours_long_is_refused_before_recognition(lib, tmp_path, 
     monkeypatch.setattr(Index, "transcriber", lambda self: pytest.fail("recognised before the length was checked"))
     with pytest.raises(InputError, match="min long"):
         lib.query_from_audio(tmp_path / "long.wav")
+
+
+def test_subtitle_markup_is_not_indexed_as_words(tmp_path):
+    """VTT entities (&amp; &lt; &nbsp;) and SRT's SSA overrides ({\\an8}) were indexed as the words 'amp', 'lt',
+    'an8': 'AT&T' was never found as said."""
+    from tingshuo.search.sidecar import read_transcript
+    from tingshuo.search.text import lexical_tokens
+
+    (tmp_path / "t.vtt").write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<b>AT&amp;T</b> said &lt;hello&gt;"
+                                    "&nbsp;there\n\n00:00:03.000 --> 00:00:04.000\n{\\an8}top line\n", encoding="utf-8")
+    texts = [s.text for s in read_transcript(tmp_path / "t.vtt", 5.0).segments]
+    assert texts == ["AT&T said <hello>\xa0there", "top line"], texts
+    assert not {"amp", "lt", "gt", "nbsp", "an8"} & set(lexical_tokens(" ".join(texts)))

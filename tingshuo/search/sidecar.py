@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
 import re
@@ -27,7 +28,7 @@ MIN_TOKEN_LIMIT = 300
 _TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
 _CUE_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _ARROW = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")  # <i>, <v Bob>, and SSA overrides such as {\an8} in an SRT
 
 
 def find_sidecar(audio: str | Path) -> Path | None:
@@ -174,7 +175,8 @@ def _cues(p: Path, raw: str) -> list[Segment]:
             start, end = _seconds(m.group(1)), _seconds(m.group(2))
             if start is None or end is None:
                 break
-            text = " ".join(_TAG.sub("", t).strip() for t in lines[i + 1:] if t.strip())
+            # entities decoded after the tags are gone (VTT writes &amp; &lt; &nbsp;: "AT&amp;T" is AT&T)
+            text = " ".join(html.unescape(_TAG.sub("", t)).strip() for t in lines[i + 1:] if t.strip())
             if text:
                 out.append(Segment(start, max(end, start), text))
             break
