@@ -276,3 +276,68 @@ def test_subtitle_markup_is_not_indexed_as_words(tmp_path):
     texts = [s.text for s in read_transcript(tmp_path / "t.vtt", 5.0).segments]
     assert texts == ["AT&T said <hello>\xa0there", "top line"], texts
     assert not {"amp", "lt", "gt", "nbsp", "an8"} & set(lexical_tokens(" ".join(texts)))
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    """A small tmpfs at ``path`` (root with the right to mount: the real storage conditions), else False."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    path.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def test_an_index_on_read_only_storage_is_searched_not_changed(lib, tmp_path, monkeypatch):
+    """qa5: an index on read-only storage (a read-only volume, a DVD, a share) was 'not a tingshuo search index
+    (unable to open database file); ... remove that file'. Now it is searched (read-only; a missing vector
+    cache is built in a temporary folder) and changing it is one line."""
+    from tingshuo.search import Index
+
+    copy = tmp_path / "copy"
+    shutil.copytree(lib.folder, copy)
+    for p in copy.glob("vectors.*"):
+        p.unlink()  # the derived cache is gone too: it cannot be written beside the index
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK and str(copy) in str(p)
+                        else real_access(p, mode, **kw))
+    ro = Index(copy)
+    assert ro.store.readonly and ro.search("lantern", top=1).hits[0].audio.endswith("en.wav")
+    assert not list(copy.glob("vectors.*"))  # nothing written there
+    with pytest.raises(InputError, match="read-only storage: it can be searched, not changed"):
+        ro.add([lib.src])
+    monkeypatch.undo()
+    mnt = tmp_path / "ro"
+    if not _mount_tmpfs(mnt, "4m"):
+        return  # the same on real read-only storage needs root (as qa5 ran it)
+    try:
+        shutil.copytree(lib.folder, mnt / "lib")
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        out = subprocess.run([sys.executable, "-m", "tingshuo", "search", "lantern", "--index", str(mnt / "lib")],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and "en.wav" in out.stdout, out.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_full_disk_is_said_not_called_a_damaged_index(lib, tmp_path):
+    """qa5: indexing onto a full disk said 'not a tingshuo search index ... remove that file' (at open) or 'the
+    index is damaged ... --rebuild' (mid-write: SQLite had rolled back already and a second ROLLBACK's
+    'no transaction is active' hid the real error). Now: the disk is full, free space and run again."""
+    import sqlite3
+
+    with pytest.raises(InputError, match="is full"):
+        with lib.store.guarded():
+            raise sqlite3.OperationalError("database or disk is full")
+    mnt = tmp_path / "full"
+    if not _mount_tmpfs(mnt, "300k"):
+        return
+    try:
+        for fill in (250_000, 150_000):  # full before the index is made; full while a file is written
+            (mnt / "fill").write_bytes(bytes(fill))
+            shutil.rmtree(mnt / "lib", ignore_errors=True)
+            out = subprocess.run([sys.executable, "-m", "tingshuo", "index", str(lib.src), "--index", str(mnt / "lib")],
+                                 capture_output=True, text=True, timeout=300)
+            assert out.returncode == 1 and "is full" in out.stderr, (fill, out.stderr)
+            assert "damaged" not in out.stderr and "remove that file" not in out.stderr, out.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -196,6 +196,7 @@ class Index:
         naming the error, its traceback appended to ``errors.log`` in the index folder, and the run goes
         on; ``strict`` raises it instead (``--debug``).
         """
+        self._check_writable()
         with self.store.guarded():
             return self._add(_path_list(paths), retranscribe=retranscribe, on_file=on_file, on_progress=on_progress,
                              prune=prune, documents=documents, strict=strict)
@@ -484,8 +485,14 @@ class Index:
     # ------------------------------------------------------------------ removing
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         """Drop these files (or every indexed file under these folders) from the index."""
+        self._check_writable()
         with self.store.guarded():
             return self._remove(_path_list(paths))
+
+    def _check_writable(self) -> None:
+        if self.store.readonly:
+            raise InputError(f"The index {self.folder} is on read-only storage: it can be searched, not changed; "
+                             "copy it to writable storage to add or remove files.")
 
     def _remove(self, paths) -> int:
         n = 0

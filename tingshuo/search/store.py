@@ -139,6 +139,13 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._hot: tuple | None = None
+        # An index on read-only storage (a DVD, a read-only volume or share) is opened read-only: it can
+        # be searched, not changed (it was "not a tingshuo search index ... remove that file").
+        self.readonly = self.path.exists() and not (os.access(self.path.parent, os.W_OK)
+                                                    and os.access(self.path, os.W_OK))
+        if self.readonly:
+            self._open_readonly()
+            return
         deadline = time.monotonic() + OPEN_WAIT_S
         while True:
             try:
@@ -161,6 +168,8 @@ class Store:
                                      "try again when it is done.") from None
                 if "malformed" in str(exc) or "corrupt" in str(exc):
                     raise IndexDamaged(self.path.parent, str(exc)) from None
+                if _storage_problem(exc):
+                    raise _storage_error(self.path.parent, exc) from None
                 raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
                                  "or remove that file.") from None
             except IndexDamaged:
@@ -177,6 +186,26 @@ class Store:
             raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
                              "build a new index with 'tingshuo index'.")
 
+    def _open_readonly(self) -> None:
+        """Open for searching only: ``mode=ro`` (or ``immutable`` where SQLite cannot make the WAL's shared
+        memory file beside it), nothing written; an index that would need an upgrade says where to do it."""
+        try:
+            self._check_tables()
+            have = {r[1] for r in self.connection().execute("PRAGMA table_info(unit_vectors)")}
+            have_files = {r[1] for r in self.connection().execute("PRAGMA table_info(files)")}
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if "malformed" in str(exc) or "corrupt" in str(exc):
+                raise IndexDamaged(self.path.parent, str(exc)) from None
+            raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index.") from None
+        if version is None:
+            raise InputError(f"{self.path} is not a tingshuo search index (it has no schema); give another --index.")
+        if version != SCHEMA_VERSION or "vec_use" not in have or "units_version" not in have_files:
+            raise InputError(f"The index {self.path.parent} is on read-only storage and was made by an older tingshuo; "
+                             f"bring it up to date with 'tingshuo index --index LIB' where it can be written, then "
+                             "search it here.")
+
     def _check_tables(self) -> None:
         """An index that has been written (its schema recorded) must still have every table: creating a
         lost one empty would turn the damage into silently missing hits."""
@@ -188,7 +217,7 @@ class Store:
                    if "meta" in have else None)
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
-                con.execute("ROLLBACK")
+                _rollback(con)
             raise
         con.execute("COMMIT")
         if "meta" not in have:
@@ -216,6 +245,8 @@ class Store:
             if _busy(exc):
                 raise InputError(f"The index {self.path.parent} is busy (another process holds it); "
                                  "try again when it is done.") from None
+            if _storage_problem(exc):  # a full disk is not a damaged index (it said: rebuild it)
+                raise _storage_error(self.path.parent, exc) from None
             raise IndexDamaged(self.path.parent, str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise IndexDamaged(self.path.parent, str(exc)) from None
@@ -251,11 +282,11 @@ class Store:
                 con.execute("DELETE FROM meta WHERE key = 'units_version'")
                 con.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 if "duplicate column" not in str(exc):  # another process added it first
                     raise
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def _upgrade_from_1(self) -> None:
@@ -272,11 +303,22 @@ class Store:
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
+        if con is None and self.readonly:
+            from urllib.parse import quote
+
+            uri = "file:" + quote(str(self.path.absolute()))
+            con = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+            try:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # WAL without its -shm file, which cannot be made here
+                con.close()
+                con = sqlite3.connect(uri + "?immutable=1", uri=True, timeout=60.0, isolation_level=None)
+            self._local.con = con
         if con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
@@ -298,12 +340,16 @@ class Store:
         return row[0] if row else None
 
     def delete_meta(self, *keys: str) -> None:
+        if self.readonly:  # derived values only reach here when searching
+            return
         with self._write_lock:
             con = self.connection()
             con.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
             con.commit()
 
     def set_meta(self, key: str, value: str) -> None:
+        if self.readonly:  # derived values only (reference means) reach here when searching
+            return
         with self._write_lock:
             self.connection().execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
 
@@ -377,7 +423,7 @@ class Store:
                 if if_hash is not None:
                     now = con.execute("SELECT content_hash FROM files WHERE id=?", (replace_id,)).fetchone()
                     if now is None or now[0] != if_hash:
-                        con.execute("ROLLBACK")
+                        _rollback(con)
                         return None
                 old = con.execute("SELECT id FROM files WHERE path=?", (doc.path,)).fetchone()
                 for fid in {x for x in (replace_id, old[0] if old else None) if x is not None}:
@@ -408,7 +454,7 @@ class Store:
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return fid
 
@@ -420,7 +466,7 @@ class Store:
                 self._delete_file(con, file_id)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     @staticmethod
@@ -564,7 +610,7 @@ class Store:
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def set_use_vectors(self, units, vectors_use, extra_meta: dict | None = None) -> None:
@@ -581,7 +627,7 @@ class Store:
                     con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def counts(self) -> dict:
@@ -603,6 +649,33 @@ def files_committed(lib: str | os.PathLike, timeout_s: float = 5.0) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def _rollback(con) -> None:
+    """Roll back if a transaction is still open: after a full disk (SQLITE_FULL) SQLite has already rolled
+    back, and a second ROLLBACK ("no transaction is active") hid the real error behind a 'damaged' index."""
+    if con.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+
+
+def _storage_problem(exc: Exception) -> bool:
+    """The storage under the index, not the index: a full disk, read-only storage, a folder not openable."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        k in text for k in ("disk is full", "readonly database", "unable to open database file"))
+
+
+def _storage_error(folder: Path, exc: Exception) -> InputError:
+    text = str(exc)
+    if "disk is full" in text:
+        return InputError(f"The disk holding the index {folder} is full ({text}); free some space and run again "
+                          "(every file finished is kept).")
+    if "readonly" in text:
+        return InputError(f"The index {folder} is on read-only storage ({text}); it can be searched, not changed: "
+                          "copy it to writable storage to add or remove files.")
+    return InputError(f"The index {folder} cannot be opened ({text}): check that its folder exists and can be read "
+                      "(and written, to add files).")
 
 
 def _size(blob) -> str:
