@@ -420,6 +420,40 @@ def test_numbers_match_in_either_writing(tmp_path, data_dir):
     assert hit.text.count("**") == 2 and "**139 2288 4410**" in hit.text, hit.text  # the groups marked
 
 
+def test_digit_queries_find_chinese_numerals_in_both_readings(tmp_path, data_dir):
+    """A query of Arabic digits alone finds Mandarin speech whose transcript wrote the number in Chinese
+    numerals, read digit by digit (二二二四零三二零) or as a quantity (两千三百五十万); and a quantity typed
+    in Chinese numerals with 万 finds the digits. Before: digits became characters only in a query that
+    had Chinese characters already, and 万 was not read as part of a number."""
+    from tingshuo.search import Index
+    from tingshuo.search.text import _zh_number, numeral_variants, zh_quantity
+
+    assert numeral_variants("22240320") == ["二二二四零三二零", "二千二百二十四万零三百二十", "两千两百二十四万零三百二十"]
+    assert _zh_number("两千二百二十四万零三百二十") == "22240320" and _zh_number("二十万") == "20万"
+    assert [zh_quantity(n) for n in (10, 15, 110, 1010, 2016, 100000001)] == [
+        "十", "十五", "一百一十", "一千零一十", "二千零一十六", "一亿零一"]
+    assert all(int(_zh_number(zh_quantity(n, liang))) == n for n in (7, 99, 1001, 20020, 22240320, 10 ** 9 + 7)
+               for liang in (False, True))
+    assert numeral_variants("2") == [] and numeral_variants("room 1374") == []  # lone digit; English words
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in (("g", "我的会员号是二二二四零三二零，请帮我查一下"), ("h", "今年的预算一共是两千三百五十万元"),
+                       ("i", "编号22240320的包裹已经到了"), ("j", "天气预报说明天下雨")):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+        (src / f"{name}.srt").write_text(_srt([(0.1, 2.0, text)]))
+    lib = Index(tmp_path / "lib")
+    lib.add([src])
+    for query, want in (("22240320", {"g.wav", "i.wav"}), ("2224 0320", {"g.wav", "i.wav"}),
+                        ("23500000", {"h.wav"})):
+        hits = lib.search(query, top=3).hits
+        assert {Path(h.audio).name for h in hits} == want, (query, hits)
+        assert all("lexical" in h.matched_by for h in hits), (query, hits)
+    hits = lib.search("两千二百二十四万零三百二十", top=3).hits  # (h.wav shares 两千 and 百, so it may follow)
+    assert Path(hits[0].audio).name == "i.wav" and "**22240320**" in hits[0].text, hits
+    hit = next(h for h in lib.search("22240320").hits if h.audio.endswith("g.wav"))
+    assert "是**二二二四零三二零" in hit.text, hit.text  # the numerals marked, not the words before
+
+
 def test_second_encoder_rescores_candidates(library, monkeypatch):
     """A match by meaning is scored by both encoders: without USE the same hit scores differently."""
     from tingshuo.search import query

@@ -224,23 +224,3 @@ def test_an_index_from_before_use_gets_only_its_use_vectors(built, tmp_path):
                        ).fetchone()[0] == 0
     con.close()
     assert lib.search("glacier").hits[0].audio.endswith("c.wav")
-
-
-def test_an_index_from_before_the_clause_units_says_how_to_make_them_anew(built, tmp_path):
-    """An index whose files were made with round 3's units (no units_version) stays searchable, and
-    `index` says once per run that --rebuild makes its units anew; a new index says nothing."""
-    from tingshuo.search import Index
-
-    shutil.copytree(built / "lib", tmp_path / "lib")
-    lib = Index(tmp_path / "lib")
-    said = []
-    lib.add([], on_file=lambda status, path, msg: said.append(status))
-    assert "advice" not in said
-    lib.close()
-    _damage(tmp_path / "lib", "DELETE FROM meta WHERE key='units_version';")
-    out = subprocess.run([sys.executable, "-m", "tingshuo", "index", "--index", str(tmp_path / "lib")],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "advice:" in out.stderr and "--rebuild" in out.stderr, out.stderr
-    lib = Index(tmp_path / "lib")
-    assert lib.search("glacier").hits[0].audio.endswith("c.wav")

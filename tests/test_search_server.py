@@ -100,6 +100,53 @@ def test_an_upload_that_kills_the_decoder_fails_only_its_request(search_server, 
     assert not any(CRASH_MARKER in p.name for p in (search_server.lib / "media").iterdir())
 
 
+def test_hostile_search_and_index_requests(search_server, data_dir, tmp_path):
+    """Round 5's nasty inputs through the server: invisible characters and query syntax in /v1/search,
+    a symlink and a far too dense subtitle file in /v1/index paths, a clip of a file changed since it
+    was indexed."""
+    import httpx
+
+    url = search_server.url
+    src = tmp_path / "hostile"
+    src.mkdir()
+    shutil.copy(data_dir / "jfk.wav", src / "violin.wav")
+    (src / "violin.srt").write_text("1\n00:00:00,200 --> 00:00:04,000\nThe violin case was empty.\n")
+    os.symlink(src / "violin.wav", src / "zz-link.wav")
+    shutil.copy(data_dir / "jfk.wav", src / "dense.wav")
+    (src / "dense.srt").write_text("".join(f"{k}\n00:00:01,000 --> 00:00:02,000\nwords and more words here\n\n"
+                                           for k in range(1, 200)))
+    r = httpx.post(url + "/v1/index", json={"paths": [str(src)]}, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["added"] == 1 and body["skipped"] == 1, body  # the link is the same file
+    assert [f["audio"].endswith("dense.wav") and "more than" in f["error"] for f in body["failed"]] == [True], body
+    for query in ("vio\u00adlin case", "\u202eviolin case"):
+        r = httpx.get(url + "/v1/search", params={"query": query, "top": 1}, timeout=60)
+        assert r.status_code == 200 and r.json()["hits"][0]["audio"].endswith("violin.wav"), r.text
+    for query in ("NEAR(violin", "text:violin", '"violin', "violin*", "-violin AND"):
+        r = httpx.post(url + "/v1/search", json={"query": query}, timeout=60)
+        assert r.status_code == 200, (query, r.text)
+    r = httpx.get(url + "/v1/search", params={"query": "\u200b\u00ad"}, timeout=60)
+    assert 400 <= r.status_code < 500 and "invisible" in r.json()["error"]["message"], r.text
+    # the same recording uploaded twice in one request, then again: indexed once (it was three copies of
+    # every hit); a failed upload is named as uploaded, not by the server's media path
+    wav = (data_dir / "cathy_a0001.wav").read_bytes()
+    uploads = [("files", ("one.wav", wav, "audio/wav")), ("files", ("two.wav", wav, "audio/wav")),
+               ("files", ("junk.wav", b"not audio at all", "audio/wav"))]
+    r = httpx.post(url + "/v1/index", files=uploads, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["added"] == 1 and body["skipped"] == 1 and body["same_as"][0]["upload"] == "two.wav", body
+    assert body["failed"][0]["audio"] == "junk.wav" and "media" not in body["failed"][0]["error"], body
+    r = httpx.post(url + "/v1/index", files={"files": ("again.wav", wav, "audio/wav")}, timeout=300)
+    assert r.json()["added"] == 0 and r.json()["same_as"][0]["upload"] == "again.wav", r.text
+    assert sum(p.name.endswith(("one.wav", "two.wav", "again.wav")) for p in (search_server.lib / "media").iterdir()) == 1
+    (src / "violin.wav").write_bytes((data_dir / "cathy_a0005.wav").read_bytes())  # another recording now
+    r = httpx.get(url + "/v1/search/clip", params={"audio": str(src / "violin.wav"), "start_s": 0.2, "end_s": 3.0},
+                  timeout=60)
+    assert r.status_code == 400 and "changed since it was indexed" in r.json()["error"]["message"], r.text
+
+
 # ------------------------------------------------------------------ the page, in a real browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

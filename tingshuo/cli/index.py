@@ -11,13 +11,16 @@ examples:
   tingshuo index calls.jsonl meeting.mp3 --index lib/  # manifests (ours, NeMo), Kaldi dirs, LJSpeech too
   tingshuo index recordings/ --index lib/              # again: only new and changed files; deleted ones dropped
   tingshuo index --remove recordings/old.mp3 --index lib/
-  tingshuo index --index lib/                          # what is in the index (re-embeds after an embedder upgrade)
+  tingshuo index --index lib/                          # what is in the index (re-embeds after an embedder upgrade,
+                                                       # re-makes units of files an older tingshuo indexed)
   tingshuo index corpus/ --index lib/ --ray            # recognise and embed on Ray ($RAY_ADDRESS or a local Ray)
   tingshuo index recordings/ --index lib/ --rebuild    # a damaged index: delete it and index recordings/ anew
 
 A transcript next to an audio file (talk.json written by 'tingshuo transcribe', talk.srt or talk.vtt)
 is used as it is, without recognition. Files are keyed by content: an unchanged file is skipped, a
 moved one keeps its entry. Interrupting is safe: every file finished is kept, the next run resumes.
+An index made by an older tingshuo gets its units (sentences, clauses, number terms) made anew from
+the words it stored, on any run (no recognition; resumable like the rest).
 A file that fails is one 'error:' line and is skipped (exit status 1 at the end); an unexpected error
 (a bug) names its type, and its traceback is appended to LIB/errors.log (--debug stops on it instead).
 With --ray each new or changed file is recognised and embedded on a Ray cluster's actors; this process
@@ -96,14 +99,18 @@ def run(args) -> int:
     def on_file(status: str, path: str, message: str) -> None:
         if status == "failed":
             line = f"error: {message}"
-        elif status in ("added", "updated", "moved", "removed", "reembedding", "advice") and not args.quiet:
+        elif (status in ("added", "updated", "moved", "removed", "reembedding", "remaking", "remade", "advice")
+              or status == "skipped" and message) and not args.quiet:
             line = f"{status}: {path}" + (f" ({message})" if message else "")
         else:
             line = None
-        if bar is not None and status not in ("reembedding", "removed", "advice"):
+        if bar is not None and status not in ("reembedding", "remaking", "removed", "advice"):
             bar.update(1)
             bar.set_postfix_str(status, refresh=False)
         if line and (status == "failed" or show or not args.quiet):
+            from ..search.text import one_line
+
+            line = one_line(line)
             (bar.write(line, file=sys.stderr) if bar is not None and show else print(line, file=sys.stderr))
 
     try:
@@ -121,6 +128,7 @@ def run(args) -> int:
         parts = [f"{report.added} added", f"{report.updated} updated", f"{report.skipped} unchanged"]
         parts += [f"{n} {what}" for n, what in ((report.moved, "moved"), (report.removed, "removed"),
                                                  (report.reembedded, "sentences re-embedded"),
+                                                 (report.remade, "made anew from stored words"),
                                                  (len(report.failed), "failed")) if n]
         print(f"{', '.join(parts)} in {report.wall_s:.1f} s; {args.index} holds {info['files']} files, "
               f"{info['passages']} passages, {info['audio_s'] / 3600:.2f} h of audio", file=sys.stderr)

@@ -15,7 +15,8 @@ examples:
   tingshuo search "budget" --index lib/ --clips out/clips       # each hit as a WAV with a JSON sidecar
 
 Matching is hybrid: words (English stemmed; Chinese characters, bigrams and toneless pinyin, so a
-homophone the recogniser wrote differently still matches; numbers as 二十九 or 29) fused with meaning
+homophone the recogniser wrote differently still matches; numbers as 二十九 or 29, and 22240320 as
+二二二四零三二零 or 两千二百二十四万零三百二十) fused with meaning
 (multilingual-e5 finds candidates, the Universal Sentence Encoder re-scores them with it), so
 paraphrases and the other language match. A query about something never said prints no hits."""
 
@@ -34,7 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--index", "-i", required=True, metavar="LIB", help="the index folder")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text", help="output format (default: text)")
     p.add_argument("--audio-query", metavar="WAV", help="a spoken query: its transcript is searched for")
-    p.add_argument("--clips", metavar="DIR", help="write each hit as an audio clip with a JSON sidecar")
+    p.add_argument("--clips", metavar="DIR", help="write each hit as an audio clip with a JSON sidecar (DIR: outside "
+                                                  "the index and the folders of indexed recordings)")
     p.add_argument("--clip-format", default="wav", metavar="EXT", help="clip format: wav, flac, mp3, ogg, m4a (default: wav)")
     p.add_argument("--model", "-m", default=None, help="speech recognition model for --audio-query (default: whisper-base)")
     add_arguments(p, SearchOptions)
@@ -60,11 +62,11 @@ def run(args) -> int:
     lib = Index(args.index, model=args.model, create=False)
     query = args.query if args.audio_query is None else lib.query_from_audio(args.audio_query)
     result = lib.search(query, options=options)
-    clips = []
-    if args.clips and result.hits:
-        from ..search.clips import write_clips
+    clips, failed = [], []
+    if args.clips and result.hits:  # the folder is checked before anything is printed or cut
+        from ..search.clips import check_clips_folder
 
-        clips = write_clips(result, args.clips, args.clip_format)
+        check_clips_folder(args.clips, args.clip_format, lib)
     if args.format == "json":
         from ..util import json_text
 
@@ -72,12 +74,24 @@ def run(args) -> int:
     else:
         if args.audio_query:
             print(f"query (heard): {query}")
+        from ..search.text import one_line
+
         for k, h in enumerate(result.hits, 1):
-            print(f"{k}. {h.audio}  {_clock(h.start_s)}–{_clock(h.end_s)}  score {h.score:.2f}  "
+            print(f"{k}. {one_line(h.audio)}  {_clock(h.start_s)}–{_clock(h.end_s)}  score {h.score:.2f}  "
                   f"[{', '.join(h.matched_by)}]  ({h.language})")
-            print(f"   {h.text}")
+            print(f"   {one_line(h.text)}")
         if not result.hits:
             print(result.message())
+    sys.stdout.flush()
+    if args.clips and result.hits:  # after the hits: a clip that cannot be cut does not hide them
+        from ..search.clips import write_clips
+        from ..search.text import one_line
+
+        def on_error(line: str) -> None:
+            failed.append(line)
+            print(f"error: {one_line(line)}", file=sys.stderr)
+
+        clips = write_clips(result, args.clips, args.clip_format, library=lib, on_error=on_error)
     if clips:
         print(f"wrote {len(clips)} clip{'s' if len(clips) != 1 else ''} to {args.clips}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0

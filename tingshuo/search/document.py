@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..types import Segment, Transcript
-from .passages import Passage, passages_of, unit_texts
+from ..types import Segment, Transcript, Word
+from .passages import UNITS_VERSION, Passage, passages_of, unit_texts
 from .sidecar import find_sidecar, read_transcript
 from .text import _t2s, has_han, joined_numbers, lexical_tokens, pinyin_tokens, raw_tokens
 
@@ -49,6 +49,7 @@ class Document:
     vector_units: tuple[tuple[int, int], ...] = ()  # per vector: (index of its owner passage, unit)
     # (n_units, 512) float32: the same units by the second encoder (USE), which re-scores candidates
     vectors_use: np.ndarray | None = None
+    units_version: int = UNITS_VERSION  # how its units were made (passages.UNITS_VERSION)
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,18 @@ class FileState:
     mtime_ns: int  # the later of the two
 
 
-def file_state(path: str | os.PathLike) -> FileState:
+def abs_path(path: str | os.PathLike) -> str:
+    """The absolute path a file is indexed under. A ".." is resolved through the real folder, so
+    ``rec/../rec/a.wav`` or ``../src/a.wav`` is keyed as the file's plain path (it was stored with the
+    "..", a second entry for the same file). The file's own name is kept: a symlink stays itself."""
     p = Path(path).absolute()
+    if ".." in p.parts:
+        p = Path(os.path.realpath(p)) if p.name == ".." else Path(os.path.realpath(p.parent)) / p.name
+    return str(p)
+
+
+def file_state(path: str | os.PathLike) -> FileState:
+    p = Path(abs_path(path))
     st = p.stat()
     if not stat.S_ISREG(st.st_mode):  # a device or a pipe: its content hash would read forever
         raise OSError(errno.EINVAL, "a device, a pipe or a socket, not a regular file; give audio files")
@@ -120,18 +131,49 @@ def terms(passage: Passage) -> tuple[str, str]:
 
 
 def make_document(state: FileState, transcript: Transcript, *, content_hash: str, source: str,
-                  recogniser: str | None, embedder, rescorer=None) -> Document:
-    """``rescorer``: the second encoder (default: USE, loaded once per process)."""
+                  recogniser: str | None, embedder, rescorer=None, known: dict | None = None) -> Document:
+    """``rescorer``: the second encoder (default: USE, loaded once per process). ``known``: {unit text:
+    (e5 vector, USE vector)} already embedded (a file's units made anew): those texts are not embedded again."""
     passages = tuple(passages_of(transcript))
     lex, py = zip(*[terms(p) for p in passages]) if passages else ((), ())
     units = unit_texts(passages)
-    vectors = embed_passages(embedder, [text for _k, _u, text in units])
-    vectors_use = embed_use(rescorer or load_rescorer(), [text for _k, _u, text in units])
+    texts = [text for _k, _u, text in units]
+    known = known or {}
+    new = [t for t in dict.fromkeys(texts) if t not in known]
+    if new or not texts:
+        made = dict(zip(new, zip(embed_passages(embedder, new), embed_use(rescorer or load_rescorer(), new))))
+    else:
+        made = {}
+    pairs = [known.get(t) or made[t] for t in texts]
+    dim = getattr(embedder, "dim", 384)
+    vectors = np.stack([p[0] for p in pairs]).astype(np.float32) if pairs else np.zeros((0, dim), np.float32)
+    vectors_use = np.stack([p[1] for p in pairs]).astype(np.float32) if pairs else np.zeros((0, 512), np.float32)
     return Document(path=state.path, content_hash=content_hash, size=state.size, mtime_ns=state.mtime_ns,
                     duration_s=float(transcript.duration_s or (passages[-1].end_s if passages else 0.0)),
                     language=transcript.language, transcript_source=source, recogniser=recogniser,
                     segments=tuple(transcript.segments), passages=passages, lex=tuple(lex), py=tuple(py),
                     vectors=vectors, vector_units=tuple((k, u) for k, u, _t in units), vectors_use=vectors_use)
+
+
+def stored_transcript(file_row, segments: list, passages: list) -> tuple[Transcript, tuple[Segment, ...]]:
+    """A file's transcript again from what the index stored (no recognition): its words with their times,
+    each unit's words taken from the first passage that holds it (a passage holds whole units). The words
+    go in one segment: units are cut by words, pauses and punctuation only (``passages.units_of``).
+    Returns it and the stored segments (kept as they were)."""
+    from .store import passage_words_of
+
+    taken: set[int] = set()
+    words: list[Word] = []
+    for pid, _lo, _hi, words_json in passages:
+        fresh = [w for w in passage_words_of(words_json, pid) if w[3] not in taken]
+        taken.update(w[3] for w in fresh)
+        words += [Word(float(w[0]), float(w[1]), w[2]) for w in fresh]  # passages come in unit order
+    segs = (Segment(words[0].start_s, words[-1].end_s, "".join(w.text for w in words), tuple(words),
+                    language=file_row.language),) if words else ()
+    stored = tuple(Segment(float(a), float(b), t, language=lg) for a, b, t, lg in segments)
+    text = " ".join(s.text for s in stored).strip() or (segs[0].text if segs else "")
+    return Transcript(text=text, segments=segs, language=file_row.language, language_probability=1.0,
+                      duration_s=float(file_row.duration_s)), stored
 
 
 def sidecar_transcript(state: FileState) -> tuple[Transcript, str] | None:

@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import InputError, TingshuoError
-from .document import (Document, FileState, content_hash, embed_passages, embed_use, file_state, make_document,
-                       sidecar_transcript)
-from .passages import unit_texts
+from .document import (Document, FileState, abs_path, content_hash, embed_passages, embed_use, file_state,
+                       make_document, sidecar_transcript, stored_transcript)
+from .passages import UNITS_VERSION, unit_texts
 from .query import SearchOptions, SearchResult, search
-from .store import DamagedRow, IndexDamaged, Store, passage_words_of
+from .store import USE_BYTES, VEC_BYTES, DamagedRow, IndexDamaged, Store, passage_words_of
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
-UNITS_VERSION = "2"  # 2: Mandarin clauses as units, digit runs also indexed joined (round 4); 1 before
+MAX_AUDIO_QUERY_S = 120.0  # a spoken query longer than this is refused before it is recognised
 ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
 DERIVED = ("vectors.*", "hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
@@ -54,6 +54,7 @@ class IndexReport:
     moved: int = 0
     removed: int = 0
     reembedded: int = 0
+    remade: int = 0  # files whose units an older tingshuo made, made anew from their stored words
     failed: tuple[tuple[str, str], ...] = ()  # (path, one-line message)
     audio_s: float = 0.0  # of the files indexed in this run
     wall_s: float = 0.0
@@ -96,6 +97,8 @@ class Index:
 
     def __init__(self, lib: str | os.PathLike, *, model: str | None = None, transcribe_options=None,
                  embedder=None, create: bool = True, cpu_threads: int = 0) -> None:
+        if not str(lib).strip():  # Path("") is the current folder: the index would land among the user's files
+            raise InputError("The index folder is empty (--index \"\"); name the folder of the index, e.g. --index lib/.")
         self.folder = Path(lib)
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"{self.folder} is a file; an index is a folder (give a new or existing folder).")
@@ -193,8 +196,9 @@ class Index:
         naming the error, its traceback appended to ``errors.log`` in the index folder, and the run goes
         on; ``strict`` raises it instead (``--debug``).
         """
+        self._check_writable()
         with self.store.guarded():
-            return self._add(paths, retranscribe=retranscribe, on_file=on_file, on_progress=on_progress,
+            return self._add(_path_list(paths), retranscribe=retranscribe, on_file=on_file, on_progress=on_progress,
                              prune=prune, documents=documents, strict=strict)
 
     def _unexpected(self, path: str, exc: Exception) -> str:
@@ -225,7 +229,7 @@ class Index:
         recogniser = recogniser_name(self.model)
         made_by = self.store.get_meta("recogniser")
         reembedded = self._reembed_if_needed(note)
-        self._note_old_units(note)
+        remade = self._remake_units(note, on_progress)
 
         todo: list[tuple[FileState, str, int | None, str | None]] = []  # state, hash, old id, language
         seen: set[str] = set()
@@ -233,6 +237,7 @@ class Index:
         # otherwise read every byte of a corpus before shipping anything) unless it could be a moved
         # one: a vanished indexed file of the same size.
         vanished = {f.size for f in self.store.files() if not os.path.exists(f.path)} if documents else set()
+        twins = _same_files([it.audio for it in items])
         for it in items:
             try:
                 state = file_state(it.audio)
@@ -243,6 +248,10 @@ class Index:
             if state.path in seen:
                 continue
             seen.add(state.path)
+            if state.path in twins:  # a symlink or hard link to a file indexed under its other path
+                counts["skipped"] += 1
+                note("skipped", state.path, f"the same file as {twins[state.path]}")
+                continue
             if _not_utf8(state.path):
                 failed.append((state.path, f"{state.path}: the file name is not UTF-8, which the index cannot "
                                            "store; rename the file (e.g. convmv -f latin1 -t utf8)."))
@@ -253,6 +262,11 @@ class Index:
             if old and not redo and old.size == state.size and old.mtime_ns == state.mtime_ns:
                 counts["skipped"] += 1
                 note("skipped", state.path, "")
+                continue
+            real = os.path.realpath(state.path)
+            if not old and real != state.path and self.store.file_by_path(real):  # a symlink made since
+                counts["skipped"] += 1
+                note("skipped", state.path, f"the same file as {real}")
                 continue
             if documents is not None and not old and state.size not in vanished:
                 todo.append((state, "", None, it.language))
@@ -269,6 +283,11 @@ class Index:
                 note("skipped", state.path, "")
                 continue
             if not old:
+                same = [f for f in self.store.file_by_hash(chash) if _samefile(f.path, state.path)]
+                if same:  # already indexed under another path to this very file (a hard link made since)
+                    counts["skipped"] += 1
+                    note("skipped", state.path, f"the same file as {same[0].path}")
+                    continue
                 gone = [f for f in self.store.file_by_hash(chash) if not os.path.exists(f.path)]
                 if gone:
                     self.store.touch(gone[0].id, state.path, state.size, state.mtime_ns)
@@ -383,24 +402,44 @@ class Index:
         t0 = time.perf_counter()
         self.vectors.ensure()  # so the first search does not pay for it
         index_s += time.perf_counter() - t0
-        return IndexReport(**counts, reembedded=reembedded, failed=tuple(failed), audio_s=round(audio_s, 2),
+        return IndexReport(**counts, reembedded=reembedded, remade=remade, failed=tuple(failed),
+                           audio_s=round(audio_s, 2),
                            wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
 
-    def _note_old_units(self, note) -> None:
-        """Files indexed by a tingshuo older than ``UNITS_VERSION`` keep their units (sentences) and
-        number terms, which stay consistent but find less; say once how to make them anew."""
-        version = self.store.get_meta("units_version")
-        if version == UNITS_VERSION:
-            return
-        if version is None and not self.store.counts()["files"]:
-            self.store.set_meta("units_version", UNITS_VERSION)
-            return
-        note("advice", str(self.folder),
-             "files indexed by an older tingshuo keep its sentence units and number terms (Mandarin clauses "
-             "and numbers said in groups are found less well); 'tingshuo index PATH... --index "
-             f"{self.folder} --rebuild' makes them anew (recognition again)")
-        if version is None:
-            self.store.set_meta("units_version", "1")
+    def _remake_units(self, note, on_progress=None) -> int:
+        """Files indexed by a tingshuo older than ``UNITS_VERSION`` (sentence units, no joined-number
+        terms) get their units, passages, terms and vectors made anew from their stored words: no
+        recognition, and a unit whose text did not change keeps its vectors (most English ones). One
+        transaction per file, as ``add`` writes them: a kill loses nothing, the next run does the rest.
+        Runs after ``_reembed_if_needed``, so the vectors kept are this embedder's. Returns files remade."""
+        import numpy as np
+
+        old = self.store.files_with_old_units(UNITS_VERSION)
+        if not old:
+            return 0
+        note("remaking", str(self.folder), f"{len(old)} file{'s' if len(old) != 1 else ''} indexed by an older "
+                                            "tingshuo: making their units anew from the stored words (no recognition)")
+        n = 0
+        for row in old:
+            segments, passages = self.store.file_texts(row.id)
+            transcript, stored = stored_transcript(row, segments, passages)
+            blobs = self.store.unit_vectors_of_file(row.id)
+            known = {}
+            for _k, unit, text in unit_texts([_Words(passage_words_of(w, pid)) for pid, _lo, _hi, w in passages]):
+                e5, use = blobs.get(unit, (None, None))
+                if isinstance(e5, bytes) and len(e5) == VEC_BYTES and isinstance(use, bytes) and len(use) == USE_BYTES:
+                    known[text] = (np.frombuffer(e5, np.float16).astype(np.float32),
+                                   np.frombuffer(use, np.float16).astype(np.float32))
+            state = FileState(row.path, None, row.size, row.mtime_ns)
+            doc = make_document(state, transcript, content_hash=row.content_hash, source=row.transcript_source,
+                                recogniser=row.recogniser, embedder=self.embedder, rescorer=self.rescorer, known=known)
+            doc = dataclasses.replace(doc, segments=stored)
+            if self.store.write_file(doc, replace_id=row.id, if_hash=row.content_hash) is not None:
+                n += 1
+                note("remade", row.path, f"{len(doc.passages)} passages")
+            if on_progress:
+                on_progress(0.0)
+        return n
 
     def _reembed_if_needed(self, note) -> int:
         """Embed every unit again when the embedder changed (or the index came from schema 1, which had
@@ -446,8 +485,14 @@ class Index:
     # ------------------------------------------------------------------ removing
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         """Drop these files (or every indexed file under these folders) from the index."""
+        self._check_writable()
         with self.store.guarded():
-            return self._remove(paths)
+            return self._remove(_path_list(paths))
+
+    def _check_writable(self) -> None:
+        if self.store.readonly:
+            raise InputError(f"The index {self.folder} is on read-only storage: it can be searched, not changed; "
+                             "copy it to writable storage to add or remove files.")
 
     def _remove(self, paths) -> int:
         n = 0
@@ -455,8 +500,11 @@ class Index:
         for raw in paths:
             if not str(raw).strip():  # Path("") is the current folder: every file under it would go
                 raise InputError("An empty path was given to remove; name the file or folder to drop.")
-            p = str(Path(raw).absolute())
-            hit = [f for f in files if f.path == p or f.path.startswith(p.rstrip(os.sep) + os.sep)]
+            hit = []
+            for p in dict.fromkeys((abs_path(raw), os.path.realpath(raw))):  # as given, then through links
+                hit = [f for f in files if f.path == p or f.path.startswith(p.rstrip(os.sep) + os.sep)]
+                if hit:
+                    break
             if not hit:
                 raise InputError(f"{raw} is not in the index {self.folder}.")
             for f in hit:
@@ -481,7 +529,18 @@ class Index:
             return search(self.store, self.vectors, self.embedder, query, opts, self.means(), rescorer=self.rescorer)
 
     def query_from_audio(self, path: str | os.PathLike) -> str:
-        """The transcript of a spoken query (query by example)."""
+        """The transcript of a spoken query (query by example). A recording longer than
+        ``MAX_AUDIO_QUERY_S`` is refused before recognition: a 2-hour film given by mistake was transcribed
+        for half an hour, then refused as a query over the character limit."""
+        from ..audio.io import probe
+
+        try:
+            seconds = probe(str(path)).duration_s
+        except TingshuoError:
+            seconds = None  # the transcriber says what is wrong with the file, in its words
+        if seconds is not None and seconds > MAX_AUDIO_QUERY_S:
+            raise InputError(f"{path}: the spoken query is {seconds / 60:.1f} min long; a query is a sentence or "
+                             f"two (at most {MAX_AUDIO_QUERY_S:.0f} s): cut the part with the question.")
         text = self.transcriber().transcribe(str(path), word_timestamps=False).text.strip()
         if not text:
             raise InputError(f"{path}: no speech was recognised in the spoken query; record it again, closer to the microphone.")
@@ -512,6 +571,43 @@ def reset(lib: str | os.PathLike) -> int:
             p.unlink()
             n += 1
     return n
+
+
+def _path_list(paths) -> list:
+    """``paths`` as a list: one path given alone (``lib.remove("/data/old.wav")``) is one path. It was
+    iterated character by character, and its "/" removed every indexed file (``add`` walked the whole disk)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [os.fsdecode(paths) if isinstance(paths, bytes) else paths]
+    return list(paths)
+
+
+def _same_files(paths: list[str]) -> dict[str, str]:
+    """{path: the path kept} for paths that name a file another path names too (a symlink to it, a hard
+    link, a folder reached twice through a link): each file is indexed once, under its own path (not a
+    symlink's) where there is one, else the first given."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for raw in paths:
+        p = abs_path(raw)
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue  # reported where it is read
+        groups.setdefault((st.st_dev, st.st_ino), []).append(p)
+    out = {}
+    for group in groups.values():
+        group = list(dict.fromkeys(group))
+        if len(group) < 2:
+            continue
+        keep = next((p for p in group if os.path.realpath(p) == p), group[0])
+        out.update({p: keep for p in group if p != keep})
+    return out
+
+
+def _samefile(a: str, b: str) -> bool:
+    try:
+        return a != b and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _database_broken(exc: Exception) -> bool:

@@ -24,8 +24,8 @@ from ..errors import InputError
 from ..options import opt
 from .passages import PAUSE_S
 from .vectors import centre
-from .text import (HAN_RE, STOPWORDS, ZH_STOPCHARS, digit_runs, guess_language, lexical_tokens, numeral_variants,
-                   pinyin, pinyin_tokens, raw_tokens, stem)
+from .text import (FORMAT_CHARS_RE, HAN_RE, STOPWORDS, ZH_STOPCHARS, digit_runs, guess_language, lexical_tokens,
+                   numeral_variants, pinyin, pinyin_tokens, raw_tokens, stem)
 
 MAX_QUERY_CHARS = 2000
 K_LEXICAL = 60  # FTS5 candidates
@@ -177,6 +177,11 @@ def check_query(text: str) -> str:
     # lone surrogates (bytes that were not UTF-8, or a JSON "\ud800" escape) cannot be encoded for the
     # index or the encoders: they count as spaces
     text = " ".join(re.sub("[\ud800-\udfff]", " ", str(text)).split())
+    # invisible format characters (a soft hyphen, a zero-width space, bidi marks) are not part of any word:
+    # the query as shown and as embedded is the one without them
+    text = " ".join(FORMAT_CHARS_RE.sub("", text).split())
+    if not text:
+        raise InputError("The query holds only invisible characters; type what you are looking for.")
     if len(text) > MAX_QUERY_CHARS:
         raise InputError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}: "
                          "search for a sentence or a phrase, not a document.")

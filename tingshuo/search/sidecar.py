@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
 import re
@@ -19,9 +20,15 @@ from .text import guess_language
 SIDECAR_SUFFIXES = (".json", ".srt", ".vtt")
 END_SLACK_S = 1.0  # a cue may start this long after the audio's end (rounding, a trailing credit) before the
 # transcript is taken for another recording's; times past the end are clipped to it
+# More words than anyone says: a transcript this dense is not this recording's (a 10 MB subtitle file beside an
+# 11 s clip made 1.2 M words to embed, minutes of work and a useless index). Fast speech is ~5 English words or
+# ~8 Chinese characters a second; the floor keeps a short clip with a long caption.
+MAX_TOKENS_PER_S = 25
+MIN_TOKEN_LIMIT = 300
+_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
 _CUE_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _ARROW = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")  # <i>, <v Bob>, and SSA overrides such as {\an8} in an SRT
 
 
 def find_sidecar(audio: str | Path) -> Path | None:
@@ -63,7 +70,8 @@ def read_transcript(path: str | Path, duration_s: float | None = None) -> Transc
         raise InputError(f"{p}: the transcript cannot be read ({exc}); fix or remove it.") from None
     if p.suffix.lower() == ".json":
         t = _from_json(p, raw)
-        if duration_s is None:
+        if duration_s is None:  # the container does not say: the transcript's own end must do
+            _check_density(p, t.segments, max((x.end_s for x in t.segments), default=0.0))
             return t
         segs = _fit(p, t.segments, duration_s)
         return Transcript.from_segments(segs, language=t.language, language_probability=1.0,
@@ -71,6 +79,8 @@ def read_transcript(path: str | Path, duration_s: float | None = None) -> Transc
     segments = _cues(p, raw)
     if duration_s is not None:
         segments = _fit(p, tuple(segments), duration_s)
+    else:
+        _check_density(p, segments, max((x.end_s for x in segments), default=0.0))
     text = " ".join(s.text for s in segments)
     lang = guess_language(text) if text else None
     segments = tuple(Segment(s.start_s, s.end_s, s.text, language=lang) for s in segments)
@@ -87,7 +97,9 @@ def _clock(t: float) -> str:
 
 
 def _fit(p: Path, segments: tuple[Segment, ...], duration_s: float) -> tuple[Segment, ...]:
-    """Segments (and their words) within [0, duration_s]: ends clipped, a start past the end refused."""
+    """Segments (and their words) within [0, duration_s]: ends clipped, a start past the end refused, and
+    more words than the audio could hold refused."""
+    _check_density(p, segments, duration_s)
     late = [s for s in segments if s.start_s > duration_s + END_SLACK_S]
     late += [s for s in segments for w in s.words if w.start_s > duration_s + END_SLACK_S][:1]
     if late:
@@ -102,6 +114,18 @@ def _fit(p: Path, segments: tuple[Segment, ...], duration_s: float) -> tuple[Seg
         s, start_s=clip(s.start_s), end_s=clip(s.end_s),
         words=tuple(dataclasses.replace(w, start_s=clip(w.start_s), end_s=clip(w.end_s)) for w in s.words))
         for s in segments)
+
+
+def _check_density(p: Path, segments, duration_s: float) -> None:
+    """More words than anyone could say in ``duration_s``: not this recording's transcript."""
+    limit = max(MIN_TOKEN_LIMIT, MAX_TOKENS_PER_S * duration_s)
+    n = 0
+    for s in segments:
+        n += len(_TOKEN.findall(s.text))
+        if n > limit:
+            raise InputError(f"{p}: the transcript holds more than {int(limit)} words for {_clock(duration_s)} of "
+                             f"audio (over {MAX_TOKENS_PER_S} a second, more than anyone says); it is not this "
+                             "recording's — fix or remove it (the audio is then transcribed).")
 
 
 def _time(value) -> float:
@@ -151,7 +175,8 @@ def _cues(p: Path, raw: str) -> list[Segment]:
             start, end = _seconds(m.group(1)), _seconds(m.group(2))
             if start is None or end is None:
                 break
-            text = " ".join(_TAG.sub("", t).strip() for t in lines[i + 1:] if t.strip())
+            # entities decoded after the tags are gone (VTT writes &amp; &lt; &nbsp;: "AT&amp;T" is AT&T)
+            text = " ".join(html.unescape(_TAG.sub("", t)).strip() for t in lines[i + 1:] if t.strip())
             if text:
                 out.append(Segment(start, max(end, start), text))
             break

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, content_hash TEXT NOT NULL, size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL, duration_s REAL NOT NULL, language TEXT, transcript_source TEXT NOT NULL,
-    recogniser TEXT, n_passages INTEGER NOT NULL, indexed_at REAL NOT NULL);
+    recogniser TEXT, n_passages INTEGER NOT NULL, indexed_at REAL NOT NULL, units_version INTEGER);
 CREATE INDEX IF NOT EXISTS files_hash ON files(content_hash);
 CREATE TABLE IF NOT EXISTS segments (
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
@@ -139,6 +139,13 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._hot: tuple | None = None
+        # An index on read-only storage (a DVD, a read-only volume or share) is opened read-only: it can
+        # be searched, not changed (it was "not a tingshuo search index ... remove that file").
+        self.readonly = self.path.exists() and not (os.access(self.path.parent, os.W_OK)
+                                                    and os.access(self.path, os.W_OK))
+        if self.readonly:
+            self._open_readonly()
+            return
         deadline = time.monotonic() + OPEN_WAIT_S
         while True:
             try:
@@ -161,12 +168,15 @@ class Store:
                                      "try again when it is done.") from None
                 if "malformed" in str(exc) or "corrupt" in str(exc):
                     raise IndexDamaged(self.path.parent, str(exc)) from None
+                if _storage_problem(exc):
+                    raise _storage_error(self.path.parent, exc) from None
                 raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
                                  "or remove that file.") from None
             except IndexDamaged:
                 self.close()
                 raise
         self._add_use_column()
+        self._add_units_column()
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
@@ -175,6 +185,26 @@ class Store:
         elif version != SCHEMA_VERSION:
             raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
                              "build a new index with 'tingshuo index'.")
+
+    def _open_readonly(self) -> None:
+        """Open for searching only: ``mode=ro`` (or ``immutable`` where SQLite cannot make the WAL's shared
+        memory file beside it), nothing written; an index that would need an upgrade says where to do it."""
+        try:
+            self._check_tables()
+            have = {r[1] for r in self.connection().execute("PRAGMA table_info(unit_vectors)")}
+            have_files = {r[1] for r in self.connection().execute("PRAGMA table_info(files)")}
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if "malformed" in str(exc) or "corrupt" in str(exc):
+                raise IndexDamaged(self.path.parent, str(exc)) from None
+            raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index.") from None
+        if version is None:
+            raise InputError(f"{self.path} is not a tingshuo search index (it has no schema); give another --index.")
+        if version != SCHEMA_VERSION or "vec_use" not in have or "units_version" not in have_files:
+            raise InputError(f"The index {self.path.parent} is on read-only storage and was made by an older tingshuo; "
+                             f"bring it up to date with 'tingshuo index --index LIB' where it can be written, then "
+                             "search it here.")
 
     def _check_tables(self) -> None:
         """An index that has been written (its schema recorded) must still have every table: creating a
@@ -187,7 +217,7 @@ class Store:
                    if "meta" in have else None)
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
-                con.execute("ROLLBACK")
+                _rollback(con)
             raise
         con.execute("COMMIT")
         if "meta" not in have:
@@ -215,6 +245,8 @@ class Store:
             if _busy(exc):
                 raise InputError(f"The index {self.path.parent} is busy (another process holds it); "
                                  "try again when it is done.") from None
+            if _storage_problem(exc):  # a full disk is not a damaged index (it said: rebuild it)
+                raise _storage_error(self.path.parent, exc) from None
             raise IndexDamaged(self.path.parent, str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise IndexDamaged(self.path.parent, str(exc)) from None
@@ -234,6 +266,29 @@ class Store:
                     if "duplicate column" not in str(exc):
                         raise
 
+    def _add_units_column(self) -> None:
+        """An index from before the units were versioned has no ``files.units_version``: add it, with 2
+        for the files of an index whose meta said every file had the round-4 units, else empty (made by
+        an older tingshuo: ``Index.add`` makes their units anew from the stored words)."""
+        con = self.connection()
+        if "units_version" in {r[1] for r in con.execute("PRAGMA table_info(files)")}:
+            return
+        with self._write_lock:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("ALTER TABLE files ADD COLUMN units_version INTEGER")
+                con.execute("UPDATE files SET units_version = 2 WHERE "
+                            "(SELECT value FROM meta WHERE key = 'units_version') = '2'")
+                con.execute("DELETE FROM meta WHERE key = 'units_version'")
+                con.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                _rollback(con)
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
+            except BaseException:
+                _rollback(con)
+                raise
+
     def _upgrade_from_1(self) -> None:
         """Schema 1 kept one vector per passage: drop them (the text stays) and record that every unit
         must be embedded; ``Index.add`` does that from the stored words, ``search`` says to run it."""
@@ -248,11 +303,22 @@ class Store:
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
+        if con is None and self.readonly:
+            from urllib.parse import quote
+
+            uri = "file:" + quote(str(self.path.absolute()))
+            con = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+            try:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # WAL without its -shm file, which cannot be made here
+                con.close()
+                con = sqlite3.connect(uri + "?immutable=1", uri=True, timeout=60.0, isolation_level=None)
+            self._local.con = con
         if con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
@@ -274,12 +340,16 @@ class Store:
         return row[0] if row else None
 
     def delete_meta(self, *keys: str) -> None:
+        if self.readonly:  # derived values only reach here when searching
+            return
         with self._write_lock:
             con = self.connection()
             con.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in keys])
             con.commit()
 
     def set_meta(self, key: str, value: str) -> None:
+        if self.readonly:  # derived values only (reference means) reach here when searching
+            return
         with self._write_lock:
             self.connection().execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
 
@@ -308,23 +378,61 @@ class Store:
             self.connection().execute("UPDATE files SET path=?, size=?, mtime_ns=? WHERE id=?",
                                       (path, size, mtime_ns, file_id))
 
+    def file_directly_in(self, folder: str) -> str | None:
+        """An indexed file directly in ``folder`` (not in a subfolder of it), or None (a range on the path index)."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        row = self.connection().execute(
+            "SELECT path FROM files WHERE path >= ? AND path < ? AND instr(substr(path, ?), ?) = 0 LIMIT 1",
+            (prefix, prefix[:-1] + chr(ord(os.sep) + 1), len(prefix) + 1, os.sep)).fetchone()
+        return row[0] if row else None
+
+    def files_with_old_units(self, version: int) -> list[FileRow]:
+        """Files whose units were made by an older tingshuo (``units_version`` below ``version``), in id order."""
+        rows = self.connection().execute(
+            "SELECT id, path, content_hash, size, mtime_ns, duration_s, language, transcript_source, recogniser, "
+            "n_passages FROM files WHERE units_version IS NULL OR units_version < ? ORDER BY id", (version,)).fetchall()
+        return [FileRow(*r) for r in rows]
+
+    def file_texts(self, file_id: int) -> tuple[list, list]:
+        """A file's stored segments [(start_s, end_s, text, language)] and passages [(unit_lo, unit_hi,
+        words_json)], in order: what its units can be made anew from."""
+        con = self.connection()
+        segs = con.execute("SELECT start_s, end_s, text, language FROM segments WHERE file_id=? ORDER BY id",
+                           (file_id,)).fetchall()
+        pas = con.execute("SELECT id, unit_lo, unit_hi, words FROM passages WHERE file_id=? ORDER BY unit_lo, id",
+                          (file_id,)).fetchall()
+        return segs, pas
+
+    def unit_vectors_of_file(self, file_id: int) -> dict[int, tuple[bytes, bytes | None]]:
+        """{unit: (e5 blob, USE blob or None)} of one file, as stored."""
+        return {u: (v, vu) for u, v, vu in self.connection().execute(
+            "SELECT unit, vec, vec_use FROM unit_vectors WHERE file_id=?", (file_id,))}
+
     # ------------------------------------------------------------------ writing one file
-    def write_file(self, doc, *, replace_id: int | None = None) -> int:
-        """Store one prepared document (``index.Document``) in one transaction; returns its file id."""
+    def write_file(self, doc, *, replace_id: int | None = None, if_hash: str | None = None) -> int | None:
+        """Store one prepared document (``index.Document``) in one transaction; returns its file id.
+        ``if_hash``: only when the file ``replace_id`` is still there with this content hash (a file made
+        anew from its stored words must not overwrite one another process re-indexed meanwhile); else
+        nothing is written and None returned."""
         vec16 = np.asarray(doc.vectors, np.float16)
         use16 = None if getattr(doc, "vectors_use", None) is None else np.asarray(doc.vectors_use, np.float16)
         with self._write_lock:
             con = self.connection()
             con.execute("BEGIN IMMEDIATE")
             try:
+                if if_hash is not None:
+                    now = con.execute("SELECT content_hash FROM files WHERE id=?", (replace_id,)).fetchone()
+                    if now is None or now[0] != if_hash:
+                        _rollback(con)
+                        return None
                 old = con.execute("SELECT id FROM files WHERE path=?", (doc.path,)).fetchone()
                 for fid in {x for x in (replace_id, old[0] if old else None) if x is not None}:
                     self._delete_file(con, fid)
                 cur = con.execute(
                     "INSERT INTO files(path, content_hash, size, mtime_ns, duration_s, language, transcript_source, "
-                    "recogniser, n_passages, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    "recogniser, n_passages, indexed_at, units_version) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                     (doc.path, doc.content_hash, doc.size, doc.mtime_ns, doc.duration_s, doc.language,
-                     doc.transcript_source, doc.recogniser, len(doc.passages), time.time()))
+                     doc.transcript_source, doc.recogniser, len(doc.passages), time.time(), doc.units_version))
                 fid = cur.lastrowid
                 con.executemany("INSERT INTO segments(file_id, start_s, end_s, text, language) VALUES(?,?,?,?,?)",
                                 [(fid, s.start_s, s.end_s, s.text, s.language) for s in doc.segments])
@@ -346,7 +454,7 @@ class Store:
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return fid
 
@@ -358,7 +466,7 @@ class Store:
                 self._delete_file(con, file_id)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     @staticmethod
@@ -502,7 +610,7 @@ class Store:
                 _bump_version(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def set_use_vectors(self, units, vectors_use, extra_meta: dict | None = None) -> None:
@@ -519,7 +627,7 @@ class Store:
                     con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", list(extra_meta.items()))
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def counts(self) -> dict:
@@ -541,6 +649,33 @@ def files_committed(lib: str | os.PathLike, timeout_s: float = 5.0) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def _rollback(con) -> None:
+    """Roll back if a transaction is still open: after a full disk (SQLITE_FULL) SQLite has already rolled
+    back, and a second ROLLBACK ("no transaction is active") hid the real error behind a 'damaged' index."""
+    if con.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+
+
+def _storage_problem(exc: Exception) -> bool:
+    """The storage under the index, not the index: a full disk, read-only storage, a folder not openable."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        k in text for k in ("disk is full", "readonly database", "unable to open database file"))
+
+
+def _storage_error(folder: Path, exc: Exception) -> InputError:
+    text = str(exc)
+    if "disk is full" in text:
+        return InputError(f"The disk holding the index {folder} is full ({text}); free some space and run again "
+                          "(every file finished is kept).")
+    if "readonly" in text:
+        return InputError(f"The index {folder} is on read-only storage ({text}); it can be searched, not changed: "
+                          "copy it to writable storage to add or remove files.")
+    return InputError(f"The index {folder} cannot be opened ({text}): check that its folder exists and can be read "
+                      "(and written, to add files).")
 
 
 def _size(blob) -> str:

@@ -37,12 +37,27 @@ they this to was we were what when where which who why will with would you your"
 ZH_STOPCHARS = frozenset("的了是在我有和就不人都一个也很到说要去你会着没看好自这那吗呢吧啊")
 
 
+# Invisible format characters (Unicode Cf) pasted into a query or a subtitle: a soft hyphen or a zero-width
+# space inside a word split it in two ("lan\u00adtern" found nothing), bidi marks and a BOM were part of a token.
+FORMAT_CHARS_RE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+                             "\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
 def normalize(text: str) -> str:
-    """NFKC, Traditional→Simplified Chinese, lower case."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """NFKC, invisible format characters dropped, Traditional→Simplified Chinese, lower case."""
+    text = FORMAT_CHARS_RE.sub("", unicodedata.normalize("NFKC", text or ""))
     if HAN_RE.search(text):
         text = _t2s(text)
     return text.lower()
+
+
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (a file named "new\\nline.wav" prints as new\\nline.wav),
+    so a line printed about a file stays one line."""
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def has_han(text: str) -> bool:
@@ -177,41 +192,90 @@ def pinyin_tokens(text: str | list[str]) -> list[str]:
 _ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
              "八": 8, "九": 9}
 _ZH_UNIT = {"十": 10, "百": 100, "千": 1000}
-_ZH_NUM_RE = re.compile("[零〇一幺二两三四五六七八九十百千]{2,}")
+_ZH_BIG = {"万": 10_000, "亿": 100_000_000}
+_ZH_NUM_RE = re.compile("[零〇一幺二两三四五六七八九十百千万亿]{2,}")
 _DIGITS_RE = re.compile(r"(?<![0-9.])[0-9]+(?![0-9.])")
 _DIGIT_ZH = "零一二三四五六七八九"
 _DIGIT_GROUPS_RE = re.compile(r"(?<![0-9.])[0-9]+(?:[ -][0-9]+)+(?![0-9.])")
+_LETTERS_RE = re.compile(r"[^\W\d_]")
+MAX_QUANTITY = 10 ** 12  # digits read as a quantity below this (二千二百二十四万零三百二十); longer are codes
 
 
 def _zh_number(run: str) -> str:
     """A run of Chinese numerals as digits: read digit by digit (一三七四 -> 1374, 二零一六 -> 2016),
-    or by value when it has 十/百/千 (二十九 -> 29, 十五 -> 15, 一百零五 -> 105)."""
-    if not any(c in _ZH_UNIT for c in run):
+    or by value when it has 十/百/千/万/亿 (二十九 -> 29, 一百零五 -> 105, 两千二百二十四万零三百二十 ->
+    22240320); a run ending in 万 or 亿 keeps it, as Whisper writes it (十五万 -> 15万)."""
+    if run[-1] in _ZH_BIG and len(run) > 1 and run[-2] not in _ZH_BIG:
+        return _zh_number(run[:-1]) + run[-1] if len(run) > 2 else str(_ZH_DIGIT.get(run[0], 1)) + run[-1]
+    if not any(c in _ZH_UNIT or c in _ZH_BIG for c in run):
         return "".join(str(_ZH_DIGIT[c]) for c in run)
-    total = cur = 0
+    total = big = section = cur = 0
     for c in run:
         if c in _ZH_UNIT:
-            total += (cur or 1) * _ZH_UNIT[c]
+            section += (cur or 1) * _ZH_UNIT[c]
             cur = 0
+        elif c == "万":
+            big += ((section + cur) or 1) * 10_000
+            section = cur = 0
+        elif c == "亿":
+            total += ((big + section + cur) or 1) * 100_000_000
+            big = section = cur = 0
         else:
             cur = _ZH_DIGIT[c]
-    return str(total + cur)
+    return str(total + big + section + cur)
 
 
-def _digits_zh(digits: str) -> str:
-    """Digits as Chinese numerals: by value up to 99 (29 -> 二十九), digit by digit above (2016 -> 二零一六)."""
-    if len(digits) > 2:
+def _zh_four(g: int, leading: bool, liang: bool) -> str:
+    """0 < g < 10000 in Chinese numerals (二千零一十六); ``leading``: 十五, not 一十五; ``liang``: 两 before 千/百."""
+    out, zero, started = "", False, False
+    for d, unit in zip((g // 1000, g // 100 % 10, g // 10 % 10, g % 10), ("千", "百", "十", "")):
+        if d == 0:
+            zero = zero or started
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        ch = "两" if liang and d == 2 and unit in ("千", "百") else _DIGIT_ZH[d]
+        if unit == "十" and d == 1 and not started and leading:
+            ch = ""
+        out += ch + unit
+        started = True
+    return out
+
+
+def zh_quantity(n: int, liang: bool = False) -> str:
+    """A whole number read as a quantity, as Whisper writes spoken Mandarin: 22240320 ->
+    二千二百二十四万零三百二十 (``liang``: 两千两百二十四万零三百二十), 2016 -> 二千零一十六, 15 -> 十五."""
+    if n == 0:
+        return "零"
+    out, higher, gap = "", False, False
+    for g, suffix in ((n // 100_000_000, "亿"), (n // 10_000 % 10_000, "万"), (n % 10_000, "")):
+        if g == 0:
+            gap = gap or higher
+            continue
+        if higher and (gap or g < 1000):
+            out += "零"
+        out += ("两" if liang and g == 2 and (suffix or not higher) else _zh_four(g, not higher, liang)) + suffix
+        higher, gap = True, False
+    return out
+
+
+def _digits_zh(digits: str, reading: str) -> str:
+    """Digits as Chinese numerals. ``reading``: "digits" (2016 -> 二零一六; up to two digits the value, 29 ->
+    二十九), "value" or "value-liang" (2016 -> 二千零一十六 / 两千零一十六). A number with a leading zero, or
+    too long to be a quantity, is always read digit by digit."""
+    if len(digits) <= 2 and reading == "digits" or digits.startswith("0") and len(digits) > 1 \
+            or int(digits) >= MAX_QUANTITY:
+        reading = "value" if len(digits) <= 2 and not digits.startswith("0") else "digits"
+    if reading == "digits":
         return "".join(_DIGIT_ZH[int(d)] for d in digits)
-    n = int(digits)
-    if n < 10:
-        return _DIGIT_ZH[n]
-    tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else _DIGIT_ZH[tens]) + "十" + (_DIGIT_ZH[ones] if ones else "")
+    return zh_quantity(int(digits), liang=reading == "value-liang")
 
 
 def numeral_variants(text: str) -> list[str]:
-    """The query with its numbers in the other writing: Chinese numerals as digits, and (for a Mandarin
-    query) digits as Chinese numerals; [] when it has none."""
+    """The query with its numbers in the other writing: Chinese numerals as digits; and for a Mandarin
+    query, or one of numbers alone ("22240320"), digits as Chinese numerals in both readings: digit by
+    digit (二二二四零三二零) and as a quantity (二千二百二十四万零三百二十, also with 两); [] when it has none."""
     out = []
     to_digits = _ZH_NUM_RE.sub(lambda m: _zh_number(m.group()), text)
     if to_digits != text:
@@ -219,8 +283,14 @@ def numeral_variants(text: str) -> list[str]:
     joined = _DIGIT_GROUPS_RE.sub(lambda m: re.sub(r"[\s-]", "", m.group()), to_digits)
     if joined != to_digits:  # "138 0013 8000" also as 13800138000
         out.append(joined)
-    if has_han(text):
-        to_zh = _DIGITS_RE.sub(lambda m: _digits_zh(m.group()), text)
-        if to_zh != text:
-            out.append(to_zh)
+    han = has_han(text)
+    if han or not _LETTERS_RE.search(text):
+        # groups joined in the text as typed (numbers typed in Chinese numerals stay as they were)
+        base = _DIGIT_GROUPS_RE.sub(lambda m: re.sub(r"[\s-]", "", m.group()), text)
+        for reading in ("digits", "value", "value-liang"):
+            # a lone digit in a query of numbers alone ("2") would find every 二 and 两: left as it is
+            to_zh = _DIGITS_RE.sub(lambda m: _digits_zh(m.group(), reading) if han or len(m.group()) > 1
+                                   else m.group(), base)
+            if to_zh != base and to_zh not in out:
+                out.append(to_zh)
     return out

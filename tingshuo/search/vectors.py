@@ -192,6 +192,16 @@ class VectorCache:
                     return
                 if attempt:
                     time.sleep(0.05 * attempt)
+                if getattr(self.store, "readonly", False) and not getattr(self, "_private", False):
+                    # an index on read-only storage whose cache is stale or missing: built in a private
+                    # temporary folder for this process, never beside the index
+                    import atexit
+                    import shutil
+                    import tempfile
+
+                    self.folder = Path(tempfile.mkdtemp(prefix="tingshuo-vectors-"))
+                    self._private = True
+                    atexit.register(shutil.rmtree, self.folder, True)
                 self.rebuild()
             if not self._load():
                 raise RuntimeError("the vector cache changed while it was rebuilt; search again")

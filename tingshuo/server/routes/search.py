@@ -122,7 +122,7 @@ async def index_add(request: Request):
     media = Path(index.folder) / "media"
     media.mkdir(parents=True, exist_ok=True)
     kept: list[Path] = []
-    labels: dict[str, str] = {}  # kept path -> the name the client sent
+    labels: dict[str, str] = {}
     async with services.admitted():
         async with contextlib.AsyncExitStack() as stack:
             for upload in files:
@@ -133,19 +133,41 @@ async def index_add(request: Request):
                 target = media / f"{uuid.uuid4().hex[:12]}-{safe_name(label)}"
                 await services.run(shutil.copyfile, path, target)
                 kept.append(target)
-                labels[str(target)] = labels[str(target.absolute())] = label
+                labels[str(target.absolute())] = label
     try:
-        out = await _run_add(request, index, [str(p) for p in kept], admitted=False)
+        # An upload of bytes the index already holds (the same file sent again) would be a second copy of
+        # every hit: it is not kept, and the answer names the file it is.
+        same = await services.run(_already_indexed, index, kept)
+        out = await _run_add(request, index, [str(p) for p in kept if str(p.absolute()) not in same], admitted=False)
     finally:
-        for p in kept:  # a file that failed to index is not kept
+        for p in kept:  # a file that failed to index (or was there already) is not kept
             if not index.store.file_by_path(str(p.absolute())):
                 with contextlib.suppress(OSError):
                     p.unlink()
-    for row in out.get("failed", []):  # a failed upload is not kept: name it as sent, not by a deleted server path
-        path = str(row.get("audio", ""))
-        if path in labels:
-            row["audio"] = labels[path]
-            row["error"] = str(row.get("error", "")).replace(path, labels[path])
+    out["skipped"] += len(same)
+    out["same_as"] = [{"upload": labels[p], "same_as": other} for p, other in same.items()]
+    for f in out["failed"]:  # named as uploaded, not by the server's own path
+        if f["audio"] in labels:
+            f["error"] = f["error"].replace(f["audio"], labels[f["audio"]])
+            f["audio"] = labels[f["audio"]]
+    return out
+
+
+def _already_indexed(index, paths: list[Path]) -> dict[str, str]:
+    """{upload path: the indexed file with the same bytes} for uploads the index already holds."""
+    from ...search.document import content_hash, file_state
+
+    out: dict[str, str] = {}
+    first: dict[str, str] = {}  # the same bytes twice in one request: the first is indexed
+    for p in paths:
+        with contextlib.suppress(OSError):
+            chash = content_hash(file_state(p))
+            twin = next((f.path for f in index.store.file_by_hash(chash)
+                         if Path(f.path).exists() and f.path != str(p.absolute())), None) or first.get(chash)
+            if twin:
+                out[str(p.absolute())] = twin
+            else:
+                first[chash] = str(p.absolute())
     return out
 
 
@@ -171,8 +193,9 @@ async def search_clip(request: Request, audio: str = Query(...), start_s: float 
 
     def cut() -> bytes:
         from ...audio.io import encode_audio
-        from ...search.clips import read_span
+        from ...search.clips import check_unchanged, read_span
 
+        check_unchanged(audio, index)  # moved or changed since indexed: the hit's seconds are not in it
         return encode_audio(read_span(audio, start_s, end_s), "wav")
 
     async with services.admitted():
