@@ -172,3 +172,26 @@ def test_a_number_written_in_part_aligns_to_its_own_words(aligners, tmp_path):
     assert {"In", "21", "The", "yard"} <= set(got), [w.text for w in r.words]
     assert got["In"].end_s <= speech[0].start_s + 0.02 and speech[0].end_s <= got["21"].start_s + 0.02
     assert speech[0].end_s - speech[0].start_s >= 0.15
+
+
+@pytest.mark.parametrize("where", ["start", "end"])
+def test_a_sentence_the_unsaid_text_repeats_is_timed_where_it_was_said(aligners, data_dir, where):
+    """The unsaid preface begins with the sentence said first (a title, a contents line, a blurb
+    quoting the opening): "And so my fellow Americans. [preface] And so my fellow Americans, ask
+    not ...". The heard words match either copy; the first copy was taken, so the preface's copy
+    was timed and the said one reported as not said (en-freshreport, align4). The same at the end:
+    an unsaid trailer that repeats the last phrase (the matching happened to take the right copy
+    there already; the case guards the rule's other direction)."""
+    on, _ = aligners
+    copy_ = "And so my fellow Americans." if where == "start" else "ask what you can do for your country."
+    text = f"{copy_} {PREFACE}\n{JFK}" if where == "start" else f"{JFK}\n{PREFACE} {copy_}"
+    r = on.align(data_dir / "jfk.wav", text)
+    said_from = len(copy_) + 1 + len(PREFACE) + 1 if where == "start" else 0
+    said_to = len(text) if where == "start" else len(JFK)
+    assert len(r.words) == 22 and all(said_from <= w.offset < said_to for w in r.words), \
+        [(w.text, w.offset) for w in r.words]
+    unsaid = [(u.offset, u.text) for u in r.unaligned if u.kind == "text"]
+    first = copy_ if where == "start" else PREFACE
+    last = PREFACE if where == "start" else copy_
+    assert len(unsaid) == 1 and unsaid[0][1].startswith(first) and unsaid[0][1] + "." == text[unsaid[0][0]:][
+        :len(unsaid[0][1]) + 1] and unsaid[0][1].endswith(last.rstrip(".")), r.unaligned

@@ -25,7 +25,7 @@ from .base import AlignedWord, Alignment, AlignOptions, Unaligned
 from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
-from .recover import Thresholds, accepted, plan_second_pass
+from .recover import Thresholds, accepted, plan_second_pass, unlike_heard
 from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
                      unpack_time, vad_frames, widen_short)
 from .text import Unit, detect_language, is_blank, is_cjk_language, join_texts, units, without_format_chars
@@ -177,6 +177,8 @@ class Aligner:
         best: dict[int, tuple] = {}
         edited_for: dict[int, int] = {}  # aligned neighbour -> the found unit whose alignment moved its edge
         retry: set[int] | None = None
+        extra = [it for it in plan.items if it.unit < 0]  # speech not in the text, at the heard times
+        cjk = is_cjk_language(language)
         for _ in range(2):  # the runs; then the units of short runs that failed together, one by one
             plan2, windows2, cands = plan_second_pass(text_units, kept, heard, silent, plan.key_s, singles=retry)
             # a window over the decoder's token budget (a "word" of thousands of characters) is not tried
@@ -187,7 +189,8 @@ class Aligner:
             times2 = self._force(source, plan2, windows2, language, _Progress(None, None), silent)
             for c in cands:
                 t = times2.get(c.item)
-                if accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2]):
+                if (accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2])
+                        and not unlike_heard(c, t, text_units[c.unit], extra, cjk)):
                     best[c.unit] = (t[0], t[1], t[2], None, None)
                     # the neighbours' edges next to it come from this alignment too: with the word back
                     # in the text they no longer stretch over its speech (their far edges stay)

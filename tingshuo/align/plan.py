@@ -195,6 +195,41 @@ def _grow_runs(runs: list[tuple[int, int, int]], t_keys: list[str], h_keys: list
     return out
 
 
+def _move_repeated_runs(runs: list[tuple[int, int, int]], t_keys: list[str], hkeys: list[HeardKey], heard: Heard,
+                        min_anchor: int, min_speech_per_key_s: float) -> list[tuple[int, int, int]]:
+    """Put a run that the text repeats on the copy that keeps the unsaid text in one stretch.
+
+    A text whose unsaid preface ends with (or contains at its start) the sentence said first —
+    a chapter title, a table of contents, a blurb quoting the opening line — matches the heard
+    sentence equally well to either copy, and the matching may take the first: "X [preface] X
+    rest" heard "X rest" then times the preface's X and reports "[preface] X", the said copy, as
+    not said. When a run at the text's start (or after unheard text) is followed, with nothing
+    heard in between and little speech, by unheard text that ends with a copy of it, the run
+    moves to that copy (next to the run after it); the same at the text's end, the other way.
+    """
+    runs = list(runs)
+    k = 0
+    while k + 1 < len(runs):
+        (ti, hi, n), (ti2, hi2, n2) = runs[k], runs[k + 1]
+        gap = ti2 - (ti + n)
+        if hi + n != hi2 or gap <= 0:
+            k += 1
+            continue
+        quiet = heard.speech_s(hkeys[hi + n - 1].end_s, hkeys[hi2].start_s) < min_speech_per_key_s * gap
+        prev_end = runs[k - 1][0] + runs[k - 1][2] if k > 0 else 0
+        next_start = runs[k + 2][0] if k + 2 < len(runs) else len(t_keys)
+        if (quiet and n >= min_anchor and gap >= n and (ti == 0 or prev_end < ti)
+                and t_keys[ti2 - n:ti2] == t_keys[ti:ti + n]):
+            runs[k:k + 2] = [(ti2 - n, hi, n + n2)]  # the copy before the next run: one run with it
+            continue
+        if (quiet and n2 >= min_anchor and gap >= n2 and next_start > ti2 + n2
+                and t_keys[ti + n:ti + n + n2] == t_keys[ti2:ti2 + n2]):
+            runs[k:k + 2] = [(ti, hi, n + n2)]  # the copy after the run before: one run with it
+            continue
+        k += 1
+    return runs
+
+
 def _in_order(t_to_h: np.ndarray, t: int, h: int) -> bool:
     """Whether matching text key ``t`` to heard key ``h`` keeps the matching monotonic (ignoring
     the pairs that this one would replace)."""
@@ -216,6 +251,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
             t_owner.append(ui)
     all_runs = _grow_runs(match(t_keys, [h.key for h in hkeys], min_anchor), t_keys, [h.key for h in hkeys],
                           min_anchor)
+    all_runs = _move_repeated_runs(all_runs, t_keys, hkeys, heard, min_anchor,
+                                   unspoken_ratio * DEFAULT_KEY_S.get("zh" if is_cjk_language(language) else "en", 0.3))
     runs = [r for r in all_runs if r[2] >= min_anchor]
     n_units = len(text_units)
     matched_keys = np.zeros(len(t_keys), bool)
@@ -301,8 +338,12 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
                 items.append(it)
                 items.extend(_extra_items(hu, hkeys, extra_after.get(it.unit, []), unit_keys, emitted))
         else:
+            # the gap's text was not said, so whatever was heard in it is speech not in the text, also
+            # a word that the matching paired with a word of that text by chance (a short run): after
+            # a long preface the heard "And" of "And so my ..." (deleted from the text) matched the
+            # preface's "and", was reported nowhere, and "so" was stretched over it
             unspoken.append((gap_units[0], gap_units[-1] + 1, t_lo, t_hi))
-            items.extend(_extra_items(hu, hkeys, loose, unit_keys, emitted))
+            items.extend(_extra_items(hu, hkeys, gap_heard, unit_keys, emitted))
     for it in items:
         if it.unit >= 0 and not it.anchored:
             it.heard = bool(heard_unit[it.unit])
