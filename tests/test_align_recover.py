@@ -230,3 +230,5 @@ def test_the_end_of_an_unsaid_run_is_not_found_in_a_heard_word_it_is_nothing_lik
     assert not unlike_heard(cand(False), (0.80, 1.19, 0.066), of, [author, to], cjk=True)
     assert not unlike_heard(cand(False), (1.95, 2.15, 0.2), at, [author, to], cjk=False)  # "at" heard "to"
     assert not unlike_heard(cand(False), (1.20, 1.50, 0.2), of, [author, to], cjk=False)  # over no heard word
+    a = Item(-1, "a", (0, 1), 2.50, 2.60, True)
+    assert not unlike_heard(cand(False), (2.48, 2.62, 0.2), units("in", "en")[0], [a], cjk=False)  # "in" heard "a"

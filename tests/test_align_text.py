@@ -224,3 +224,48 @@ def test_words_next_to_a_pause_take_its_edges():
     spans = [[0.0, 0.9], [2.2, 2.5]]
     edges_to_pauses(spans, [(1.05, 1.4)], vad=np.full(300, 0.9, np.float32))
     assert spans == [[0.0, 1.05], [2.2, 2.5]]
+
+
+def _heard(words, speech, duration_s=6.0):
+    """A recognition pass: words [(text, start_s, end_s)] and VAD speech spans [(start_s, end_s)]."""
+    from tingshuo.align.listen import Heard, HeardWord
+    from tingshuo.audio.vad import FRAME_S
+
+    vad = np.zeros(int(duration_s / FRAME_S) + 1, np.float32)
+    for a, b in speech:
+        vad[int(a / FRAME_S):int(b / FRAME_S)] = 0.9
+    return Heard(tuple(HeardWord(a, b, " " + t, 0.9) for t, a, b in words), duration_s, vad,
+                 np.full(int(duration_s / 0.01), -30.0, np.float32), ((0.0, duration_s),))
+
+
+@pytest.mark.parametrize("case", ["misheard", "unheard"])
+def test_the_start_of_a_sentence_is_placed_after_the_pause_not_in_the_last_sentences_tail(case):
+    """The recogniser ends "left." at 1.1 s; the VAD hears its tail to 1.4 s, then a pause to
+    2.8 s. The next line's unmatched first words ("Than" heard "Then"; "That the" not heard) were
+    spread over the tail, then forced there, 1.5 s before their sentence (en-freshreport's clips
+    "than in the same ..." and "that the forms ..."): they belong after the pause."""
+    from tingshuo.align.plan import make_plan
+
+    if case == "misheard":
+        text = "Rear left.\nThan in the same operations."
+        heard = [("Rear", 0.0, 0.5), ("left.", 0.8, 1.1), ("Then", 2.8, 2.95), ("in", 2.95, 3.05),
+                 ("the", 3.05, 3.15), ("same", 3.15, 3.4), ("operations.", 3.4, 3.9)]
+        first = ["Than"]
+    else:
+        text = "One two three.\nThat the forms of printed letters."
+        heard = [("One", 0.0, 0.3), ("two", 0.4, 0.7), ("three.", 0.8, 1.1), ("Forms", 2.75, 3.1),
+                 ("of", 3.1, 3.2), ("printed", 3.2, 3.5), ("letters.", 3.5, 3.9)]
+        first = ["That", "the"]
+    plan = make_plan(units(text, "en"), _heard(heard, [(0.0, 1.4), (2.8, 4.0)]), "en", min_anchor=2,
+                     unspoken_ratio=0.35)
+    got = {it.text.strip(): it for it in plan.items if it.unit >= 0 and not it.anchored}
+    assert set(first) <= set(got), plan.items
+    for w in first:
+        assert got[w].t0 >= 2.7, (w, got[w])
+    # a sentence whose last word is not heard: its rough time stays before the pause
+    plan = make_plan(units("Rear left now.\nIn the same operations.", "en"),
+                     _heard([("Rear", 0.0, 0.5), ("left", 0.6, 0.9), ("In", 2.8, 2.95), ("the", 2.95, 3.05),
+                             ("same", 3.05, 3.3), ("operations.", 3.3, 3.9)], [(0.0, 1.4), (2.8, 4.0)]),
+                     "en", min_anchor=2, unspoken_ratio=0.35)
+    now = [it for it in plan.items if it.text.startswith("now")][0]
+    assert now.t1 <= 1.5, now

@@ -30,6 +30,8 @@ EDGE_PAD_S = 0.4  # audio kept before the first and after the last item of a str
 CUT_SEARCH_S = 0.12  # a cut is placed at the quietest frame this far around the boundary
 MATCH_BLOCK_KEYS = 12000  # recognised keys matched at a time when the text is very long
 DEFAULT_KEY_S = {"en": 0.3, "zh": 0.22}
+SENTENCE_PAUSE_S = 0.3  # a pause this long after a sentence's tail ends it (``_past_sentence_tails``)
+TAIL_S = 0.6  # ... when it starts this soon after the sentence's last heard word
 
 
 @dataclass
@@ -427,6 +429,7 @@ def _spread(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float, he
     from ..audio.vad import FRAME_S
 
     n = sum(len(text_units[i].keys) for i in idx)
+    t_lo, t_hi = _past_sentence_tails(text_units, idx, t_lo, t_hi, heard)
     a_f, b_f = int(t_lo / FRAME_S), max(int(t_lo / FRAME_S) + 1, int(np.ceil(t_hi / FRAME_S)))
     speech = heard.vad_probs[a_f:b_f] >= 0.5
     if speech.sum() >= 2:
@@ -447,6 +450,48 @@ def _spread(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float, he
         b = max(a, at(done / n, False))
         out.append(Item(i, u.text, (u.core_start - u.start, u.core_end - u.start), a, b, False))
     return out
+
+
+def _past_sentence_tails(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float,
+                        heard: Heard) -> tuple[float, float]:
+    """The part of a gap where its units can be: past the previous sentence's tail.
+
+    The recogniser's end of a word is often early: the VAD hears the rest of it (and a breath)
+    after the anchor. When the anchor before the gap ends a sentence (or a line), that speech
+    and the pause after it belong to the sentence before, and the gap's units — the start of the
+    next sentence, heard differently ("than" heard "Then") or not at all ("that the forms" heard
+    "forms") — were said after the pause; spread over the tail, they were forced into it, the
+    pause between them and their sentence (the clip's start put 1.5 s early on a joined chapter).
+    So the gap starts after a pause of at least ``SENTENCE_PAUSE_S`` that begins within
+    ``TAIL_S`` of the anchor; the same at the gap's end when its last unit ends a sentence.
+    """
+    from ..audio.vad import FRAME_S
+
+    if t_hi - t_lo < SENTENCE_PAUSE_S:
+        return t_lo, t_hi
+    a_f, b_f = int(t_lo / FRAME_S), int(np.ceil(t_hi / FRAME_S))
+    quiet = heard.vad_probs[a_f:b_f] < 0.5
+    if quiet.size == 0:
+        return t_lo, t_hi
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.view(np.int8), [0]])))
+    pauses = [(a_f + s, a_f + e) for s, e in zip(edges[::2], edges[1::2]) if (e - s) * FRAME_S >= SENTENCE_PAUSE_S]
+    before, last = idx[0] - 1, idx[-1]
+    lo, hi = t_lo, t_hi
+    if before >= 0 and (text_units[before].sentence_end or text_units[before].paragraph_end) and pauses:
+        s, e = pauses[0]
+        if s * FRAME_S - t_lo <= TAIL_S:
+            lo = e * FRAME_S
+    if (text_units[last].sentence_end or text_units[last].paragraph_end) and last + 1 < len(text_units) and pauses:
+        s, e = pauses[-1]
+        if t_hi - e * FRAME_S <= TAIL_S:
+            hi = s * FRAME_S
+    if hi <= lo:
+        if lo > t_lo and hi < t_hi:  # no room between the two tails: keep the gap as it was
+            return t_lo, t_hi
+        # the pause reaches the gap's other end: no speech here for the units, they go at that end
+        # (next to the anchor they precede or follow, whose window then holds their speech)
+        return (t_hi, t_hi) if lo > t_lo else (t_lo, t_lo)
+    return lo, hi
 
 
 def _key_seconds(text_units, anchored, t0, t1, language) -> float:

@@ -201,8 +201,10 @@ def unlike_heard(c: Candidate, t: tuple, unit: Unit, extra: list[Item], cjk: boo
     danger trail" timed the preface's "of" (p 0.066) over the heard "Author" (en-tune, seed 6),
     so the preface was not reported as one stretch. A said word misheard there resembles what was
     heard: on the tune splits the said words found over such speech had a letter similarity of
-    0.5 or more ("at" heard "to", "CLAFLIN" heard "Klaifren"), the preface's "of" 0.25. Not for
-    Chinese, whose misheard characters are homophones written differently (尚 heard 上).
+    0.5 or more ("at" heard "to", "CLAFLIN" heard "Klaifren"), the preface's "of" 0.25. Only a
+    heard word at least twice as long as the unit counts (a said "in" heard as "a" was lost to
+    the check on tune), and not for Chinese, whose misheard characters are homophones written
+    differently (尚 heard 上).
     """
     from rapidfuzz.distance import Indel
 
@@ -213,7 +215,8 @@ def unlike_heard(c: Candidate, t: tuple, unit: Unit, extra: list[Item], cjk: boo
     for it in extra:
         if it.t1 > it.t0 and min(t1, it.t1) - max(t0, it.t0) > 0.5 * (it.t1 - it.t0):
             heard = "".join(ch for ch in it.text.lower() if ch.isalnum() or ch == "'")
-            if heard and Indel.normalized_similarity(mine, heard) < HEARD_SIMILARITY_MIN:
+            if (len(heard) >= 2 * len(mine) and
+                    Indel.normalized_similarity(mine, heard) < HEARD_SIMILARITY_MIN):
                 return True
     return False
 
