@@ -22,7 +22,8 @@ from ..options import opt
 class AlignOptions:
     """How to align. Each default is stated here once; CLI flags and request fields derive from it."""
 
-    language: str | None = opt(None, "language of the text and speech (en, zh, ...); auto: from the text",
+    language: str | None = opt(None, "language of the text and speech (en, zh, ...); auto: from the text "
+                               "(a text mixing English and Chinese: from the recording)",
                                metavar="LANG")
     model: str | None = opt(None, "speech model (catalog name or CTranslate2 Whisper folder)", metavar="NAME",
                             shown="whisper-base")
