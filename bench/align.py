@@ -757,7 +757,14 @@ def robust_metrics(meta, text, planted, r, lang, kind, name) -> dict:
     ins_found = sum(any(a < e and s < b for s, e in text_spans) for a, b in ins_new)
     pre_found = any(s <= pre[0] + 5 and e >= pre[1] - 5 for s, e in text_spans)
     speech_spans = [(u["start_s"], u["end_s"]) for u in un if u["kind"] == "speech"]
+    # said words inside a digit string that does not read back as the words said ("fourteen
+    # fifty-five" written "69", "two / Two" across a line written "4"): no text would write
+    # these, and no aligner can map them back; counted apart (align5), the main figure unchanged
+    bad = _unreadable_digit_spans(edited, text, shift)
+    readable = [u for u in said if not any(a <= u.core_start < b for a, b in bad)]
     res = {"said_units": len(said), "said_units_timed": round(said_timed / max(1, len(said)), 4),
+           "said_units_readable": len(readable),
+           "said_units_timed_readable": round(sum(u.core_start in timed for u in readable) / max(1, len(readable)), 4),
            "said_units_timed_or_twin": round(twin / max(1, len(said)), 4), "inserted_units_timed": ins_timed,
            "preface_reported": pre_found, "inserted_planted": len(ins), "inserted_reported": ins_found,
            "deleted_planted": len(planted["deleted"]), "speech_spans_reported": len(speech_spans),
@@ -773,6 +780,27 @@ def robust_metrics(meta, text, planted, r, lang, kind, name) -> dict:
         s, e, miss = word_errors({"words": [w for w in meta["words"] if w["offset"] in planted["kept_map"]]}, times)
         res["boundaries"] = summarize(s + e)
     return res
+
+
+def _unreadable_digit_spans(before: str, after: str, shift) -> list[tuple[int, int]]:
+    """Spans of ``after`` where ``_en_digits`` joined number words into digits that read otherwise
+    (English only; the Mandarin edit, cn2an, reads back)."""
+    from tingshuo.align.text import units
+
+    if not re.search(r"[A-Za-z]", before):
+        return []
+
+    def keys(t: str) -> list[str]:
+        return [k for u in units(t, "en") for k in u.keys if k != "and"]
+
+    pat = "|".join(list(NUM_WORDS) + list(NUM_TENS))
+    out = []
+    for m in re.finditer(rf"\b(?:{pat})(?:[\s-]+(?:{pat}|hundred|thousand|and(?=\s+(?:{pat}))))*\b", before, re.I):
+        digits = _en_digits(m.group(0))
+        if keys(m.group(0)) != keys(digits):
+            a = shift(m.start())
+            out.append((a, a + len(digits)))
+    return out
 
 
 def _digit_shift(before: str, after: str):
