@@ -269,3 +269,23 @@ def test_the_start_of_a_sentence_is_placed_after_the_pause_not_in_the_last_sente
                      "en", min_anchor=2, unspoken_ratio=0.35)
     now = [it for it in plan.items if it.text.startswith("now")][0]
     assert now.t1 <= 1.5, now
+
+
+def test_a_heard_first_word_that_took_the_pause_before_it_starts_after_the_pause():
+    """Whisper timed "and" from the end of the sentence before (26.58-28.12 s, said from 28.0):
+    the rough time let the forced decoder put it in that sentence's tail, 1.8 s early."""
+    from tingshuo.align.plan import make_plan
+
+    text = "Lubeck and other cities.\nAnd used an exceedingly beautiful type."
+    heard = [("Lubeck", 0.0, 0.4), ("and", 0.4, 0.6), ("other", 0.6, 0.8), ("cities.", 0.8, 1.2),
+             ("And", 1.5, 3.05), ("used", 3.05, 3.3), ("an", 3.3, 3.45), ("exceedingly", 3.45, 4.0),
+             ("beautiful", 4.0, 4.4), ("type.", 4.4, 4.8)]
+    plan = make_plan(units(text, "en"), _heard(heard, [(0.0, 1.5), (2.9, 5.0)]), "en", min_anchor=2,
+                     unspoken_ratio=0.35)
+    first = [it for it in plan.items if it.text.startswith("And")][0]
+    assert first.anchored and first.t0 >= 2.85, first
+    # inside a sentence a long heard word keeps its time (no sentence ended before it)
+    plan = make_plan(units(text.replace(".\nAnd", " and"), "en"), _heard(heard, [(0.0, 1.5), (2.9, 5.0)]), "en",
+                     min_anchor=2, unspoken_ratio=0.35)
+    second = [it for it in plan.items if it.unit == 4][0]
+    assert second.t0 < 2.0, second

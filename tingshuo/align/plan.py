@@ -281,6 +281,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
             hs = [key_heard[k] for k in ks]
             u_t0[ui], u_t1[ui] = hkeys[hs[0]].start_s, hkeys[hs[-1]].end_s
             u_h[ui] = (hs[0], hs[-1])
+    if not is_cjk_language(language):
+        _start_after_pause(text_units, anchored, u_t0, u_t1, heard)
     matched_share = float(matched_keys.mean()) if len(t_keys) else 0.0
     key_s = _key_seconds(text_units, anchored, u_t0, u_t1, language)
 
@@ -450,6 +452,37 @@ def _spread(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float, he
         b = max(a, at(done / n, False))
         out.append(Item(i, u.text, (u.core_start - u.start, u.core_end - u.start), a, b, False))
     return out
+
+
+def _start_after_pause(text_units: list[Unit], anchored: np.ndarray, u_t0: np.ndarray, u_t1: np.ndarray,
+                       heard: Heard) -> None:
+    """A sentence's first word, heard, starts after the pause inside its heard span (in place).
+
+    Whisper often times the first word after a pause from the pause's start ("cities, | and
+    used": "and" heard 26.58-28.12 s, said from 28.0); with that rough time the word's window
+    reached back to the sentence before, and the forced decoder put it in that sentence's tail,
+    1.8 s early. When the unit before ends a sentence or line and the VAD hears a pause of at
+    least ``SENTENCE_PAUSE_S`` inside the word's heard span, the word starts after that pause.
+    English only: on zh-tune the rule moved sentence starts the wrong way (100 -> 97.8 % of
+    sentence edges within 100 ms), Whisper's character times there being coarser.
+    """
+    from ..audio.vad import FRAME_S
+
+    for ui in np.flatnonzero(anchored):
+        if ui == 0 or u_t1[ui] - u_t0[ui] < SENTENCE_PAUSE_S + 0.05:
+            continue
+        before = text_units[ui - 1]
+        if not (before.sentence_end or before.paragraph_end):
+            continue
+        a_f, b_f = int(u_t0[ui] / FRAME_S), int(np.ceil(u_t1[ui] / FRAME_S))
+        quiet = heard.vad_probs[a_f:b_f] < 0.5
+        if quiet.size == 0:
+            continue
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.view(np.int8), [0]])))
+        ends = [a_f + e for s, e in zip(edges[::2], edges[1::2])
+                if (e - s) * FRAME_S >= SENTENCE_PAUSE_S and a_f + e < b_f]
+        if ends:
+            u_t0[ui] = min(ends[-1] * FRAME_S, u_t1[ui] - 0.05)
 
 
 def _past_sentence_tails(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float,
