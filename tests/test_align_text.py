@@ -241,9 +241,11 @@ def _heard(words, speech, duration_s=6.0):
 @pytest.mark.parametrize("case", ["misheard", "unheard"])
 def test_the_start_of_a_sentence_is_placed_after_the_pause_not_in_the_last_sentences_tail(case):
     """The recogniser ends "left." at 1.1 s; the VAD hears its tail to 1.4 s, then a pause to
-    2.8 s. The next line's unmatched first words ("Than" heard "Then"; "That the" not heard) were
-    spread over the tail, then forced there, 1.5 s before their sentence (en-freshreport's clips
-    "than in the same ..." and "that the forms ..."): they belong after the pause."""
+    2.8 s. The next line's first word, misheard ("Than" heard "Then"), was spread over the tail,
+    then forced there, 1.5 s before its sentence (en-freshreport's "than in the same ..."): it
+    belongs after the pause, where the recogniser heard it. A first word nobody heard ("That the"
+    heard "Forms") keeps main's spreading: put first in a window after the pause, a short said
+    word ("A rising tide") was tested as possibly not said and lost (4 on the hour chapter)."""
     from tingshuo.align.plan import make_plan
 
     if case == "misheard":
@@ -261,12 +263,12 @@ def test_the_start_of_a_sentence_is_placed_after_the_pause_not_in_the_last_sente
     got = {it.text.strip(): it for it in plan.items if it.unit >= 0 and not it.anchored}
     assert set(first) <= set(got), plan.items
     for w in first:
-        assert got[w].t0 >= 2.7, (w, got[w])
-    # a sentence whose last word is not heard: its rough time stays before the pause
+        assert (got[w].t0 >= 2.7) == (case == "misheard"), (w, got[w])
+    # a sentence's last word misheard ("now" heard "no"): its rough time stays before the pause
     plan = make_plan(units("Rear left now.\nIn the same operations.", "en"),
-                     _heard([("Rear", 0.0, 0.5), ("left", 0.6, 0.9), ("In", 2.8, 2.95), ("the", 2.95, 3.05),
-                             ("same", 3.05, 3.3), ("operations.", 3.3, 3.9)], [(0.0, 1.4), (2.8, 4.0)]),
-                     "en", min_anchor=2, unspoken_ratio=0.35)
+                     _heard([("Rear", 0.0, 0.5), ("left", 0.6, 0.9), ("no.", 0.9, 1.1), ("In", 2.8, 2.95),
+                             ("the", 2.95, 3.05), ("same", 3.05, 3.3), ("operations.", 3.3, 3.9)],
+                            [(0.0, 1.4), (2.8, 4.0)]), "en", min_anchor=2, unspoken_ratio=0.35)
     now = [it for it in plan.items if it.text.startswith("now")][0]
     assert now.t1 <= 1.5, now
 

@@ -333,7 +333,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
                 place = h_place.get(h)
                 if place is not None and (place == a or place in gap_units):
                     extra_after.setdefault(place, []).append(h)
-            spread = _spread(text_units, gap_units, t_lo, t_hi, heard)
+            spread = _spread(text_units, gap_units, t_lo, t_hi, heard,
+                             [(hkeys[h].start_s, hkeys[h].end_s) for h in gap_heard])
             items.extend(_extra_items(hu, hkeys, extra_after.get(a, []), unit_keys, emitted))
             for it in spread:
                 it.doubtful = (speech < unspoken_ratio * expected
@@ -425,13 +426,14 @@ def _extra_items(hu: list[Unit], hkeys: list[HeardKey], heard_idx: list[int], un
     return out
 
 
-def _spread(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float, heard: Heard) -> list[Item]:
+def _spread(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float, heard: Heard,
+            gap_heard: list[tuple[float, float]] | None = None) -> list[Item]:
     """Items for units the recogniser did not anchor, with rough times spread by keys over the
     speech (VAD) between ``t_lo`` and ``t_hi`` — over the time itself when it holds none."""
     from ..audio.vad import FRAME_S
 
     n = sum(len(text_units[i].keys) for i in idx)
-    t_lo, t_hi = _past_sentence_tails(text_units, idx, t_lo, t_hi, heard)
+    t_lo, t_hi = _past_sentence_tails(text_units, idx, t_lo, t_hi, heard, gap_heard or [])
     a_f, b_f = int(t_lo / FRAME_S), max(int(t_lo / FRAME_S) + 1, int(np.ceil(t_hi / FRAME_S)))
     speech = heard.vad_probs[a_f:b_f] >= 0.5
     if speech.sum() >= 2:
@@ -486,7 +488,7 @@ def _start_after_pause(text_units: list[Unit], anchored: np.ndarray, u_t0: np.nd
 
 
 def _past_sentence_tails(text_units: list[Unit], idx: list[int], t_lo: float, t_hi: float,
-                        heard: Heard) -> tuple[float, float]:
+                        heard: Heard, gap_heard: list[tuple[float, float]]) -> tuple[float, float]:
     """The part of a gap where its units can be: past the previous sentence's tail.
 
     The recogniser's end of a word is often early: the VAD hears the rest of it (and a breath)
@@ -496,7 +498,12 @@ def _past_sentence_tails(text_units: list[Unit], idx: list[int], t_lo: float, t_
     "forms") — were said after the pause; spread over the tail, they were forced into it, the
     pause between them and their sentence (the clip's start put 1.5 s early on a joined chapter).
     So the gap starts after a pause of at least ``SENTENCE_PAUSE_S`` that begins within
-    ``TAIL_S`` of the anchor; the same at the gap's end when its last unit ends a sentence.
+    ``TAIL_S`` of the anchor; the same at the gap's end when its last unit ends a sentence —
+    when the recogniser heard words there (``gap_heard``: the gap's heard words not matched to
+    the text, as (start_s, end_s)) on the pause's far side. With nothing heard there the units
+    stay spread over the gap: a short unheard first word ("A rising tide") placed first in a
+    window is then tested as possibly not said, and the decoder's low probability for it lost
+    four correctly placed first words on the hour chapter.
     """
     from ..audio.vad import FRAME_S
 
@@ -512,11 +519,11 @@ def _past_sentence_tails(text_units: list[Unit], idx: list[int], t_lo: float, t_
     lo, hi = t_lo, t_hi
     if before >= 0 and (text_units[before].sentence_end or text_units[before].paragraph_end) and pauses:
         s, e = pauses[0]
-        if s * FRAME_S - t_lo <= TAIL_S:
+        if s * FRAME_S - t_lo <= TAIL_S and any(a >= e * FRAME_S - 0.1 for a, _ in gap_heard):
             lo = e * FRAME_S
     if (text_units[last].sentence_end or text_units[last].paragraph_end) and last + 1 < len(text_units) and pauses:
         s, e = pauses[-1]
-        if t_hi - e * FRAME_S <= TAIL_S:
+        if t_hi - e * FRAME_S <= TAIL_S and any(b <= s * FRAME_S + 0.1 for _, b in gap_heard):
             hi = s * FRAME_S
     if hi <= lo:
         if lo > t_lo and hi < t_hi:  # no room between the two tails: keep the gap as it was
