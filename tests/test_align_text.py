@@ -201,6 +201,15 @@ def test_options_are_checked():
     with pytest.raises(ValueError):
         SegmentOptions(min_s=5, max_s=4)
     assert SegmentOptions().error_limit("zh") > SegmentOptions().error_limit("en")
+    # qa5: past the recognition pass's bounds was "unexpected ValueError" after the model loaded;
+    # a negative pad or pause was accepted (negative minutes in the summary)
+    for bad in ({"beam_size": 100000}, {"batch_size": 100000}, {"beam_size": 0}):
+        with pytest.raises(ValueError, match="at most"):
+            AlignOptions(**bad)
+    for bad in ({"pad_s": -5.0}, {"min_pause_s": -1.0}, {"min_pause_s": 0.0}):
+        with pytest.raises(ValueError, match="seconds"):
+            SegmentOptions(**bad)
+    assert AlignOptions(beam_size=100, batch_size=512).beam_size == 100 and SegmentOptions(pad_s=0.0).pad_s == 0.0
 
 
 def test_words_next_to_a_pause_take_its_edges():
