@@ -102,6 +102,27 @@ def test_a_huge_line_and_mixed_scripts(aligner, data_dir):
     assert [w.text for w in r.words] == ["1", "2", "3"] and r.unaligned[-1].text == "9" * 40
 
 
+def test_a_word_longer_than_the_decoders_window_is_reported_not_a_crash(aligner, data_dir):
+    """qa5: one unit of more tokens than Whisper's 448 positions (a letter with 500 combining
+    marks) was "unexpected RuntimeError: No position encodings ... >= 448" from the decoder."""
+    odd = "a" + "\u0301" * 500
+    r = aligner.align(data_dir / "jfk.wav", f"{JFK} {odd} Thank you.")
+    assert [w.text for w in r.words][:22] == JFK_WORDS
+    assert any(u.kind == "text" and u.offset == len(JFK) + 1 for u in r.unaligned), r.unaligned
+    r = aligner.align(data_dir / "jfk.wav", odd + " country")  # the one word alone in its window
+    assert all(w.offset > 0 for w in r.words)
+
+
+def test_a_mostly_english_text_with_chinese_in_it_is_aligned_as_english(aligner, data_dir):
+    """qa5: 12 English words and a 12-character Chinese name were taken for a Chinese text and
+    refused as a mismatch; a text that mixes the two follows the recording's language."""
+    text = "And so my fellow Americans 广州市房地产中介协会分析 ask not what your country can do"
+    r = aligner.align(data_dir / "jfk.wav", text)
+    assert r.language == "en"
+    assert [w.text for w in r.words][:5] == ["And", "so", "my", "fellow", "Americans"]
+    assert [u.text for u in r.unaligned if u.kind == "text"][0] == "广州市房地产中介协会分析"
+
+
 def test_text_that_is_not_this_recordings(aligner, data_dir):
     with pytest.raises(InputError, match="does not match"):
         aligner.align(data_dir / "jfk.wav", "The quick brown fox jumps over the lazy dog while the cat sleeps.")

@@ -172,3 +172,63 @@ def test_a_number_written_in_part_aligns_to_its_own_words(aligners, tmp_path):
     assert {"In", "21", "The", "yard"} <= set(got), [w.text for w in r.words]
     assert got["In"].end_s <= speech[0].start_s + 0.02 and speech[0].end_s <= got["21"].start_s + 0.02
     assert speech[0].end_s - speech[0].start_s >= 0.15
+
+
+@pytest.mark.parametrize("where", ["start", "end"])
+def test_a_sentence_the_unsaid_text_repeats_is_timed_where_it_was_said(aligners, data_dir, where):
+    """The unsaid preface begins with the sentence said first (a title, a contents line, a blurb
+    quoting the opening): "And so my fellow Americans. [preface] And so my fellow Americans, ask
+    not ...". The heard words match either copy; the first copy was taken, so the preface's copy
+    was timed and the said one reported as not said (en-freshreport, align4). The same at the end:
+    an unsaid trailer that repeats the last phrase (the matching happened to take the right copy
+    there already; the case guards the rule's other direction)."""
+    on, _ = aligners
+    copy_ = "And so my fellow Americans." if where == "start" else "ask what you can do for your country."
+    text = f"{copy_} {PREFACE}\n{JFK}" if where == "start" else f"{JFK}\n{PREFACE} {copy_}"
+    r = on.align(data_dir / "jfk.wav", text)
+    said_from = len(copy_) + 1 + len(PREFACE) + 1 if where == "start" else 0
+    said_to = len(text) if where == "start" else len(JFK)
+    assert len(r.words) == 22 and all(said_from <= w.offset < said_to for w in r.words), \
+        [(w.text, w.offset) for w in r.words]
+    unsaid = [(u.offset, u.text) for u in r.unaligned if u.kind == "text"]
+    first = copy_ if where == "start" else PREFACE
+    last = PREFACE if where == "start" else copy_
+    assert len(unsaid) == 1 and unsaid[0][1].startswith(first) and unsaid[0][1] + "." == text[unsaid[0][0]:][
+        :len(unsaid[0][1]) + 1] and unsaid[0][1].endswith(last.rstrip(".")), r.unaligned
+
+
+def test_a_word_said_after_the_preface_and_left_out_of_the_text_is_reported(aligners, data_dir):
+    """Said "And so my fellow ...", written "[preface] so my fellow ...": the heard "And" is speech
+    not in the text. The matching had paired it with the preface's "and" ("made long ago and is
+    read"), so it was reported nowhere and "so" was stretched over it (0.32-0.91 s, said 0.6-0.96)."""
+    on, _ = aligners
+    plain = {w.text: w for w in on.align(data_dir / "jfk.wav", JFK).words}
+    r = on.align(data_dir / "jfk.wav", PREFACE + "\n" + JFK[4:])
+    assert r.words[0].text == "so" and abs(r.words[0].start_s - plain["so"].start_s) < 0.1, r.words[:2]
+    speech = [u for u in r.unaligned if u.kind == "speech"]
+    assert [u.text for u in speech] == ["And"], r.unaligned
+    assert abs(speech[0].start_s - plain["And"].start_s) < 0.1
+    assert [u.text for u in r.unaligned if u.kind == "text"] == [PREFACE.rstrip(".")]
+
+
+def test_the_end_of_an_unsaid_run_is_not_found_in_a_heard_word_it_is_nothing_like():
+    """The second pass's check on a found unit at the end of a long unaligned run against a heard
+    word not in the text under it (en-tune seed 6: the preface's "of" over the heard "Author")."""
+    from tingshuo.align.plan import Item
+    from tingshuo.align.recover import Candidate, unlike_heard
+    from tingshuo.align.text import units
+
+    of, at = units("of at", "en")
+    author = Item(-1, "Author", (0, 6), 0.60, 1.10, True)
+    to = Item(-1, " to", (1, 3), 2.00, 2.12, True)
+
+    def cand(whole: bool) -> Candidate:
+        return Candidate(0, 0, (), 0.0, 3.0, 1.0, 0.3, whole, (0, 40))
+
+    assert unlike_heard(cand(False), (0.80, 1.19, 0.066), of, [author, to], cjk=False)
+    assert not unlike_heard(cand(True), (0.80, 1.19, 0.066), of, [author, to], cjk=False)  # a whole run
+    assert not unlike_heard(cand(False), (0.80, 1.19, 0.066), of, [author, to], cjk=True)
+    assert not unlike_heard(cand(False), (1.95, 2.15, 0.2), at, [author, to], cjk=False)  # "at" heard "to"
+    assert not unlike_heard(cand(False), (1.20, 1.50, 0.2), of, [author, to], cjk=False)  # over no heard word
+    a = Item(-1, "a", (0, 1), 2.50, 2.60, True)
+    assert not unlike_heard(cand(False), (2.48, 2.62, 0.2), units("in", "en")[0], [a], cjk=False)  # "in" heard "a"

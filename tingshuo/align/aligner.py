@@ -25,7 +25,7 @@ from .base import AlignedWord, Alignment, AlignOptions, Unaligned
 from .forced import ForcedWindow, WhisperForcedAligner
 from .listen import SAMPLE_RATE, Heard, listen
 from .plan import Item, Plan, Window, make_plan, make_windows
-from .recover import Thresholds, accepted, plan_second_pass
+from .recover import Thresholds, accepted, plan_second_pass, unlike_heard
 from .refine import (at_pause, edges_to_pauses, pack_pauses, pause_runs, silence_mask, snap, split_at_pauses,
                      unpack_time, vad_frames, widen_short)
 from .text import Unit, detect_language, is_blank, is_cjk_language, join_texts, units, without_format_chars
@@ -61,7 +61,7 @@ class Aligner:
         label = label or _label(source)
         if not isinstance(text, str) or is_blank(text):
             raise InputError(f"The text for {label} is empty; give the words that were said.")
-        language = _language(language or o.language, text, self.engine)
+        language = _language(language or o.language, text, self.engine, source)
         text_units = units(text, language)
         if not text_units:
             raise InputError(f"The text for {label} has no words to align (only punctuation or symbols).")
@@ -103,8 +103,13 @@ class Aligner:
             while stack:
                 cur = stack.pop()
                 pieces = [without_format_chars(plan.items[i].text, plan.items[i].core)[0] for i in cur.items]
-                if len(cur.items) <= 1 or self.forced.max_tokens_ok(pieces, language):
+                if self.forced.max_tokens_ok(pieces, language):
                     out.append(cur)
+                    continue
+                if len(cur.items) <= 1:
+                    # one "word" longer than the decoder's window (hundreds of combining marks, a
+                    # run of symbols): not aligned, so reported as text not aligned (qa5: it was an
+                    # "unexpected RuntimeError: no position encodings for positions >= 448")
                     continue
                 mid = len(cur.items) // 2
                 a, b = plan.items[cur.items[mid - 1]], plan.items[cur.items[mid]]
@@ -112,7 +117,7 @@ class Aligner:
                 stack.append(Window(cut, cur.end_s, cur.items[mid:]))
                 stack.append(Window(cur.start_s, cut, cur.items[:mid]))
         assert all(len(w.items) for w in out)
-        return out if len(out) == len(windows) else sorted(out, key=lambda w: w.start_s)
+        return out if out == windows else sorted(out, key=lambda w: w.start_s)
 
     def _force(self, source: Source, plan: Plan, windows: list[Window], language: str,
                progress: "_Progress", silent: np.ndarray | None) -> dict[int, tuple[float, float, float]]:
@@ -177,6 +182,8 @@ class Aligner:
         best: dict[int, tuple] = {}
         edited_for: dict[int, int] = {}  # aligned neighbour -> the found unit whose alignment moved its edge
         retry: set[int] | None = None
+        extra = [it for it in plan.items if it.unit < 0]  # speech not in the text, at the heard times
+        cjk = is_cjk_language(language)
         for _ in range(2):  # the runs; then the units of short runs that failed together, one by one
             plan2, windows2, cands = plan_second_pass(text_units, kept, heard, silent, plan.key_s, singles=retry)
             # a window over the decoder's token budget (a "word" of thousands of characters) is not tried
@@ -187,7 +194,8 @@ class Aligner:
             times2 = self._force(source, plan2, windows2, language, _Progress(None, None), silent)
             for c in cands:
                 t = times2.get(c.item)
-                if accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2]):
+                if (accepted(c, t, silent, heard, self.thresholds) and (c.unit not in best or t[2] > best[c.unit][2])
+                        and not unlike_heard(c, t, text_units[c.unit], extra, cjk)):
                     best[c.unit] = (t[0], t[1], t[2], None, None)
                     # the neighbours' edges next to it come from this alignment too: with the word back
                     # in the text they no longer stretch over its speech (their far edges stay)
@@ -472,10 +480,23 @@ def _duration(source: Source) -> float | None:
         return None
 
 
-def _language(language: str | None, text: str, engine) -> str:
+MIXED_SHARE = 0.2  # a text whose Latin words and Chinese characters each make this share of it is mixed
+
+
+def _language(language: str | None, text: str, engine, source: Source | None = None) -> str:
+    """The language to align in: the one given; else the text's, or for a text that mixes
+    English and Chinese (each ``MIXED_SHARE`` of it or more), the recording's (its first 30 s).
+    A mostly-English text with a Chinese name in it was aligned as Chinese and refused as a
+    mismatch (qa5)."""
     from ..asr.text import normalize_language
 
-    code = normalize_language(language) or detect_language(text)
+    code = normalize_language(language)
+    if code is None:
+        code = detect_language(text)
+        if source is not None and engine.multilingual and _mixed(text):
+            spoken = _audio_language(source, engine)
+            if spoken in ("en", "zh"):
+                code = spoken
     if code not in engine.languages:
         if not engine.multilingual:
             raise InputError(f"Model {engine.name} is English-only; it cannot align '{code}' text. "
@@ -495,17 +516,42 @@ def _mismatch_message(label: str, language: str, share: float, heard: Heard, eng
             "Check that the text belongs to this recording, or pass --language.")
 
 
+def _mixed(text: str) -> bool:
+    import re
+
+    from ..tts.text import HAN_RE
+
+    sample = text[:20000]
+    n_han = len(HAN_RE.findall(sample))
+    n_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]+", sample))
+    total = n_han + n_words
+    return total > 0 and min(n_han, n_words) >= MIXED_SHARE * total
+
+
+def _audio_language(source: Source, engine) -> str | None:
+    """The language Whisper detects in the recording's first 30 s (None when it cannot tell)."""
+    try:
+        block = next(iter(iter_audio(source, block_s=30.0)), None)
+    except Exception:  # unreadable audio is reported by the recognition pass, with its own message
+        return None
+    return _detect(block, engine) if block is not None and block.size else None
+
+
 def _spoken_language(heard: Heard, engine) -> str | None:
     """The language the recogniser detects on the first recognised stretch (for error messages)."""
+    return _detect(heard.first_chunk, engine)
+
+
+def _detect(samples: np.ndarray | None, engine) -> str | None:
     try:
         import ctranslate2
 
         from .forced import WhisperForcedAligner
 
-        if heard.first_chunk is None or not engine.multilingual:
+        if samples is None or not engine.multilingual:
             return None
         fa = WhisperForcedAligner(engine)
-        feats = fa._features(heard.first_chunk, 3000)[None]
+        feats = fa._features(samples[: 30 * SAMPLE_RATE], 3000)[None]
         with engine._lock:
             enc = engine.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)))
             res = engine.model.detect_language(enc)

@@ -22,7 +22,8 @@ from ..options import opt
 class AlignOptions:
     """How to align. Each default is stated here once; CLI flags and request fields derive from it."""
 
-    language: str | None = opt(None, "language of the text and speech (en, zh, ...); auto: from the text",
+    language: str | None = opt(None, "language of the text and speech (en, zh, ...); auto: from the text "
+                               "(a text mixing English and Chinese: from the recording)",
                                metavar="LANG")
     model: str | None = opt(None, "speech model (catalog name or CTranslate2 Whisper folder)", metavar="NAME",
                             shown="whisper-base")
@@ -45,12 +46,14 @@ class AlignOptions:
     cpu_threads: int = opt(0, "CPU threads for the models (0: all cores)", cli=False)
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1:
-            raise ValueError("beam_size must be at least 1.")
+        # the recognition pass's bounds (asr TranscribeOptions), checked here so that a bad value is
+        # one line before the model loads (qa5: --beam-size 100000 was "unexpected ValueError")
+        if not 1 <= self.beam_size <= 100:
+            raise ValueError(f"beam_size must be at least 1 and at most 100, not {self.beam_size}.")
         if not 5.0 <= self.max_window_s <= 29.0:
             raise ValueError("max_window_s must be between 5 and 29 seconds.")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1.")
+        if not 1 <= self.batch_size <= 512:
+            raise ValueError(f"batch_size must be at least 1 and at most 512, not {self.batch_size}.")
         if not 0.0 <= self.min_match < 1.0:
             raise ValueError("min_match must be between 0 and 1.")
 

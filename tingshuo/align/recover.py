@@ -189,6 +189,38 @@ def plan_second_pass(text_units: list[Unit], times: dict[int, tuple[float, float
     return Plan(items, [], 0.0), windows, cands
 
 
+HEARD_SIMILARITY_MIN = 0.4  # see ``unlike_heard``
+
+
+def unlike_heard(c: Candidate, t: tuple, unit: Unit, extra: list[Item], cjk: bool) -> bool:
+    """Whether ``c``, the end of a long unaligned run (a preface's last words), was found in the
+    speech of a word the recogniser heard there that is not in the text, and is nothing like it.
+
+    After an unsaid preface whose following said word is not in the text either (deleted), the
+    preface's last word could take that word's speech: "...the art of printing. [Author] of the
+    danger trail" timed the preface's "of" (p 0.066) over the heard "Author" (en-tune, seed 6),
+    so the preface was not reported as one stretch. A said word misheard there resembles what was
+    heard: on the tune splits the said words found over such speech had a letter similarity of
+    0.5 or more ("at" heard "to", "CLAFLIN" heard "Klaifren"), the preface's "of" 0.25. Only a
+    heard word at least twice as long as the unit counts (a said "in" heard as "a" was lost to
+    the check on tune), and not for Chinese, whose misheard characters are homophones written
+    differently (尚 heard 上).
+    """
+    from rapidfuzz.distance import Indel
+
+    if cjk or c.whole:
+        return False
+    t0, t1 = t[0], t[1]
+    mine = "".join(unit.keys)
+    for it in extra:
+        if it.t1 > it.t0 and min(t1, it.t1) - max(t0, it.t0) > 0.5 * (it.t1 - it.t0):
+            heard = "".join(ch for ch in it.text.lower() if ch.isalnum() or ch == "'")
+            if (len(heard) >= 2 * len(mine) and
+                    Indel.normalized_similarity(mine, heard) < HEARD_SIMILARITY_MIN):
+                return True
+    return False
+
+
 def accepted(c: Candidate, t: tuple | None, silent: np.ndarray | None, heard: Heard,
              th: Thresholds) -> bool:
     """Whether candidate ``c``, aligned again at ``t`` (start_s, end_s, probability, ...), was said."""

@@ -56,6 +56,11 @@ class SegmentOptions:
             raise ValueError("clips longer than 60 s are not useful for training; lower the longest clip length.")
         if self.max_error is not None and not 0.0 <= self.max_error <= 1.0:
             raise ValueError("max_error must be between 0 and 1.")
+        # (qa5: a negative pad or pause was accepted and gave negative minutes in the summary)
+        if not 0.0 <= self.pad_s <= 5.0:
+            raise ValueError(f"pad_s must be between 0 and 5 seconds, not {self.pad_s}.")
+        if not 0.0 < self.min_pause_s <= 10.0:
+            raise ValueError(f"min_pause_s must be more than 0 and at most 10 seconds, not {self.min_pause_s}.")
 
     def error_limit(self, language: str) -> float:
         return self.max_error if self.max_error is not None else DEFAULT_MAX_ERROR.get(language, 0.2)
