@@ -207,18 +207,17 @@ class WhisperEngine:
         return prompt + list(tok.sot_sequence)
 
     def _generate(self, encoded: np.ndarray, prompts: list[list[int]], options: TranscribeOptions,
-                  temperature: float, frames: int, beam_size: int,
-                  no_repeat_ngram_size: int = 0) -> list[_Decode]:
+                  temperature: float, frames: int, beam_size: int) -> list[_Decode]:
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
         tok = self.tokenizer("en", options.task)
         if temperature > 0:
-            # the last resort: seeding does not make it repeatable (see _decode_pieces)
+            # sampled fall-backs are seeded: the same input gives the same transcript on every run
             ctranslate2.set_random_seed(int(temperature * 1000))
             kw = dict(beam_size=1, num_hypotheses=5, sampling_topk=0, sampling_temperature=temperature)
         else:
-            kw = dict(beam_size=beam_size, no_repeat_ngram_size=no_repeat_ngram_size)
+            kw = dict(beam_size=beam_size)
         results = self.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)), prompts,
             max_length=448, return_scores=True, return_no_speech_prob=True, suppress_blank=True,
@@ -290,15 +289,6 @@ class WhisperEngine:
         if retry and not options.full_window:
             self._attempt(retry, chunks, langs, probs, best, options, temperature=0.0, full=True, beam_size=beam)
             retry = [i for i in retry if best[i].failed(options)]
-        # 3. a wider beam, then one that may not repeat itself, before any sampling: CTranslate2's sampler
-        #    cannot be re-seeded (its generator is per worker thread, seeded once; OpenNMT/CTranslate2#1757),
-        #    so a sampled fall-back gives another transcript on every run — these steps give the same one
-        steps = ([{"beam_size": 5}] if beam < 5 else []) + [{"beam_size": max(beam, 5), "no_repeat_ngram_size": 4}]
-        for extra in steps:
-            if not retry:
-                break
-            self._attempt(retry, chunks, langs, probs, best, options, temperature=0.0, full=True, **extra)
-            retry = [i for i in retry if best[i].failed(options)]
         for t in options.temperatures[1:]:
             if not retry:
                 break
@@ -322,7 +312,7 @@ class WhisperEngine:
 
     def _attempt(self, idx: list[int], chunks, langs, probs, best, options, *, temperature: float,
                  full: bool, beam_size: int, reuse: bool = False, prefer_new: bool = False,
-                 candidates: dict | None = None, no_repeat_ngram_size: int = 0) -> None:
+                 candidates: dict | None = None) -> None:
         """Decode chunks ``idx`` once more; keep each result that beats the best so far.
 
         ``reuse`` decodes again from the encoder output of the current best (same window);
@@ -353,7 +343,7 @@ class WhisperEngine:
                     by_prompt.setdefault(tuple(self._prompt(langs[i], options)), []).append(k)
                 for prompt, ks in by_prompt.items():
                     decoded = self._generate(encoded[ks], [list(prompt)] * len(ks), options, temperature,
-                                             frames, beam_size, no_repeat_ngram_size)
+                                             frames, beam_size)
                     for k, d in zip(ks, decoded):
                         i = part[k]
                         d.language = langs[i]
@@ -480,12 +470,9 @@ def _holes(segs: list[dict], duration: float, consumed_s: float) -> list[tuple[f
 
 
 def _better(new: _Decode, old: _Decode, o: TranscribeOptions, prefer_new: bool = False) -> bool:
-    """Prefer a decode that passes the checks; among failed ones a repeatable (temperature 0) one; then the
-    newer (``prefer_new``) or the more probable."""
+    """Prefer a decode that passes the checks; then the newer (``prefer_new``) or the more probable."""
     if new.failed(o) != old.failed(o):
         return not new.failed(o)
-    if new.failed(o) and new.temperature > 0 and old.temperature == 0:
-        return False  # every fall-back failed: keep the repeatable decode, not a sampled one
     return prefer_new or new.avg_logprob > old.avg_logprob
 
 
