@@ -213,7 +213,8 @@ class WhisperEngine:
 
         tok = self.tokenizer("en", options.task)
         if temperature > 0:
-            # sampled fall-backs are seeded: the same input gives the same transcript on every run
+            # Seeded, but CTranslate2 seeds its per-thread generator once (OpenNMT/CTranslate2#1757): a fresh
+            # process gives the same transcript on every run; calls in one process (server, batch) may not.
             ctranslate2.set_random_seed(int(temperature * 1000))
             kw = dict(beam_size=1, num_hypotheses=5, sampling_topk=0, sampling_temperature=temperature)
         else:
