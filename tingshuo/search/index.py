@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import InputError, TingshuoError
+from ..util import same_file
 from .document import (Document, FileState, abs_path, content_hash, embed_passages, embed_use, file_state,
                        make_document, sidecar_transcript, stored_transcript)
 from .passages import UNITS_VERSION, unit_texts
@@ -283,7 +284,8 @@ class Index:
                 note("skipped", state.path, "")
                 continue
             if not old:
-                same = [f for f in self.store.file_by_hash(chash) if _samefile(f.path, state.path)]
+                same = [f for f in self.store.file_by_hash(chash)
+                        if f.path != state.path and same_file(f.path, state.path)]
                 if same:  # already indexed under another path to this very file (a hard link made since)
                     counts["skipped"] += 1
                     note("skipped", state.path, f"the same file as {same[0].path}")
@@ -601,13 +603,6 @@ def _same_files(paths: list[str]) -> dict[str, str]:
         keep = next((p for p in group if os.path.realpath(p) == p), group[0])
         out.update({p: keep for p in group if p != keep})
     return out
-
-
-def _samefile(a: str, b: str) -> bool:
-    try:
-        return a != b and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _database_broken(exc: Exception) -> bool:
