@@ -166,12 +166,7 @@ class Store:
                         continue
                     raise InputError(f"The index {self.path.parent} is busy (another process holds it); "
                                      "try again when it is done.") from None
-                if "malformed" in str(exc) or "corrupt" in str(exc):
-                    raise IndexDamaged(self.path.parent, str(exc)) from None
-                if _storage_problem(exc):
-                    raise _storage_error(self.path.parent, exc) from None
-                raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index "
-                                 "or remove that file.") from None
+                raise self._open_error(exc, writable=True) from None
             except IndexDamaged:
                 self.close()
                 raise
@@ -186,6 +181,16 @@ class Store:
             raise InputError(f"The index {self.path.parent} has schema {version}, this tingshuo reads {SCHEMA_VERSION}; "
                              "build a new index with 'tingshuo index'.")
 
+    def _open_error(self, exc: sqlite3.DatabaseError, *, writable: bool) -> Exception:
+        """What a database error on opening means: a damaged index, a full disk (where it can be written),
+        or a file that is not an index (removing it is advised only where it can be removed)."""
+        if "malformed" in str(exc) or "corrupt" in str(exc):
+            return IndexDamaged(self.path.parent, str(exc))
+        if writable and _storage_problem(exc):
+            return _storage_error(self.path.parent, exc)
+        return InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index"
+                          + (" or remove that file." if writable else "."))
+
     def _open_readonly(self) -> None:
         """Open for searching only: ``mode=ro`` (or ``immutable`` where SQLite cannot make the WAL's shared
         memory file beside it), nothing written; an index that would need an upgrade says where to do it."""
@@ -196,9 +201,7 @@ class Store:
             version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
             self.close()
-            if "malformed" in str(exc) or "corrupt" in str(exc):
-                raise IndexDamaged(self.path.parent, str(exc)) from None
-            raise InputError(f"{self.path} is not a tingshuo search index ({exc}); give another --index.") from None
+            raise self._open_error(exc, writable=False) from None
         if version is None:
             raise InputError(f"{self.path} is not a tingshuo search index (it has no schema); give another --index.")
         if version != SCHEMA_VERSION or "vec_use" not in have or "units_version" not in have_files:
