@@ -13,7 +13,9 @@ Data (built from ../shared/data, cached in --work):
     LibriVox, ...); zh-tune = the first 45 AISHELL-sample clips, zh-report = the other AISHELL-sample
     clips and the other Mandarin read clips. Parameters were tuned on *-tune only.
     en/zh-freshreport = the report clips in another order (a held-out set, see FRESH);
-    en/zh-fresh2report = a third order, en/zh-fresh2synth = new sentences, synthetic only (FRESH2).
+    en/zh-fresh2report = a third order, en/zh-fresh2synth = new sentences, synthetic only (FRESH2);
+    en/zh-fresh3report = a fourth order, en/zh-fresh3synth = other new sentences, en/zh-fresh3cond
+    = a fifth order under recording conditions (FRESH3).
   * hour: train-cathy's 832 clips + en-report clips joined the same way (about 60 min), for speed
     and memory (cathy is the tune speaker: its accuracy figures are flagged as such).
   * TIMIT: en/DeepSpeech/LDC93S1.wav with TIMIT's own word boundaries (.wrd) — one sentence.
@@ -69,6 +71,21 @@ FRESH = {"seeds": (31, 32, 33), "splits": ("en-freshreport", "zh-freshreport")}
 FRESH2 = {"seeds": (41, 42, 43), "splits": ("en-fresh2report", "zh-fresh2report"),
           "synthetic": ("en-fresh2synth", "zh-fresh2synth")}
 FRESH2_SENTENCES = Path(__file__).parent / "data" / "align" / "fresh2-sentences.json"
+# The third fresh held-out set (defined by the lead on 2026-12-05 before any change to the aligner
+# that session; FRESH and FRESH2 are seen now): edit seeds 51-53 on the report chapters; the report
+# clips in a fourth order ("fresh3report": order seed 51, other pauses, another preface stretch);
+# new sentences read by our voices ("fresh3synth": bench/data/align/fresh3-sentences.json); and the
+# report clips in a fifth order, each under its own recording condition ("fresh3cond": level,
+# noise, band limit, room; order and conditions seed 52 — harder than any split the targets name,
+# reported beside them). Run once, when a method is frozen:
+#   bench/align.py --parts robust --splits en-report,zh-report --robust-seeds 51,52,53
+#   bench/align.py --parts sentence,robust --splits en-fresh3report,zh-fresh3report --robust-seeds 51
+#   bench/align.py --parts word,robust --splits en-fresh3synth,zh-fresh3synth --robust-seeds 51,52,53
+#   bench/align.py --parts sentence --splits en-fresh3cond,zh-fresh3cond
+FRESH3 = {"seeds": (51, 52, 53), "splits": ("en-fresh3report", "zh-fresh3report"),
+          "synthetic": ("en-fresh3synth", "zh-fresh3synth"), "conditions": ("en-fresh3cond", "zh-fresh3cond")}
+FRESH_SENTENCES = {"fresh2synth": FRESH2_SENTENCES,
+                   "fresh3synth": Path(__file__).parent / "data" / "align" / "fresh3-sentences.json"}
 # Tune-only edit seeds: 3, 4, 5 (align3) and 6, 7, 8 (align4), on the tune splits only.
 TRAIN_CATHY = DEV.parent / "train-cathy"
 EDGE_DB = 40.0  # a clip's edges are trimmed at the first/last frame within this of its loudest 10 ms
@@ -96,10 +113,21 @@ def split_rows(name: str) -> list[dict]:
     split uses: the two-party call's segments, the AMI clip, SpeechBrain's samples — their texts are
     marked approximate)."""
     lang, part = name.split("-")
-    if part == "fresh2synth":
-        # text only (synthetic speech): new sentences of align5's held-out set
-        texts = json.loads(FRESH2_SENTENCES.read_text(encoding="utf-8"))[lang]
+    if part in FRESH_SENTENCES:
+        # text only (synthetic speech): new sentences of a held-out set (FRESH2, FRESH3)
+        texts = json.loads(FRESH_SENTENCES[part].read_text(encoding="utf-8"))[lang]
         return [{"text": t, "audio": None, "path": None} for t in texts]
+    if part == "fresh3report":
+        # the lead's FRESH3 composition: the report clips in a fourth order (order seed 51)
+        rows = split_rows(f"{lang}-report")
+        random.Random(51).shuffle(rows)
+        return rows
+    if part == "fresh3cond":
+        # FRESH3: the report clips in a fifth order, each under its own recording condition
+        rows = split_rows(f"{lang}-report")
+        rng = random.Random(52)
+        rng.shuffle(rows)
+        return [dict(r, condition=_random_condition(rng)) for r in rows]
     if part == "fresh2report":
         # align5's held-out composition: the report clips in a third order (order seed 41)
         rows = split_rows(f"{lang}-report")
@@ -130,7 +158,7 @@ def split_rows(name: str) -> list[dict]:
 
 
 def is_tune(name: str) -> bool:
-    return not (name.endswith("report") or name.endswith("synth"))
+    return not (name.endswith("report") or name.endswith("synth") or name.endswith("cond"))
 
 
 def synthetic_only(name: str) -> bool:
@@ -145,7 +173,8 @@ def preface_for(name: str) -> str:
     lang = name.split("-")[0]
     other = split_rows(("zh" if lang == "zh" else "en") + ("-report" if is_tune(name) else "-tune"))
     n = 6 if lang == "en" else 5
-    start = {"freshreport": n, "fresh2report": 2 * n, "fresh2synth": 3 * n}.get(name.split("-")[1], 0)
+    start = {"freshreport": n, "fresh2report": 2 * n, "fresh2synth": 3 * n, "fresh3report": 4 * n,
+             "fresh3synth": 5 * n, "fresh3cond": 6 * n}.get(name.split("-")[1], 0)
     return ("" if lang == "zh" else " ").join(r["text"] for r in other[start:start + n])
 
 
