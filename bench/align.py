@@ -991,7 +991,8 @@ def main() -> None:
     ap.add_argument("--options", default="{}", help="AlignOptions as JSON (tuning runs)")
     ap.add_argument("--robust-seeds", default="3", help="text edits to run (3 is the reported one; "
                                                           "31-33 the fresh held-out edits on the report "
-                                                          "splits, see FRESH, 41-43 see FRESH2; others are "
+                                                          "splits, see FRESH, 41-43 see FRESH2, 51-53 see "
+                                                          "FRESH3; others are "
                                                           "tune material)")
     ap.add_argument("--robust-kinds", default="chapter,synthetic")
     args = ap.parse_args()
