@@ -479,26 +479,53 @@ NUM_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven 
 NUM_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
 
 
-def _en_digits(text: str) -> str:
-    """Spelled-out numbers ("twenty three", "one hundred and five") as digits."""
-    def repl(m):
-        words = re.split(r"[\s-]+", m.group(0).lower())
-        total, cur = 0, 0
-        for w in words:
-            if w in NUM_WORDS:
-                cur += NUM_WORDS[w]
-            elif w in NUM_TENS:
-                cur += NUM_TENS[w]
-            elif w == "hundred":
-                cur *= 100
-            elif w == "thousand":
-                total, cur = total + cur * 1000, 0
-            elif w == "and":
-                continue
-        return str(total + cur)
+_NUM = "|".join(list(NUM_WORDS) + list(NUM_TENS))
+# a run of number words on one line (a number never runs across a line break: "two\nTwo" is two)
+NUM_RUN = rf"\b(?:{_NUM})(?:[ \t-]+(?:{_NUM}|hundred|thousand|and(?=[ \t]+(?:{_NUM}))))*\b"
 
-    pat = "|".join(list(NUM_WORDS) + list(NUM_TENS))
-    return re.sub(rf"\b(?:{pat})(?:[\s-]+(?:{pat}|hundred|thousand|and(?=\s+(?:{pat}))))*\b", repl, text, flags=re.I)
+
+def _en_number_groups(words: list[str]) -> list[int]:
+    """The numbers a run of number words says, as a writer would take them: "twenty three" is 23,
+    "one hundred and five" 105, but "fourteen fifty-five" is two numbers (14, 55), "one two three"
+    three; a value joins the current number only where English grammar adds it (a unit after a
+    tens word, anything below the hundreds after "hundred" / "thousand")."""
+    groups: list[int] = []
+    total = cur = 0
+    last = None  # kind of the last word of the current number
+    for w in words:
+        if w == "and":
+            continue
+        if w == "hundred":
+            cur, last = (cur or 1) * 100, "hundred"
+            continue
+        if w == "thousand":
+            total, cur, last = total + (cur or 1) * 1000, 0, "thousand"
+            continue
+        v = NUM_WORDS[w] if w in NUM_WORDS else NUM_TENS[w]
+        kind = "tens" if w in NUM_TENS else "unit" if v < 10 else "teen"
+        joins = last is None or (last == "tens" and kind == "unit") or (
+            last in ("hundred", "thousand") and cur % 100 == 0)
+        if not joins:
+            groups.append(total + cur)
+            total = cur = 0
+        cur += v
+        last = kind
+    groups.append(total + cur)
+    return groups
+
+
+def _en_digits(text: str) -> str:
+    """Spelled-out numbers as digits, as a writer would: "twenty three" 23, "one hundred and five"
+    105, a year read in pairs "nineteen sixty-nine" 1969, "fourteen fifty-five" 1455, a list "one
+    two three" 1 2 3. (Before 2026-12-05 the values were summed: "fourteen fifty-five" became 69,
+    which no text would write; seen rounds' figures count those apart as unreadable.)"""
+    def repl(m):
+        g = _en_number_groups(re.split(r"[ \t-]+", m.group(0).lower()))
+        if len(g) == 2 and 10 <= g[0] <= 99 and 10 <= g[1] <= 99:
+            return f"{g[0]}{g[1]:02d}"
+        return " ".join(str(x) for x in g)
+
+    return re.sub(NUM_RUN, repl, text, flags=re.I)
 
 
 def robust_text(text: str, lang: str, seed: int, preface: str) -> tuple[str, dict]:
@@ -822,9 +849,8 @@ def _unreadable_digit_spans(before: str, after: str, shift) -> list[tuple[int, i
     def keys(t: str) -> list[str]:
         return [k for u in units(t, "en") for k in u.keys if k != "and"]
 
-    pat = "|".join(list(NUM_WORDS) + list(NUM_TENS))
     out = []
-    for m in re.finditer(rf"\b(?:{pat})(?:[\s-]+(?:{pat}|hundred|thousand|and(?=\s+(?:{pat}))))*\b", before, re.I):
+    for m in re.finditer(NUM_RUN, before, re.I):
         digits = _en_digits(m.group(0))
         if keys(m.group(0)) != keys(digits):
             a = shift(m.start())
