@@ -300,3 +300,48 @@ def test_a_heard_first_word_that_took_the_pause_before_it_starts_after_the_pause
                      min_anchor=2, unspoken_ratio=0.35)
     second = [it for it in plan.items if it.unit == 4][0]
     assert second.t0 < 2.0, second
+
+
+@pytest.mark.parametrize("case", ["two-word line", "sentence start"])
+def test_a_word_across_a_pause_keeps_the_side_the_recogniser_heard_it_on(case):
+    """Real times (en-fresh2report, made relative). "Side | Left" with digital silence between:
+    the DTW ran a word early across each pause — "Left" from inside "Side"'s sound over the pause
+    into its own, the next line's "We" from inside "Left"'s over the next pause — and the side
+    with more of the span won: the line ended 0.6 s early and the next began 0.9 s early, though
+    the recogniser had heard both words after their pauses. Likewise "himself. | The forms":
+    "The" was put in the tail of the sentence before (0.8 s early)."""
+    from tingshuo.align.aligner import _assemble
+    from tingshuo.align.plan import make_plan
+
+    if case == "two-word line":
+        text = "Side Left\nWe also need a small plastic snake."
+        heard = [("Side,", 0.68, 0.84), ("left.", 1.39, 1.49), ("We", 2.36, 2.48), ("also", 2.54, 2.78),
+                 ("need", 2.84, 3.06), ("a", 3.24, 3.42), ("small", 3.46, 3.64)]
+        speech = [(0.52, 1.06), (1.30, 1.70), (2.43, 3.70)]
+        forced = [(0.48, 0.90), (0.90, 1.48), (1.48, 2.47), (2.47, 2.77), (2.77, 3.07), (3.07, 3.43), (3.43, 3.65)]
+        want = {"Left": (None, 1.70), "We": (2.43, None)}
+    else:
+        text = "He might have been made amiable himself.\nThe forms of printed letters."
+        heard = [("He", 0.0, 0.2), ("might", 0.2, 0.4), ("have", 0.4, 0.6), ("been", 0.6, 0.75),
+                 ("made", 0.75, 1.1), ("amiable", 1.15, 1.6), ("himself.", 1.65, 2.1), ("The", 2.88, 3.03),
+                 ("forms", 3.08, 3.33), ("of", 3.39, 3.53), ("printed", 3.56, 3.79), ("letters.", 3.84, 4.2)]
+        speech = [(0.0, 2.35), (2.96, 4.3)]
+        forced = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.75), (0.75, 1.1), (1.1, 1.64), (1.64, 2.12),
+                  (2.12, 2.99), (2.99, 3.35), (3.35, 3.51), (3.51, 3.77), (3.77, 4.2)]
+        want = {"himself": (None, 2.35), "The": (2.96, None)}
+    h = _heard(heard, speech)
+    silent = np.ones(h.energy_db.size, bool)
+    for a, b in speech:
+        silent[int(round(a / 0.01)):int(round(b / 0.01))] = False
+    text_units = units(text, "en")
+    plan = make_plan(text_units, h, "en", min_anchor=2, unspoken_ratio=0.35)
+    idx = [i for i, it in enumerate(plan.items) if it.unit >= 0]
+    assert len(idx) >= len(forced) and all(plan.items[i].anchored for i in idx[:len(forced)])
+    times = {i: (a, b, 0.9, None, None) for i, (a, b) in zip(idx, forced)}
+    result = _assemble(text, text_units, plan, times, h, silent, AlignOptions(), "t.wav", "en")
+    got = {w.text: w for w in result.words}
+    for word, (start, end) in want.items():
+        if start is not None:
+            assert got[word].start_s == pytest.approx(start, abs=0.05), got[word]
+        if end is not None:
+            assert got[word].end_s == pytest.approx(end, abs=0.05), got[word]

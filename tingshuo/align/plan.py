@@ -55,6 +55,7 @@ class Item:
     doubtful: bool = False
     heard_nearby: bool = True  # the recogniser heard words not in the text in this item's gap
     heard: bool = True  # the recogniser heard this unit's words here (even if too few to anchor it)
+    heard_s: tuple[float, float] | None = None  # where the recogniser heard it (anchored text units)
 
 
 @dataclass
@@ -304,7 +305,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
     for a, b in zip(bounds[:-1], bounds[1:]):
         if a >= 0:
             u = text_units[a]
-            items.append(Item(a, u.text, (u.core_start - u.start, u.core_end - u.start), u_t0[a], u_t1[a], True))
+            items.append(Item(a, u.text, (u.core_start - u.start, u.core_end - u.start), u_t0[a], u_t1[a], True,
+                              heard_s=(float(u_t0[a]), float(u_t1[a]))))
         if b - a <= 1 and not _extra_between(a, b, u_h, used_heard, anchored, n_units):
             continue
         t_lo = u_t1[a] if a >= 0 else 0.0

@@ -28,6 +28,10 @@ PAUSE_REACH_S = 0.25
 # "The"), while a breath before a sentence is sound the VAD does not take for speech. Chosen on
 # the tune splits (en-tune2: 96.0 -> 97.3 % of edges within 100 ms; the others unchanged).
 PAUSE_REACH_SPEECH_S = 0.5
+# A word that straddles a pause keeps the stretch of sound where the recogniser heard it when at
+# least this much of its heard span lies in stretches, and this share of that in one of them.
+HEARD_MIN_S = 0.02
+HEARD_SHARE = 0.75
 
 
 def silence_mask(heard: Heard, quiet_db: float = QUIET_DB) -> np.ndarray:
@@ -172,7 +176,8 @@ def pause_runs(silent: np.ndarray, min_s: float = PACK_MIN_PAUSE_S) -> list[tupl
 
 
 def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], ends_phrase: list[bool],
-                    min_part_s: float = 0.05, speech=None) -> None:
+                    min_part_s: float = 0.05, speech=None,
+                    heard: list[tuple[float, float] | None] | None = None) -> None:
     """Take pauses out of words (in place; ``spans`` sorted [start, end] lists).
 
     A word that overlaps pauses is split by them into stretches of sound; the word keeps one
@@ -182,6 +187,11 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
     the first stretch counts more. A stretch counts by its length times how sure the VAD is that
     it is speech (``speech(t0, t1)`` -> 0..1, full weight from 0.1; a click or breath before a
     sentence is not a word).
+    Where the recogniser heard the word (``heard``: its (start, end) per word, or None) and that
+    span lies (almost) all in one stretch, the word keeps that stretch: the DTW's boundaries can
+    run a word early across a pause ("Side | Left" with digital silence between: "Left" within
+    "Side"'s sound, the next sentence's "We" over "Left"'s), and a pause is not where the
+    recogniser's word times go wrong by that much.
     Stretches before the kept one go to the word before, those after it to the word after.
     """
     if not runs or not spans:
@@ -219,6 +229,12 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
         else:
             weights[-1] = 1.5
         j = int(np.argmax([(ln if ln >= min_part_s else 0.0) * w for ln, w in zip(lengths, weights)]))
+        h = heard[k] if heard is not None else None
+        if h is not None:
+            ov = [max(0.0, min(e, h[1]) - max(s_, h[0])) for s_, e in stretches]
+            best = int(np.argmax(ov))
+            if sum(ov) >= HEARD_MIN_S and ov[best] >= HEARD_SHARE * sum(ov):
+                j = best
         new_a, new_b = stretches[j]
         if j > 0 and k > 0 and spans[k - 1][1] >= a - 0.02:
             spans[k - 1][1] = max(spans[k - 1][1], over[0][0])
