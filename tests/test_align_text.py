@@ -345,3 +345,53 @@ def test_a_word_across_a_pause_keeps_the_side_the_recogniser_heard_it_on(case):
             assert got[word].start_s == pytest.approx(start, abs=0.05), got[word]
         if end is not None:
             assert got[word].end_s == pytest.approx(end, abs=0.05), got[word]
+
+
+def test_a_stretch_of_speech_between_two_pauses_is_given_to_a_word():
+    """Real DTW times (en-fresh2report, nothing heard there): "Rear Right | Front | Left | Six
+    spoons", digital silence between the words. "Left", a line's last word, kept the side before
+    its pause (within "Front"'s sound), "Six", a line's first word, the side after the next pause,
+    and "Left"'s own sound (2.51-2.92) was nobody's: the line ended 0.7 s early."""
+    spans = [[0.08, 0.74], [0.74, 1.96], [1.96, 2.74], [2.74, 4.16], [4.16, 4.60]]
+    runs = [(0.85, 1.79), (2.23, 2.51), (2.92, 4.00)]
+    split_at_pauses(spans, runs, [True, False, True, False, False], speech=lambda a, b: 0.9)
+    assert spans[2] == pytest.approx([2.51, 2.92]) and spans[1] == pytest.approx([1.79, 2.23]), spans
+    assert spans[3][0] == pytest.approx(4.0), spans
+    # a stretch the VAD does not take for speech (a click, a breath) stays nobody's
+    spans = [[0.08, 0.74], [0.74, 1.96], [1.96, 2.74], [2.74, 4.16], [4.16, 4.60]]
+    split_at_pauses(spans, runs, [True, False, True, False, False], speech=lambda a, b: 0.9 if b - a > 0.5 else 0.1)
+    assert spans[2][1] <= 2.23 + 1e-9, spans
+
+
+def test_a_window_is_cut_at_the_pause_between_sentences_not_after_their_first_word():
+    """Real heard times (en-freshreport, made relative): Whisper heard "IT" from 0.06 s before the
+    end of the pause before it. The pause counted whole between "IT" and "WAS" too, the later
+    boundary won the tie, and "IT" was forced into the last 0.03 s of its window: 0.65 s early."""
+    from tingshuo.align.plan import make_plan, make_windows
+
+    text = "Who would see me at this moment.\nIT WAS THE FIRST GREAT SORROW OF HIS LIFE."
+    heard = [("Who", 0.0, 0.15), ("would", 0.18, 0.33), ("see", 0.36, 0.55), ("me", 0.79, 0.97),
+             ("at", 1.03, 1.13), ("this", 1.16, 1.29), ("moment.", 1.33, 1.57), ("IT", 2.25, 2.39),
+             ("WAS", 2.42, 2.53), ("THE", 2.56, 2.67), ("FIRST", 2.71, 2.93), ("GREAT", 2.98, 3.23),
+             ("SORROW", 3.28, 3.61), ("OF", 3.65, 3.75), ("HIS", 3.78, 3.95), ("LIFE.", 3.98, 4.3)]
+    h = _heard(heard, [(0.0, 1.72), (2.31, 4.4)])
+    plan = make_plan(units(text, "en"), h, "en", min_anchor=2, unspoken_ratio=0.35)
+    windows = make_windows(plan, h, 3.0, [(1.72, 2.31)])
+    it = [i for i, x in enumerate(plan.items) if x.text.startswith("IT")][0]
+    w = [w for w in windows if it in w.items][0]
+    assert w.items[0] == it and 1.72 <= w.start_s <= 2.31, windows
+
+
+def test_a_sentences_first_word_heard_inside_the_pause_before_it_goes_after_the_pause():
+    """Real times (zh-tune, made relative): Whisper's coarse character times put "这" in the pause
+    before its sentence (1.12-1.91 s, pause 0.94-2.42); the DTW gave it the sentence before's last
+    0.09 s of sound and the pause. It was said after the pause."""
+    spans = [[0.25, 0.51], [0.51, 0.63], [0.63, 0.85], [0.85, 1.91], [2.38, 2.68], [2.68, 3.0]]
+    heard = [None, None, None, (1.12, 1.91), (1.91, 2.71), (2.71, 3.03)]
+    split_at_pauses(spans, [(0.94, 2.42)], [False, False, True, False, False, False],
+                    speech=lambda a, b: 0.9, heard=heard)
+    assert spans[3][0] == pytest.approx(2.42) and spans[2][1] <= 0.94 + 1e-9, spans
+    # a word heard in the pause that does not start a sentence keeps the DTW's side
+    spans = [[0.25, 0.51], [0.51, 0.63], [0.63, 0.89], [0.83, 1.91], [2.38, 2.68], [2.68, 3.0]]
+    split_at_pauses(spans, [(0.94, 2.42)], [False] * 6, speech=lambda a, b: 0.9, heard=heard)
+    assert spans[3][1] <= 0.94 + 1e-9, spans
