@@ -300,3 +300,98 @@ def test_a_heard_first_word_that_took_the_pause_before_it_starts_after_the_pause
                      min_anchor=2, unspoken_ratio=0.35)
     second = [it for it in plan.items if it.unit == 4][0]
     assert second.t0 < 2.0, second
+
+
+@pytest.mark.parametrize("case", ["two-word line", "sentence start"])
+def test_a_word_across_a_pause_keeps_the_side_the_recogniser_heard_it_on(case):
+    """Real times (en-fresh2report, made relative). "Side | Left" with digital silence between:
+    the DTW ran a word early across each pause — "Left" from inside "Side"'s sound over the pause
+    into its own, the next line's "We" from inside "Left"'s over the next pause — and the side
+    with more of the span won: the line ended 0.6 s early and the next began 0.9 s early, though
+    the recogniser had heard both words after their pauses. Likewise "himself. | The forms":
+    "The" was put in the tail of the sentence before (0.8 s early)."""
+    from tingshuo.align.aligner import _assemble
+    from tingshuo.align.plan import make_plan
+
+    if case == "two-word line":
+        text = "Side Left\nWe also need a small plastic snake."
+        heard = [("Side,", 0.68, 0.84), ("left.", 1.39, 1.49), ("We", 2.36, 2.48), ("also", 2.54, 2.78),
+                 ("need", 2.84, 3.06), ("a", 3.24, 3.42), ("small", 3.46, 3.64)]
+        speech = [(0.52, 1.06), (1.30, 1.70), (2.43, 3.70)]
+        forced = [(0.48, 0.90), (0.90, 1.48), (1.48, 2.47), (2.47, 2.77), (2.77, 3.07), (3.07, 3.43), (3.43, 3.65)]
+        want = {"Left": (None, 1.70), "We": (2.43, None)}
+    else:
+        text = "He might have been made amiable himself.\nThe forms of printed letters."
+        heard = [("He", 0.0, 0.2), ("might", 0.2, 0.4), ("have", 0.4, 0.6), ("been", 0.6, 0.75),
+                 ("made", 0.75, 1.1), ("amiable", 1.15, 1.6), ("himself.", 1.65, 2.1), ("The", 2.88, 3.03),
+                 ("forms", 3.08, 3.33), ("of", 3.39, 3.53), ("printed", 3.56, 3.79), ("letters.", 3.84, 4.2)]
+        speech = [(0.0, 2.35), (2.96, 4.3)]
+        forced = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.75), (0.75, 1.1), (1.1, 1.64), (1.64, 2.12),
+                  (2.12, 2.99), (2.99, 3.35), (3.35, 3.51), (3.51, 3.77), (3.77, 4.2)]
+        want = {"himself": (None, 2.35), "The": (2.96, None)}
+    h = _heard(heard, speech)
+    silent = np.ones(h.energy_db.size, bool)
+    for a, b in speech:
+        silent[int(round(a / 0.01)):int(round(b / 0.01))] = False
+    text_units = units(text, "en")
+    plan = make_plan(text_units, h, "en", min_anchor=2, unspoken_ratio=0.35)
+    idx = [i for i, it in enumerate(plan.items) if it.unit >= 0]
+    assert len(idx) >= len(forced) and all(plan.items[i].anchored for i in idx[:len(forced)])
+    times = {i: (a, b, 0.9, None, None) for i, (a, b) in zip(idx, forced)}
+    result = _assemble(text, text_units, plan, times, h, silent, AlignOptions(), "t.wav", "en")
+    got = {w.text: w for w in result.words}
+    for word, (start, end) in want.items():
+        if start is not None:
+            assert got[word].start_s == pytest.approx(start, abs=0.05), got[word]
+        if end is not None:
+            assert got[word].end_s == pytest.approx(end, abs=0.05), got[word]
+
+
+def test_a_stretch_of_speech_between_two_pauses_is_given_to_a_word():
+    """Real DTW times (en-fresh2report, nothing heard there): "Rear Right | Front | Left | Six
+    spoons", digital silence between the words. "Left", a line's last word, kept the side before
+    its pause (within "Front"'s sound), "Six", a line's first word, the side after the next pause,
+    and "Left"'s own sound (2.51-2.92) was nobody's: the line ended 0.7 s early."""
+    spans = [[0.08, 0.74], [0.74, 1.96], [1.96, 2.74], [2.74, 4.16], [4.16, 4.60]]
+    runs = [(0.85, 1.79), (2.23, 2.51), (2.92, 4.00)]
+    split_at_pauses(spans, runs, [True, False, True, False, False], speech=lambda a, b: 0.9)
+    assert spans[2] == pytest.approx([2.51, 2.92]) and spans[1] == pytest.approx([1.79, 2.23]), spans
+    assert spans[3][0] == pytest.approx(4.0), spans
+    # a stretch the VAD does not take for speech (a click, a breath) stays nobody's
+    spans = [[0.08, 0.74], [0.74, 1.96], [1.96, 2.74], [2.74, 4.16], [4.16, 4.60]]
+    split_at_pauses(spans, runs, [True, False, True, False, False], speech=lambda a, b: 0.9 if b - a > 0.5 else 0.1)
+    assert spans[2][1] <= 2.23 + 1e-9, spans
+
+
+def test_a_window_is_cut_at_the_pause_between_sentences_not_after_their_first_word():
+    """Real heard times (en-freshreport, made relative): Whisper heard "IT" from 0.06 s before the
+    end of the pause before it. The pause counted whole between "IT" and "WAS" too, the later
+    boundary won the tie, and "IT" was forced into the last 0.03 s of its window: 0.65 s early."""
+    from tingshuo.align.plan import make_plan, make_windows
+
+    text = "Who would see me at this moment.\nIT WAS THE FIRST GREAT SORROW OF HIS LIFE."
+    heard = [("Who", 0.0, 0.15), ("would", 0.18, 0.33), ("see", 0.36, 0.55), ("me", 0.79, 0.97),
+             ("at", 1.03, 1.13), ("this", 1.16, 1.29), ("moment.", 1.33, 1.57), ("IT", 2.25, 2.39),
+             ("WAS", 2.42, 2.53), ("THE", 2.56, 2.67), ("FIRST", 2.71, 2.93), ("GREAT", 2.98, 3.23),
+             ("SORROW", 3.28, 3.61), ("OF", 3.65, 3.75), ("HIS", 3.78, 3.95), ("LIFE.", 3.98, 4.3)]
+    h = _heard(heard, [(0.0, 1.72), (2.31, 4.4)])
+    plan = make_plan(units(text, "en"), h, "en", min_anchor=2, unspoken_ratio=0.35)
+    windows = make_windows(plan, h, 3.0, [(1.72, 2.31)])
+    it = [i for i, x in enumerate(plan.items) if x.text.startswith("IT")][0]
+    w = [w for w in windows if it in w.items][0]
+    assert w.items[0] == it and 1.72 <= w.start_s <= 2.31, windows
+
+
+def test_a_sentences_first_word_heard_inside_the_pause_before_it_goes_after_the_pause():
+    """Real times (zh-tune, made relative): Whisper's coarse character times put "这" in the pause
+    before its sentence (1.12-1.91 s, pause 0.94-2.42); the DTW gave it the sentence before's last
+    0.09 s of sound and the pause. It was said after the pause."""
+    spans = [[0.25, 0.51], [0.51, 0.63], [0.63, 0.85], [0.85, 1.91], [2.38, 2.68], [2.68, 3.0]]
+    heard = [None, None, None, (1.12, 1.91), (1.91, 2.71), (2.71, 3.03)]
+    split_at_pauses(spans, [(0.94, 2.42)], [False, False, True, False, False, False],
+                    speech=lambda a, b: 0.9, heard=heard)
+    assert spans[3][0] == pytest.approx(2.42) and spans[2][1] <= 0.94 + 1e-9, spans
+    # a word heard in the pause that does not start a sentence keeps the DTW's side
+    spans = [[0.25, 0.51], [0.51, 0.63], [0.63, 0.89], [0.83, 1.91], [2.38, 2.68], [2.68, 3.0]]
+    split_at_pauses(spans, [(0.94, 2.42)], [False] * 6, speech=lambda a, b: 0.9, heard=heard)
+    assert spans[3][1] <= 0.94 + 1e-9, spans

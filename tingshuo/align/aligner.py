@@ -301,7 +301,8 @@ def _assemble(text: str, text_units: list[Unit], plan: Plan, times: dict, heard:
     runs = pause_runs(silent) if silent is not None else []
     if silent is not None:
         ends = [it.unit >= 0 and _ends_phrase(text_units[it.unit]) for it in (plan.items[i] for i in order)]
-        split_at_pauses(spans, runs, ends, speech=heard.speech_share)
+        split_at_pauses(spans, runs, ends, speech=heard.speech_share,
+                        heard=[plan.items[i].heard_s for i in order])
         placed0, placed1 = edges_to_pauses(spans, runs, vad=vad_frames(heard))
     else:
         placed0 = placed1 = [False] * len(spans)

@@ -55,6 +55,7 @@ class Item:
     doubtful: bool = False
     heard_nearby: bool = True  # the recogniser heard words not in the text in this item's gap
     heard: bool = True  # the recogniser heard this unit's words here (even if too few to anchor it)
+    heard_s: tuple[float, float] | None = None  # where the recogniser heard it (anchored text units)
 
 
 @dataclass
@@ -304,7 +305,8 @@ def make_plan(text_units: list[Unit], heard: Heard, language: str, *, min_anchor
     for a, b in zip(bounds[:-1], bounds[1:]):
         if a >= 0:
             u = text_units[a]
-            items.append(Item(a, u.text, (u.core_start - u.start, u.core_end - u.start), u_t0[a], u_t1[a], True))
+            items.append(Item(a, u.text, (u.core_start - u.start, u.core_end - u.start), u_t0[a], u_t1[a], True,
+                              heard_s=(float(u_t0[a]), float(u_t1[a]))))
         if b - a <= 1 and not _extra_between(a, b, u_h, used_heard, anchored, n_units):
             continue
         t_lo = u_t1[a] if a >= 0 else 0.0
@@ -585,15 +587,24 @@ def _long_pause(a: Item, b: Item) -> bool:
 
 
 def _pause_near(a: Item, b: Item, pauses, p_starts) -> tuple[float, float] | None:
-    """The longest silent stretch around the boundary between items ``a`` and ``b``."""
+    """The silent stretch around the boundary between items ``a`` and ``b`` that lies most between them."""
+    p = _pause_between(a, b, pauses, p_starts)
+    return p[0] if p else None
+
+
+def _pause_between(a: Item, b: Item, pauses, p_starts) -> tuple[tuple[float, float], float] | None:
+    """(pause, how much of it lies between ``a`` and ``b``): only that part counts, not the rest
+    of a pause that reaches into a word's rough span — Whisper heard "IT" from 0.06 s before the
+    end of the pause before it, so the whole pause also lay "between" "IT" and "WAS", the window
+    was cut there, and "IT" was forced into the sentence before's tail (0.65 s early)."""
     lo, hi = a.t1 - CUT_SEARCH_S - (0.0 if a.anchored else 0.3), b.t0 + CUT_SEARCH_S + (0.0 if b.anchored else 0.3)
     lo, hi = max(lo, a.t0), min(hi, b.t1)
     k = max(0, int(np.searchsorted(p_starts, lo)) - 1)
     best = None
     while k < len(pauses) and pauses[k][0] < hi:
         s, e = max(pauses[k][0], lo), min(pauses[k][1], hi)
-        if e > s and (best is None or e - s > best[1] - best[0]):
-            best = pauses[k]
+        if e > s and (best is None or e - s > best[1]):
+            best = (pauses[k], e - s)
         k += 1
     return best
 
@@ -607,8 +618,8 @@ def _best_cut(items: list[Item], i: int, j: int, pauses, p_starts) -> int:
         a, b = items[k], items[k + 1] if k + 1 < len(items) else None
         if b is None:
             return k
-        p = _pause_near(a, b, pauses, p_starts)
-        gap = (p[1] - p[0]) if p else max(0.0, b.t0 - a.t1) * 0.5
+        p = _pause_between(a, b, pauses, p_starts)
+        gap = p[1] if p else max(0.0, b.t0 - a.t1) * 0.5
         # between two anchored items the cut is safe; next to an unanchored one (rough times) it
         # may land on the wrong side of the word, so those are the last resort
         score = gap + (1.0 if a.anchored and b.anchored else -2.0) + 0.02 * (k - i) / max(1, j - i)

@@ -28,6 +28,10 @@ PAUSE_REACH_S = 0.25
 # "The"), while a breath before a sentence is sound the VAD does not take for speech. Chosen on
 # the tune splits (en-tune2: 96.0 -> 97.3 % of edges within 100 ms; the others unchanged).
 PAUSE_REACH_SPEECH_S = 0.5
+# A word that straddles a pause keeps the stretch of sound where the recogniser heard it when at
+# least this much of its heard span lies in stretches, and this share of that in one of them.
+HEARD_MIN_S = 0.02
+HEARD_SHARE = 0.75
 
 
 def silence_mask(heard: Heard, quiet_db: float = QUIET_DB) -> np.ndarray:
@@ -172,7 +176,8 @@ def pause_runs(silent: np.ndarray, min_s: float = PACK_MIN_PAUSE_S) -> list[tupl
 
 
 def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], ends_phrase: list[bool],
-                    min_part_s: float = 0.05, speech=None) -> None:
+                    min_part_s: float = 0.05, speech=None,
+                    heard: list[tuple[float, float] | None] | None = None) -> None:
     """Take pauses out of words (in place; ``spans`` sorted [start, end] lists).
 
     A word that overlaps pauses is split by them into stretches of sound; the word keeps one
@@ -182,12 +187,18 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
     the first stretch counts more. A stretch counts by its length times how sure the VAD is that
     it is speech (``speech(t0, t1)`` -> 0..1, full weight from 0.1; a click or breath before a
     sentence is not a word).
+    Where the recogniser heard the word (``heard``: its (start, end) per word, or None) and that
+    span lies (almost) all in one stretch, the word keeps that stretch: the DTW's boundaries can
+    run a word early across a pause ("Side | Left" with digital silence between: "Left" within
+    "Side"'s sound, the next sentence's "We" over "Left"'s), and a pause is not where the
+    recogniser's word times go wrong by that much.
     Stretches before the kept one go to the word before, those after it to the word after.
     """
     if not runs or not spans:
         return
     r_starts = np.array([r[0] for r in runs])
     r_ends = np.array([r[1] for r in runs])
+    raw = [tuple(sp) for sp in spans]
     for k, sp in enumerate(spans):
         a, b = sp
         i = int(np.searchsorted(r_ends, a, side="right"))  # first run ending after the word starts
@@ -201,7 +212,13 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
         stretches = [(edges[2 * j], edges[2 * j + 1]) for j in range(len(over) + 1)]
         lengths = [max(0.0, e - s_) * (min(1.0, speech(s_, e) / 0.1) if speech is not None and e > s_ else 1.0)
                    for s_, e in stretches]
-        if max(lengths) < min_part_s:  # (almost) all pause: the word starts where the pause ends
+        h = heard[k] if heard is not None else None
+        # a sentence's first word heard inside the pause before it (Whisper's coarse Chinese times:
+        # "这" heard 81.62-82.41 s in a pause to 82.92, forced from the sentence before's last
+        # 0.05 s of sound into the pause) is said after the pause, like a word that is all pause
+        in_pause = (h is not None and k > 0 and ends_phrase[k - 1] and h[0] >= over[0][0] - 0.02
+                    and h[1] <= over[-1][1] + 0.02 and not any(min(e, h[1]) > max(s_, h[0]) for s_, e in stretches))
+        if max(lengths) < min_part_s or in_pause:  # (almost) all pause: the word starts where the pause ends
             sp[0] = over[-1][1]
             sp[1] = max(b, sp[0] + MIN_WORD_S)
             for nxt in spans[k + 1:]:  # the words after it follow it
@@ -219,12 +236,56 @@ def split_at_pauses(spans: list[list[float]], runs: list[tuple[float, float]], e
         else:
             weights[-1] = 1.5
         j = int(np.argmax([(ln if ln >= min_part_s else 0.0) * w for ln, w in zip(lengths, weights)]))
+        if h is not None:
+            ov = [max(0.0, min(e, h[1]) - max(s_, h[0])) for s_, e in stretches]
+            best = int(np.argmax(ov))
+            if sum(ov) >= HEARD_MIN_S and ov[best] >= HEARD_SHARE * sum(ov):
+                j = best
         new_a, new_b = stretches[j]
         if j > 0 and k > 0 and spans[k - 1][1] >= a - 0.02:
             spans[k - 1][1] = max(spans[k - 1][1], over[0][0])
         if j < len(over) and k + 1 < len(spans) and spans[k + 1][0] <= b + 0.02:
             spans[k + 1][0] = min(max(spans[k + 1][0], over[j][1]), spans[k + 1][1])
         sp[0], sp[1] = new_a, max(new_b, new_a + MIN_WORD_S)
+    _fill_islands(spans, raw, runs, speech, heard)
+
+
+ISLAND_MIN_S = 0.1  # a stretch of sound between two pauses at least this long ...
+ISLAND_SPEECH = 0.5  # ... that the VAD takes for speech this surely is said by some word
+
+
+def _fill_islands(spans: list[list[float]], raw: list[tuple[float, float]], runs: list[tuple[float, float]],
+                  speech, heard) -> None:
+    """A stretch of speech between two pauses that the split left without a word goes to the word
+    whose DTW span had most of it, when that word shares the stretch it kept with a neighbour (in
+    place). "Front | Left" (a two-word line, digital silence between, nothing heard): "Left" kept
+    the side before the pause as a line's last word, the next line's "Six" the side after the
+    next pause as a line's first word, and "Left"'s own sound was nobody's: the line ended 0.7 s
+    early."""
+    starts = np.array([sp[0] for sp in spans])
+    for (_, a), (b, _) in zip(runs[:-1], runs[1:]):
+        if b - a < ISLAND_MIN_S or (speech is not None and speech(a, b) < ISLAND_SPEECH):
+            continue
+        k = int(np.searchsorted(starts, a))  # words from k on start at or after the island's start
+        if k < len(spans) and spans[k][0] < b - 0.01 or k > 0 and spans[k - 1][1] > a + 0.01:
+            continue  # a word is in it
+        cands = []
+        for j in (k - 1, k):
+            if 0 <= j < len(spans) and (heard is None or heard[j] is None):
+                ov = min(raw[j][1], b) - max(raw[j][0], a)
+                nb = j - 1 if j < k else j + 1  # the neighbour on the far side, which keeps j's stretch
+                if ov >= ISLAND_MIN_S / 2 and 0 <= nb < len(spans) and (
+                        abs(spans[nb][1] - spans[j][0]) < 0.02 if nb < j else abs(spans[j][1] - spans[nb][0]) < 0.02):
+                    cands.append((ov, j, nb))
+        if not cands:
+            continue
+        _, j, nb = max(cands)
+        if nb < j:
+            spans[nb][1] = spans[j][1]
+        else:
+            spans[nb][0] = spans[j][0]
+        spans[j][0], spans[j][1] = a, b
+        starts[j] = a
 
 
 MIN_UNIT_S = 0.05  # a said word never comes out shorter than this
