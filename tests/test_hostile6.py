@@ -63,3 +63,114 @@ def test_indexing_into_the_recordings_folder_keeps_a_recording_called_vectors(tm
     assert r.returncode == 0, r.stderr
     assert (rec / "vectors.wav").read_bytes() == (REPO / "tests" / "data" / "cathy_a0001.wav").read_bytes()
     assert any(is_cache_file(p.name) and p.suffix == ".f16" for p in rec.iterdir())
+
+
+# ---- /v1/align ---------------------------------------------------------------------------------
+
+
+def test_an_align_stopped_while_it_waits_for_the_model_never_uses_it(data_dir):
+    """A /v1/align past its deadline went on with the model until the end of its current batch (8 x 30 s,
+    minutes under load), and one that timed out while it waited behind another still ran that batch: the
+    next request waited for nobody. Now every model call of the request checks first (also once the lock
+    is granted), and the server's aligns take 2 windows per call."""
+    import threading
+
+    from tingshuo.align.aligner import Aligner
+    from tingshuo.audio.io import load_audio
+    from tingshuo.server.errors import RequestTimeout
+    from tingshuo.server.routes.align import ALIGN_BATCH, stoppable
+
+    assert ALIGN_BATCH <= 2
+    shared = Aligner()
+    engine = shared.engine
+    stopped, calls, outcome = threading.Event(), [], []
+    real = engine._decode_pieces
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    def check(_f=0.0):
+        if stopped.is_set():
+            raise RequestTimeout("stopped")
+
+    audio = load_audio(str(data_dir / "jfk.wav"))
+    view = stoppable(shared, check)
+
+    def run():
+        try:
+            outcome.append(view.align(audio, "And so my fellow Americans, ask not what your country can do for you",
+                                      language="en", on_progress=check))
+        except RequestTimeout as exc:
+            outcome.append(exc)
+
+    engine._decode_pieces = counting
+    try:
+        with engine._lock:  # another request holds the model ...
+            t = threading.Thread(target=run)
+            t.start()
+            t.join(1.0)  # ... while this one waits for it and its deadline passes
+            stopped.set()
+        t.join(60)
+        assert not t.is_alive() and isinstance(outcome[0], RequestTimeout) and not calls
+        stopped.clear()  # the shared aligner and a fresh view still work
+        t = threading.Thread(target=run)
+        t.start()
+        t.join(120)
+        assert calls and outcome[1].words
+    finally:
+        del engine._decode_pieces
+
+
+def _align(server, files, timeout=120):
+    import httpx
+
+    return httpx.post(server.url + "/v1/align", files=files, timeout=timeout)
+
+
+@pytest.mark.parametrize("where", [10, 5000, 150_000], ids=["start", "after-4kB", "far"])
+def test_a_text_file_part_with_a_nul_anywhere_is_one_422(server, data_dir, where):
+    """A text file part was checked for NUL bytes in its first 4 kB only (data/text.decode_text); a NUL at
+    5 kB went to the aligner. The plain field was checked whole: now both say the same."""
+    words = ("And so my fellow Americans ask not what your country can do for you " * 3000).encode()
+    data = words[:where] + b"\x00" + words[where:where + 20]
+    wav = (data_dir / "jfk.wav").read_bytes()
+    r = _align(server, {"file": ("a.wav", wav, "audio/wav"), "text": ("script.txt", data, "text/plain")})
+    assert r.status_code == 422, r.text
+    e = r.json()["error"]
+    assert e["param"] == "text" and ("NUL" in e["message"] or "binary" in e["message"]) and "\n" not in e["message"]
+    r = _align(server, {"file": ("a.wav", wav, "audio/wav"), "text": (None, data)})  # the field: the same
+    assert r.status_code == 422 and r.json()["error"]["param"] == "text", r.text
+
+
+# ---- /v1/audio/speech -----------------------------------------------------------------------------
+
+
+def test_speech_cut_at_the_cap_is_a_broken_transfer_not_a_finished_one(tmp_path):
+    """The --max-speech-s estimate (0.3 s a word) is low for long words: two of them were 0.6 s by the
+    estimate and 4.6 s of speech. Such a stream stopped at the cap and ended like a finished one (200, a
+    valid file, the text silently cut). Now it is broken off without its last chunk: the client errs."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from tingshuo.testing import models_installed
+    from tingshuo.testing.server import ServerProcess
+
+    if not models_installed():
+        pytest.skip("needs the default models")
+    text = "Supercalifragilisticexpialidocious antidisestablishmentarianism. " * 3  # about 1.8 s by the estimate
+    with ServerProcess(["--max-speech-s", "2.5", "--workers", "1", "--no-preload"], tmp_dir=tmp_path) as srv:
+        body = {"input": text, "response_format": "pcm"}
+        with pytest.raises(httpx.RemoteProtocolError):
+            with httpx.stream("POST", srv.url + "/v1/audio/speech", json=body, timeout=120) as r:
+                assert r.status_code == 200
+                b"".join(r.iter_bytes())
+        r = httpx.post(srv.url + "/v1/audio/speech", json={"input": "Short words only.", "response_format": "pcm"},
+                       timeout=120)  # one within the cap still ends as a finished stream
+        assert r.status_code == 200 and len(r.content) > 0
+        curl = shutil.which("curl")
+        if curl:  # the command line sees it too: curl's exit 18, "transfer closed with outstanding read data"
+            out = subprocess.run([curl, "-sS", "-o", str(tmp_path / "s.pcm"), "-H", "Content-Type: application/json",
+                                  "-d", json.dumps(body), srv.url + "/v1/audio/speech"], capture_output=True, text=True,
+                                 timeout=120)
+            assert out.returncode == 18, (out.returncode, out.stderr)
+            assert (tmp_path / "s.pcm").stat().st_size > 0  # the speech made up to the cap is kept
