@@ -26,8 +26,9 @@ MEDIA_TYPES = {"textgrid": "text/plain", "ctm": "text/plain", "srt": "applicatio
 _lock = threading.Lock()
 # Windows (and 30 s recognition chunks) per model call for the server's aligns (the CLI's default is 8): a
 # request stopped by its deadline or its client lets go of the model at its next call, and one call of
-# 8 x 30 s took up to 130-170 s under load, so a 504'd align held the model for minutes (qa5). Two per
-# call cost little on a CPU (measured: 8 chunks in 4 calls took 154 s against 130 s in one, shared load).
+# 8 x 30 s took up to 130-170 s under load, so a 504'd align held the model for minutes (qa5). Smaller
+# calls cost nothing on a CPU: a 176 s recording (jfk x 16) aligned in 163 / 162 s with 8 per call, 149 s
+# with 2 and 146 s with 1, the same 352 words (whisper-base, 2 shared cores under load).
 ALIGN_BATCH = 2
 WATCH_CLIENT_S = 0.5  # how often a running align looks whether its client is still there
 
