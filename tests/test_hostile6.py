@@ -14,6 +14,7 @@ import pytest
 from tingshuo.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.models
 
 
 def cli(*args, timeout=120, **kw):
@@ -146,6 +147,7 @@ def test_a_text_file_part_with_a_nul_anywhere_is_one_422(server, data_dir, where
 # ---- /v1/audio/speech -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_speech_cut_at_the_cap_is_a_broken_transfer_not_a_finished_one(tmp_path):
     """The --max-speech-s estimate (0.3 s a word) is low for long words: two of them were 0.6 s by the
     estimate and 4.6 s of speech. Such a stream stopped at the cap and ended like a finished one (200, a
@@ -174,3 +176,53 @@ def test_speech_cut_at_the_cap_is_a_broken_transfer_not_a_finished_one(tmp_path)
                                  timeout=120)
             assert out.returncode == 18, (out.returncode, out.stderr)
             assert (tmp_path / "s.pcm").stat().st_size > 0  # the speech made up to the cap is kept
+
+
+# ---- search ------------------------------------------------------------------------------------------
+
+
+def _srt(text: str) -> str:
+    return f"1\n00:00:00,100 --> 00:00:02,000\n{text}\n"
+
+
+def test_years_written_with_the_circle_zero_are_found_both_ways(tmp_path, data_dir):
+    """一九〇八 / 二〇二四: 〇 (U+3007) is not a Han character and the digit reading wrote 零, so the query
+    "1908" did not find a transcript saying 一九〇八 (and 零 in words, 零食, must stay as it is)."""
+    from tingshuo.search import Index
+    from tingshuo.search.text import numeral_variants
+
+    assert "一九〇八" in numeral_variants("1908") and "二零二四年" in numeral_variants("二〇二四年")
+    assert numeral_variants("零食") == [] and "〇" not in "".join(numeral_variants("一百零五"))
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in (("k", "他出生于一九〇八年的北京"), ("l", "二〇二四年的计划已经公布"), ("m", "会议在2024年召开"),
+                       ("o", "天气预报说明天下雨")):
+        shutil.copy(data_dir / "cathy_a0005.wav", src / f"{name}.wav")
+        (src / f"{name}.srt").write_text(_srt(text))
+    lib = Index(tmp_path / "lib")
+    lib.add([src])
+    for query, want in (("1908", {"k.wav"}), ("1908年", {"k.wav"}), ("2024年", {"l.wav", "m.wav"}),
+                        ("二零二四年", {"l.wav", "m.wav"})):
+        found = {Path(h.audio).name for h in lib.search(query, top=5).hits if "lexical" in h.matched_by}
+        assert want <= found, (query, found)
+
+
+def test_a_long_mandarin_query_is_bounded_and_numbers_do_not_push_it_over_the_limit():
+    """A 2000-character query (the limit) with a number in it was refused as "2011 characters long" (its
+    numeral variant, 1908 -> 一千九百零八, was checked against the limit); and a 2000-character Mandarin
+    query OR-ed ~1500 bigrams and as many pinyin terms (9 s on the bench index under load, now ~2 s)."""
+    import random
+
+    from tingshuo.search.query import MAX_FTS_TERMS, MAX_QUERY_CHARS, parse_query
+
+    random.seed(5)
+    pool = "我想退货这个商品有质量问题请问你们的营业时间是几点到几点天气预报说明天下雨公司宣布作为第一阶段的起点"
+    long = "".join(random.choice(pool) for _ in range(MAX_QUERY_CHARS - 4)) + "1908"
+    q = parse_query(long)
+    assert len(q.text) == MAX_QUERY_CHARS and q.variants
+    for v in (q, *q.variants):
+        assert 0 < len(v.lex_terms) <= MAX_FTS_TERMS and 0 < len(v.py_terms) <= MAX_FTS_TERMS
+        assert v.match.count(" OR ") < 2 * MAX_FTS_TERMS
+    assert len(q.bigrams) > MAX_FTS_TERMS  # matching the words still sees every bigram
+    short = parse_query(long[:60])  # a normal query: every term searched, as before
+    assert short.lex_terms == short.bigrams and short.py_terms == short.pinyin
