@@ -226,3 +226,47 @@ def test_a_long_mandarin_query_is_bounded_and_numbers_do_not_push_it_over_the_li
     assert len(q.bigrams) > MAX_FTS_TERMS  # matching the words still sees every bigram
     short = parse_query(long[:60])  # a normal query: every term searched, as before
     assert short.lex_terms == short.bigrams and short.py_terms == short.pinyin
+
+
+# ---- speak and align read text by one set of rules (data.text.decode_blocks) ---------------------
+
+
+@pytest.mark.parametrize("data", [
+    "Hello there. 你好。".encode("utf-8-sig"), "Hello there. 你好。".encode("utf-16"),
+    "Hello there. 你好。".encode("utf-16-be").join([b"\xfe\xff", b""]), b"", "x" .encode() * 5000,
+    "广州市房地产中介协会分析".encode("gbk"), "caf\u00e9 \u201cquoted\u201d".encode("cp1252"),
+    b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64), b"abc\x00def", "你好".encode("utf-8")[:-1],
+    b"\xff\xfeH\x00i", "Hello".encode("utf-16-le"),
+], ids=["utf8-bom", "utf16", "utf16-be", "empty", "long", "gbk", "cp1252", "audio", "nul", "cut-utf8",
+        "cut-utf16", "utf16-no-bom"])
+def test_text_read_in_blocks_reads_as_the_whole_does(data):
+    """speak decoded its text file (or stdin) block by block with its own BOM check and wording, beside
+    data.text.decode_text: a GBK file was "not UTF-8" there with no encoding named, an audio file or
+    binary data given as the text was read as text. One decoder now, whatever the block size."""
+    from tingshuo.data.text import decode_blocks, decode_text
+
+    def outcome(fn):
+        try:
+            return "".join(fn())
+        except InputError as exc:
+            return f"error: {exc}"
+
+    whole = outcome(lambda: [decode_text(data, "t.txt")])
+    for size in (1, 3, 4096, 1 << 16):
+        assert outcome(lambda: decode_blocks([data[k:k + size] for k in range(0, len(data), size)], "t.txt")) == whole
+    if data[:2] == b"\xff\xfe" and len(data) > 5:
+        assert whole == "Hello there. 你好。"
+
+
+@pytest.mark.parametrize("data, says", [
+    ("广州市房地产中介协会分析".encode("gbk"), "GBK/GB18030"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64), "is audio, not a text file; give the text to speak"),
+    (b"\x7fELF\x02\x01\x01\xb0\xf3" + bytes(200), "is not UTF-8 text"),
+], ids=["gbk", "audio", "binary"])
+def test_speak_refuses_a_text_file_that_is_not_text_in_align_words(tmp_path, data, says):
+    text = tmp_path / "t.txt"
+    text.write_bytes(data)
+    out = cli("speak", "--text-file", text, "-o", tmp_path / "t.wav", "-q")
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert out.returncode == 1 and len(lines) == 1 and says in lines[0], lines
+    assert not (tmp_path / "t.wav").exists()
