@@ -29,7 +29,6 @@ def test_an_output_folder_linked_to_the_inputs_folder_never_replaces_an_input(tm
     """``transcribe clips.json -o link`` (link -> the manifest's folder, format json): the transcript
     clips.json was written through the link over the manifest (the check compared absolute paths only)."""
     from tingshuo.asr.batch import Item, TranscriptSink
-    from tingshuo.util import InputFiles
 
     d = tmp_path / "d"
     d.mkdir()
@@ -40,6 +39,8 @@ def test_an_output_folder_linked_to_the_inputs_folder_never_replaces_an_input(tm
     item = Item(str(d / "clips.wav"), Path("clips"), None, None)
     with pytest.raises(InputError, match="Refusing to overwrite input"):
         sink.pending([item], False, protect=[str(d / "clips.json")])
+    from tingshuo.util import InputFiles
+
     guard = InputFiles([d / "clips.wav"])
     os.link(d / "clips.wav", tmp_path / "hard.wav")
     assert tmp_path / "link" / "clips.wav" in guard and tmp_path / "hard.wav" in guard
@@ -49,13 +50,6 @@ def test_an_output_folder_linked_to_the_inputs_folder_never_replaces_an_input(tm
 def test_indexing_into_the_recordings_folder_keeps_a_recording_called_vectors(tmp_path):
     """``tingshuo index rec/ --index rec/``: the vector cache's clean-up deleted every ``vectors.*`` but its
     own generation — the recording rec/vectors.wav went with it (and --rebuild counted it as the index's)."""
-    from tingshuo.search.vectors import is_cache_file
-
-    for name in ("vectors.wav", "vectors.mp3", "vectors.json.bak", "vectors.1.f16"):
-        assert not is_cache_file(name), name
-    for name in ("vectors.json", "vectors.12-34-56.f16", "vectors.12-34-56.ids", "vectors.12-34-56.codes",
-                 "vectors.json.12-34-56.tmp"):
-        assert is_cache_file(name), name
     rec = tmp_path / "rec"
     rec.mkdir()
     shutil.copy(REPO / "tests" / "data" / "cathy_a0001.wav", rec / "vectors.wav")
@@ -63,7 +57,14 @@ def test_indexing_into_the_recordings_folder_keeps_a_recording_called_vectors(tm
     r = cli("index", rec, "--index", rec, "-q")
     assert r.returncode == 0, r.stderr
     assert (rec / "vectors.wav").read_bytes() == (REPO / "tests" / "data" / "cathy_a0001.wav").read_bytes()
+    from tingshuo.search.vectors import is_cache_file
+
     assert any(is_cache_file(p.name) and p.suffix == ".f16" for p in rec.iterdir())
+    for name in ("vectors.wav", "vectors.mp3", "vectors.json.bak", "vectors.1.f16"):
+        assert not is_cache_file(name), name
+    for name in ("vectors.json", "vectors.12-34-56.f16", "vectors.12-34-56.ids", "vectors.12-34-56.codes",
+                 "vectors.json.12-34-56.tmp"):
+        assert is_cache_file(name), name
 
 
 # ---- /v1/align ---------------------------------------------------------------------------------
