@@ -262,7 +262,7 @@ def test_text_read_in_blocks_reads_as_the_whole_does(data):
 @pytest.mark.parametrize("data, says", [
     ("广州市房地产中介协会分析".encode("gbk"), "GBK/GB18030"),
     (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64), "is audio, not a text file; give the text to speak"),
-    (b"\x7fELF\x02\x01\x01\xb0\xf3" + bytes(200), "is not UTF-8 text"),
+    (b"\x7fELF\x02\x01\x01\xb0\xf3" + bytes(200), "binary data"),
 ], ids=["gbk", "audio", "binary"])
 def test_speak_refuses_a_text_file_that_is_not_text_in_align_words(tmp_path, data, says):
     text = tmp_path / "t.txt"
@@ -271,3 +271,18 @@ def test_speak_refuses_a_text_file_that_is_not_text_in_align_words(tmp_path, dat
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert out.returncode == 1 and len(lines) == 1 and says in lines[0], lines
     assert not (tmp_path / "t.wav").exists()
+
+
+def test_speak_from_a_stream_of_zeros_or_a_device_is_one_line(tmp_path):
+    """``speak -o x.wav < /dev/zero`` ran forever and said nothing (NUL bytes are allowed for speak, and
+    dropped); ``--text-file /dev/zero`` said "text file not found". UTF-16 without its BOM on stdin is named."""
+    u16 = tmp_path / "u16.txt"
+    u16.write_bytes("Hello there, good morning.".encode("utf-16-le"))
+    for stdin, args, says in (("/dev/zero", [], "binary data"), (None, ["--text-file", "/dev/zero"], "not a regular file"),
+                              (u16, [], "UTF-16 without its byte-order mark")):
+        with open(stdin or os.devnull, "rb") as fh:
+            out = subprocess.run([sys.executable, "-m", "tingshuo", "speak", *args, "-o", str(tmp_path / "z.wav"), "-q"],
+                                 stdin=fh, capture_output=True, text=True, timeout=60)
+        lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+        assert out.returncode == 1 and len(lines) == 1 and says in lines[0], (args, lines)
+        assert not (tmp_path / "z.wav").exists()

@@ -63,6 +63,10 @@ def _text_source(args) -> tuple[str | Iterator[str], int | None, str | None]:
         return args.text, len(args.text), None
     if args.text_file:
         path = Path(args.text_file)
+        if path.exists() and not path.is_file():  # was "text file not found" for /dev/stdin, a pipe, a folder
+            what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+            raise InputError(f"--text-file {path} is {what}; give a text file, or pass the text on standard input "
+                             "(tingshuo speak -o out.wav < text.txt).")
         if not path.is_file():
             raise InputError(f"{path}: text file not found; check the path.")
         if path.stat().st_size == 0:

@@ -93,9 +93,11 @@ def decode_blocks(blocks: Iterable[bytes], name: str, audio_hint: str = AUDIO_HI
     if not utf16:
         if head[:4] in _AUDIO_MAGIC or head[4:8] == b"ftyp" or head[:3] == b"ID3":
             raise InputError(f"{name} is audio, not a text file; {audio_hint}.")
-        if b"\x00" in head and not nul_ok:
+        # (``nul_ok``: a stray NUL is dropped by speech, but a head that is one NUL in 8 or more is binary
+        # data — ``speak < /dev/zero`` ran forever saying nothing — or UTF-16 without its BOM)
+        if b"\x00" in head and (not nul_ok or head.count(0) * 8 >= len(head)):
             raise InputError(f"{name} is not a text file (it holds binary data{_utf16_hint(head)}); give the "
-                             "UTF-8 text that was read.")
+                             "words as UTF-8 text.")
     decoder = codecs.getincrementaldecoder("utf-16" if utf16 else "utf-8-sig")()
     while block:
         try:
