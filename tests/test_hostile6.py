@@ -286,3 +286,17 @@ def test_speak_from_a_stream_of_zeros_or_a_device_is_one_line(tmp_path):
         lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
         assert out.returncode == 1 and len(lines) == 1 and says in lines[0], (args, lines)
         assert not (tmp_path / "z.wav").exists()
+
+
+# ---- speak: numbers ---------------------------------------------------------------------------------
+
+
+def test_speak_reads_a_circle_zero_year_and_a_phone_number_with_a_dash():
+    """二〇二四年 was said 二二四年 (the voices skipped 〇 as an unknown symbol); a phone number with an
+    area code, 010-12345678, was read as a range: 十到一千二百三十四万… / "ten to one two three ..."."""
+    from tingshuo.tts.normalize import normalize
+
+    assert normalize("二〇二四年") == "二零二四年"
+    assert normalize("电话是010-12345678") == "电话是零一零，一二三四五六七八"
+    assert normalize("Call 010-12345678 now") == "Call zero one zero, one two three four five six seven eight now"
+    assert normalize("时间是3-5天") == "时间是三到五天" and normalize("pages 3-5") == "pages three to five"
