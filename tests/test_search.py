@@ -394,7 +394,7 @@ def test_numbers_match_in_either_writing(tmp_path, data_dir):
     from tingshuo.search.text import numeral_variants
 
     assert numeral_variants("设定二十九度") == ["设定29度"]
-    assert numeral_variants("二零一六年的一二线城市") == ["2016年的12线城市"]
+    assert numeral_variants("二零一六年的一二线城市") == ["2016年的12线城市", "二〇一六年的一二线城市"]
     assert numeral_variants("把温度调成29度") == ["把温度调成二十九度"]
     assert numeral_variants("十五万个岗位") == ["15万个岗位"] and numeral_variants("一些人 第一") == []
     assert numeral_variants("room 1374") == []  # digits become characters only in a Mandarin query
@@ -428,7 +428,8 @@ def test_digit_queries_find_chinese_numerals_in_both_readings(tmp_path, data_dir
     from tingshuo.search import Index
     from tingshuo.search.text import _zh_number, numeral_variants, zh_quantity
 
-    assert numeral_variants("22240320") == ["二二二四零三二零", "二千二百二十四万零三百二十", "两千两百二十四万零三百二十"]
+    assert numeral_variants("22240320") == ["二二二四零三二零", "二二二四〇三二〇", "二千二百二十四万零三百二十",
+                                            "两千两百二十四万零三百二十"]
     assert _zh_number("两千二百二十四万零三百二十") == "22240320" and _zh_number("二十万") == "20万"
     assert [zh_quantity(n) for n in (10, 15, 110, 1010, 2016, 100000001)] == [
         "十", "十五", "一百一十", "一千零一十", "二千零一十六", "一亿零一"]

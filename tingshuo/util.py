@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -53,6 +54,56 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+class InputFiles:
+    """The files a run reads, so that no output replaces one: ``target in inputs`` is True when writing
+    ``target`` would land on an input — the same path, the same path through a linked folder (``-o link``
+    where ``link`` points at the inputs' folder; an atomic rename there replaces the input), or the same
+    file under another name (a symlink or hard link to it, which a plain write would go through).
+
+    One check for every verb that writes next to its inputs (transcribe, align, index, speak)."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike] = ()) -> None:
+        self._names: set[str] = set()
+        self._inodes: set[tuple[int, int]] = set()
+        self.add(paths)
+
+    def add(self, paths: Iterable[str | os.PathLike]) -> None:
+        for p in paths:
+            if not str(p) or str(p) == "-":
+                continue
+            self._names.update(_spellings(p))
+            try:
+                st = os.stat(p)
+            except (OSError, ValueError):
+                continue
+            if st.st_ino:  # 0 on file systems that have no inode numbers: the names decide
+                self._inodes.add((st.st_dev, st.st_ino))
+
+    def __contains__(self, target: str | os.PathLike) -> bool:
+        if not self._names.isdisjoint(_spellings(target)):
+            return True
+        try:
+            st = os.stat(target)
+        except (OSError, ValueError):
+            return False
+        return (st.st_dev, st.st_ino) in self._inodes
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _spellings(path: str | os.PathLike) -> set[str]:
+    """The absolute path, the path with every link resolved, and the path with its folder resolved
+    (where a rename over ``path`` lands)."""
+    a = os.path.abspath(path)
+    return {a, os.path.realpath(a), os.path.join(os.path.realpath(os.path.dirname(a)), os.path.basename(a))}
+
+
+def overwrites_input(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] | InputFiles) -> bool:
+    """True when writing ``target`` would replace one of ``inputs`` (see ``InputFiles``)."""
+    return target in (inputs if isinstance(inputs, InputFiles) else InputFiles(inputs))
 
 
 def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:

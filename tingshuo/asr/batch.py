@@ -179,15 +179,18 @@ class TranscriptSink:
         if manifest_out:
             # Opening it cuts a trailing partial line and appends: '--manifest-out clip.wav' (an input)
             # cut the audio file at its last newline byte and wrote JSON into it.
-            target = os.path.realpath(manifest_out)
-            if any(str(src) and os.path.realpath(src) == target for src in inputs):
+            from ..util import InputFiles
+
+            if manifest_out in InputFiles(inputs):
                 raise InputError(f"--manifest-out {manifest_out} is one of the inputs; choose another path.")
             try:
                 self.appender = JsonlAppender(manifest_out)
             except OSError as exc:
                 raise InputError(f"Cannot write --manifest-out {manifest_out} ({exc.strerror}); "
                                  "choose another path.") from None
-        self._inputs: set[str] = set()
+        from ..util import InputFiles
+
+        self._inputs = InputFiles()
         self._pending: dict[int, tuple[str, dict | None]] = {}  # index -> (stdout text, manifest row)
         self._next = 0  # first index whose ordered output is not out yet
         self._written: set[int] = set()
@@ -211,12 +214,13 @@ class TranscriptSink:
                 else:
                     keep.append(it)
             items = keep
-        self._inputs = {os.path.abspath(it.audio) for it in items}
-        self._inputs.update(os.path.abspath(p) for p in protect if str(p))
+        from ..util import InputFiles
+
+        self._inputs = InputFiles([*(it.audio for it in items), *protect])
         if not self.to_stdout:
             for it in items:  # say so now, not after the model has loaded and other files are done
                 for fmt in self.formats:
-                    if os.path.abspath(self.target(it, fmt)) in self._inputs:
+                    if self.target(it, fmt) in self._inputs:
                         raise InputError(f"Refusing to overwrite input {self.target(it, fmt)} with the {fmt} "
                                          f"transcript of {it.audio}; choose another --output-dir (or leave {fmt} out of --format).")
             sweep_stale_temp_files(self.out_dir, items, self.formats)
@@ -229,7 +233,7 @@ class TranscriptSink:
         """Write ``result`` for the ``index``-th pending item; False if that index was written already
         (a retried batch delivering twice), so each input appears exactly once. An ``OSError`` (disk
         full, a name the file system refuses) leaves the index unsettled: call ``fail`` for it."""
-        from ..util import atomic_write_text, same_file
+        from ..util import atomic_write_text
         from .formats import render
 
         if index in self._written:
@@ -238,7 +242,7 @@ class TranscriptSink:
         if not self.to_stdout:
             for fmt, text in zip(self.formats, texts):
                 target = self.target(item, fmt)
-                if os.path.abspath(target) in self._inputs or (target.exists() and same_file(target, item.audio)):
+                if target in self._inputs:
                     raise InputError(f"Refusing to overwrite input {target}; choose another --output-dir.")
                 atomic_write_text(target, text)
         row = None

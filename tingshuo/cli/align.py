@@ -159,7 +159,7 @@ def _run(args) -> int:
     from ..align.segment import SegmentOptions, Segmenter
     from ..options import from_namespace
     from ..scale.options import ray_options
-    from ..util import atomic_write_text, same_file
+    from ..util import InputFiles, atomic_write_text
 
     options = from_namespace(AlignOptions, args)
     seg_options = from_namespace(SegmentOptions, args)
@@ -219,7 +219,7 @@ def _run(args) -> int:
                    bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
     started = time.perf_counter()
     failed, n_ok, audio_s, n_words, n_unaligned = len(errors), 0, 0.0, 0, 0
-    inputs = {os.path.abspath(p.audio) for p in pairs}
+    inputs = InputFiles(p.audio for p in pairs)
     stats = None
     if ray.active:
         from ..scale.executor import RunStats
@@ -259,7 +259,7 @@ def _run(args) -> int:
                     sys.stdout.write(text)
                     sys.stdout.flush()
                     continue
-                if os.path.abspath(target) in inputs or (target.exists() and same_file(target, pr.audio)):
+                if target in inputs:
                     raise InputError(f"Refusing to overwrite input {target}; choose another output folder.")
                 atomic_write_text(target, text)
             n_ok += 1
@@ -296,7 +296,7 @@ def _check_outputs(args, pairs: list[Pair], formats: list[str], out_arg: str, si
     """Before any model loads: the output folder can be made, and no output lands on the TEXT file or
     the manifest read (``align talk.wav talk.json`` replaced the text; ``align manifest.jsonl -o .
     --segment`` appended clip lines to the input manifest)."""
-    from ..util import same_file
+    from ..util import InputFiles
     from . import prepare_output_dir
 
     if out_arg == "-":
@@ -314,10 +314,12 @@ def _check_outputs(args, pairs: list[Pair], formats: list[str], out_arg: str, si
     sources = [src for src in sources if src != "-" and Path(src).is_file()]
     if args.segment:
         targets += [Path(out_arg) / "manifest.jsonl", Path(out_arg) / "summary.json"]
-    for src in sources:
-        for target in targets:
-            if same_file(target, src):
-                raise InputError(f"Refusing to write {target} over the input {src}; give -o another folder.")
+    srcs = [*sources, *(pr.audio for pr in pairs)]
+    guard = InputFiles(srcs)
+    for target in targets:
+        if target in guard:
+            src = next((s for s in srcs if target in InputFiles([s])), target)
+            raise InputError(f"Refusing to write {target} over the input {src}; give -o another folder.")
 
 
 def _no_text(pr: Pair) -> InputError | None:

@@ -63,6 +63,10 @@ def _text_source(args) -> tuple[str | Iterator[str], int | None, str | None]:
         return args.text, len(args.text), None
     if args.text_file:
         path = Path(args.text_file)
+        if path.exists() and not path.is_file():  # was "text file not found" for /dev/stdin, a pipe, a folder
+            what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+            raise InputError(f"--text-file {path} is {what}; give a text file, or pass the text on standard input "
+                             "(tingshuo speak -o out.wav < text.txt).")
         if not path.is_file():
             raise InputError(f"{path}: text file not found; check the path.")
         if path.stat().st_size == 0:
@@ -74,24 +78,18 @@ def _text_source(args) -> tuple[str | Iterator[str], int | None, str | None]:
 
 
 def _read_blocks(fh, name: str) -> Iterator[str]:
-    import codecs
+    """The text of ``fh`` decoded as it is read (speech starts before a book's end is read), by the rules
+    and in the words that align's TEXT follows (``data.text.decode_blocks``)."""
+    from ..data.text import decode_blocks
 
-    with fh:
-        block = fh.read(READ_BLOCK)
-        # UTF-16 with its byte-order mark ("Unicode" in Notepad) is read as such; anything else is UTF-8
-        utf16 = block[:2] in (b"\xff\xfe", b"\xfe\xff")
-        decoder = codecs.getincrementaldecoder("utf-16" if utf16 else "utf-8-sig")()
-        while block:
-            try:
-                yield decoder.decode(block)
-            except UnicodeDecodeError:
-                raise InputError(f"{name} is not {'valid UTF-16' if utf16 else 'UTF-8'} text; "
-                                 "convert it to UTF-8 first.") from None
-            block = fh.read(READ_BLOCK)
-        try:
-            yield decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise InputError(f"{name} ends inside a character (a cut file?); convert it to UTF-8 first.") from None
+    def blocks():
+        with fh:
+            while block := fh.read(READ_BLOCK):
+                yield block
+
+    # NUL bytes are let through, as before: speech leaves control characters out
+    return decode_blocks(blocks(), name, "give the text to speak (as an argument, with --text-file or on "
+                                         "standard input)", nul_ok=True)
 
 
 def run(args) -> int:

@@ -17,6 +17,7 @@ a wrong guess would align nonsense.
 from __future__ import annotations
 
 import re
+from typing import Iterable, Iterator
 
 from ..errors import InputError
 
@@ -38,6 +39,7 @@ def _looks_like(data: bytes) -> tuple[str, str] | None:
     return None
 
 
+AUDIO_HINT = "give the audio first and then the text that was read"
 _AUDIO_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"FORM", b"\x1aE\xdf\xa3")
 
 
@@ -64,25 +66,61 @@ def read_text_bytes(source, name: str, limit: int = MAX_TEXT_BYTES) -> bytes:
     return data
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """``data`` as text; ``InputError`` naming ``name`` (and what to do) when it is not UTF-8/UTF-16 text."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
+def decode_text(data: bytes, name: str, audio_hint: str = AUDIO_HINT) -> str:
+    """``data`` as text; ``InputError`` naming ``name`` (and what to do) when it is not UTF-8/UTF-16 text.
+    ``audio_hint``: what to say when ``data`` is audio (a command's arguments swapped)."""
+    return "".join(decode_blocks([data], name, audio_hint))
+
+
+def decode_blocks(blocks: Iterable[bytes], name: str, audio_hint: str = AUDIO_HINT,
+                  nul_ok: bool = False) -> Iterator[str]:
+    """The text of ``blocks`` (a file or a pipe read piece by piece), decoded as they come — ``tingshuo
+    speak`` starts speaking a book before its end is read — by the rules and in the words of
+    ``decode_text``: UTF-8 (a BOM dropped), or UTF-16 with its BOM; audio, binary data (NUL bytes in the
+    first 4 kB, unless ``nul_ok``: speech drops control characters) and other encodings (named when they
+    look like GBK, Big5 or cp1252) are one ``InputError``.
+    The error comes from the block it is found in: the text before it has been yielded."""
+    import codecs
+
+    it = iter(blocks)
+    block = b""
+    for more in it:  # the first 4 kB decide what this is (a pipe may hand over a few bytes at a time)
+        block += more
+        if len(block) >= 4096:
+            break
+    head = bytes(block[:4096])
+    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with its byte-order mark ("Unicode" in Notepad)
+    if not utf16:
+        if head[:4] in _AUDIO_MAGIC or head[4:8] == b"ftyp" or head[:3] == b"ID3":
+            raise InputError(f"{name} is audio, not a text file; {audio_hint}.")
+        # (``nul_ok``: a stray NUL is dropped by speech, but a head that is one NUL in 8 or more is binary
+        # data — ``speak < /dev/zero`` ran forever saying nothing — or UTF-16 without its BOM)
+        if b"\x00" in head and (not nul_ok or head.count(0) * 8 >= len(head)):
+            raise InputError(f"{name} is not a text file (it holds binary data{_utf16_hint(head)}); give the "
+                             "words as UTF-8 text.")
+    decoder = codecs.getincrementaldecoder("utf-16" if utf16 else "utf-8-sig")()
+    while block:
         try:
-            return data.decode("utf-16")
+            text = decoder.decode(block)
         except UnicodeDecodeError:
-            raise InputError(f"{name} is not valid UTF-16 text; save it as UTF-8.") from None
-    if data[:4] in _AUDIO_MAGIC or data[4:8] == b"ftyp" or data[:3] == b"ID3":
-        raise InputError(f"{name} is audio, not a text file; give the audio first and then the text that was read.")
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{name} is not a text file (it holds binary data{_utf16_hint(data[:4096])}); give the "
-                         "UTF-8 text that was read.")
+            raise _not_text(name, utf16, block) from None
+        if text:
+            yield text
+        block = next(it, b"")
     try:
-        return data.decode("utf-8-sig")
+        text = decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        pass
-    guess = _looks_like(data)
+        raise InputError(f"{name} ends inside a character (a cut file?); save it again as UTF-8.") from None
+    if text:
+        yield text
+
+
+def _not_text(name: str, utf16: bool, data: bytes) -> InputError:
+    if utf16:
+        return InputError(f"{name} is not valid UTF-16 text; save it as UTF-8.")
+    guess = _looks_like(bytes(data))
     if guess is None:
-        raise InputError(f"{name} is not UTF-8 text; save it as UTF-8.")
+        return InputError(f"{name} is not UTF-8 text; save it as UTF-8.")
     label, iconv = guess
-    raise InputError(f"{name} is not UTF-8 text (it looks like {label}); save it as UTF-8, "
-                     f"e.g. iconv -f {iconv} -t UTF-8 FILE > FILE.utf8.txt")
+    return InputError(f"{name} is not UTF-8 text (it looks like {label}); save it as UTF-8, "
+                      f"e.g. iconv -f {iconv} -t UTF-8 FILE > FILE.utf8.txt")

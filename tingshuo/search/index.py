@@ -37,7 +37,7 @@ from .vectors import VectorCache
 DB_NAME = "index.sqlite"
 MAX_AUDIO_QUERY_S = 120.0  # a spoken query longer than this is refused before it is recognised
 ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
-DERIVED = ("vectors.*", "hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
+DERIVED = ("hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
 
 
 @dataclass(frozen=True)
@@ -561,7 +561,10 @@ def reset(lib: str | os.PathLike) -> int:
         return 0
     if not folder.is_dir():
         raise InputError(f"{folder} is a file; an index is a folder (give a new or existing folder).")
+    from .vectors import is_cache_file
+
     ours = [folder / DB_NAME] + [p for pat in DERIVED for p in folder.glob(pat)]
+    ours += [p for p in folder.glob("vectors.*") if is_cache_file(p.name)]  # not a recording called vectors.wav
     other = [p.name for p in folder.iterdir() if p not in ours and p.name not in ("media", ERRORS_LOG)]
     if other:
         raise InputError(f"{folder} holds {', '.join(sorted(other)[:3])}{' ...' if len(other) > 3 else ''}, which "

@@ -196,6 +196,8 @@ _ZH_BIG = {"万": 10_000, "亿": 100_000_000}
 _ZH_NUM_RE = re.compile("[零〇一幺二两三四五六七八九十百千万亿]{2,}")
 _DIGITS_RE = re.compile(r"(?<![0-9.])[0-9]+(?![0-9.])")
 _DIGIT_ZH = "零一二三四五六七八九"
+_SWAP_ZERO = str.maketrans("〇零", "零〇")
+_HAS_UNIT_RE = re.compile("[十百千万亿]")
 _DIGIT_GROUPS_RE = re.compile(r"(?<![0-9.])[0-9]+(?:[ -][0-9]+)+(?![0-9.])")
 _LETTERS_RE = re.compile(r"[^\W\d_]")
 MAX_QUANTITY = 10 ** 12  # digits read as a quantity below this (二千二百二十四万零三百二十); longer are codes
@@ -283,6 +285,12 @@ def numeral_variants(text: str) -> list[str]:
     joined = _DIGIT_GROUPS_RE.sub(lambda m: re.sub(r"[\s-]", "", m.group()), to_digits)
     if joined != to_digits:  # "138 0013 8000" also as 13800138000
         out.append(joined)
+    # a year is written 二〇二四 as often as 二零二四 (〇 is not a Han character): numerals read digit by digit
+    # are searched in the other spelling too (not 零 in words: 零食, 一百零五)
+    other = _ZH_NUM_RE.sub(lambda m: m.group().translate(_SWAP_ZERO) if not _HAS_UNIT_RE.search(m.group())
+                           else m.group(), text)
+    if other != text:
+        out.append(other)
     han = has_han(text)
     if han or not _LETTERS_RE.search(text):
         # groups joined in the text as typed (numbers typed in Chinese numerals stay as they were)
@@ -293,4 +301,9 @@ def numeral_variants(text: str) -> list[str]:
                                    else m.group(), base)
             if to_zh != base and to_zh not in out:
                 out.append(to_zh)
+            if reading == "digits" and "零" in to_zh:  # 1908 also as 一九〇八 (years are written so)
+                circle = _DIGITS_RE.sub(lambda m: _digits_zh(m.group(), reading).replace("零", "〇")
+                                        if han or len(m.group()) > 1 else m.group(), base)
+                if circle != to_zh and circle not in out:
+                    out.append(circle)
     return out

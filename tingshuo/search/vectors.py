@@ -22,6 +22,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -36,6 +37,16 @@ RESCORE = 1000  # candidates re-scored exactly (float16 rows) at the end
 PRESELECT = 16  # x RESCORE rows kept by Hamming distance for the lookup-table ranking
 BLOCK = 65536  # rows per block in the exact scan (bounded temporary memory)
 REBUILD_TRIES = 5  # rebuilds of a cache that another process keeps making stale, before an error
+# the cache's files: vectors.json, vectors.<tag>.f16/.ids/.codes (tag: pid-thread-time_ns) and vectors.json.<tag>.tmp
+GENERATION = re.compile(r"vectors\.(\d+-\d+-\d+)\.(?:f16|ids|codes)")
+CACHE_FILE = re.compile(r"vectors\.(?:json|json\.\d+-\d+-\d+\.tmp|\d+-\d+-\d+\.(?:f16|ids|codes))")
+
+
+def is_cache_file(name: str) -> bool:
+    """A file the vector cache writes (not a recording that happens to be called vectors.wav)."""
+    return CACHE_FILE.fullmatch(name) is not None
+
+
 CACHE_VERSION = 3  # rows: unit (sentence) vectors, centred (reference means), unit length
 
 
@@ -175,7 +186,10 @@ class VectorCache:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             keep.add(str(json.loads((self.folder / "vectors.json").read_text())["tag"]))
         for old in self.folder.glob("vectors.*"):
-            if old.name != "vectors.json" and not any(t in old.name for t in keep) and not old.name.endswith(".tmp"):
+            # only the cache's own generations: an index kept in the recordings' folder (--index rec/ for
+            # rec/) deleted the recording vectors.wav, which matched "vectors.*"
+            m = GENERATION.fullmatch(old.name)
+            if m and m.group(1) not in keep:
                 with contextlib.suppress(OSError):
                     old.unlink()
 

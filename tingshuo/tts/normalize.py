@@ -160,9 +160,17 @@ _EN_RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"\b(\d+)(st|nd|rd|th)\b"), lambda m: _words(int(m.group(1)), "ordinal")),
     (re.compile(r"\bNo\.\s?(?=\d)", re.I), lambda m: "number "),
     (re.compile(r"\b(\d+)/(\d+)\b"), lambda m: _en_fraction(int(m.group(1)), int(m.group(2)))),
-    (re.compile(r"\b(\d+)\s?[-–]\s?(\d+)\b"), lambda m: f"{_en_plain_number(_Lit(m.group(1)))} to "
-                                                       f"{_en_plain_number(_Lit(m.group(2)))}"),
+    (re.compile(r"\b(\d+)\s?[-–]\s?(\d+)\b"), lambda m: _en_range(m)),
 ]
+
+
+def _en_range(m: re.Match) -> str:
+    """pages 3-5 -> three to five; but 010-12345678 (a phone number) -> zero one zero, one two ... (it
+    was read "ten to one two three ...")."""
+    a, b = m.group(1), m.group(2)
+    if _is_code(a) or _is_code(b):
+        return ", ".join(" ".join(_words(int(d)) for d in part) for part in (a, b))
+    return f"{_en_plain_number(_Lit(a))} to {_en_plain_number(_Lit(b))}"
 _EN_UNIT_RE = re.compile(r"(?<=\d)\s?(" + "|".join(sorted(map(re.escape, EN_UNITS), key=len, reverse=True))
                          + r")(?![A-Za-z])")
 _EN_NUMBER_RE = re.compile(r"(?<![\w.])[-−]?" + _AMOUNT + r"(?![\d])|\d+")
@@ -267,6 +275,20 @@ def _zh_time(m: re.Match) -> str:
     return out
 
 
+def _is_code(digits: str) -> bool:
+    """A phone number, an area code or an ID (7+ digits, or a leading 0): read digit by digit."""
+    return "." not in digits and (len(digits) >= 7 or len(digits) > 1 and digits[0] == "0")
+
+
+def _zh_range(m: re.Match) -> str:
+    """3-5 -> 三到五; but 010-12345678 (a phone number, not a range) -> 零一零，一二三四五六七八 (it was
+    read "十到一千二百三十四万五千六百七十八")."""
+    a, b = m.group(1), m.group(2)
+    if _is_code(a) or _is_code(b):
+        return zh_digits(a) + "，" + zh_digits(b)
+    return zh_number(a) + "到" + zh_number(b)
+
+
 def _zh_plain(m: re.Match) -> str:
     s = m.group(0)
     digits = s.replace(",", "").lstrip("-−+")
@@ -286,8 +308,7 @@ _ZH_RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"(?P<h>[01]?\d|2[0-3])[:：](?P<m>[0-5]\d)(?:[:：](?P<s>[0-5]\d))?"), _zh_time),
     (re.compile(r"(-?" + _AMOUNT + r")\s?[%％]"), lambda m: "百分之" + zh_number(m.group(1))),
     (re.compile(r"(\d+)\s?/\s?(\d+)"), lambda m: zh_number(m.group(2)) + "分之" + zh_number(m.group(1))),
-    (re.compile(r"(\d+(?:\.\d+)?)\s?[-–~～]\s?(\d+(?:\.\d+)?)"),
-     lambda m: zh_number(m.group(1)) + "到" + zh_number(m.group(2))),
+    (re.compile(r"(\d+(?:\.\d+)?)\s?[-–~～]\s?(\d+(?:\.\d+)?)"), lambda m: _zh_range(m)),
     (re.compile(r"(?<=[第])\s*(\d+)"), lambda m: zh_number(m.group(1))),
     (re.compile(r"\b2\b(?=\s*[个位只条张本件次台辆])|(?<![\d.])2(?=[个位只条张本件次台辆])"), lambda m: "两"),
 ]
@@ -364,7 +385,8 @@ def normalize(text: str, language: str | None = None) -> str:
     In a mostly Chinese sentence, numbers next to Chinese are read in Chinese; English words
     are left for the English voice. Markup (SSML, HTML tags and entities) is not read out.
     """
-    text = strip_markup(text)
+    # 〇 is only ever zero (二〇二四年): the voices skipped it as an unknown symbol, so 2024 was said 二二四
+    text = strip_markup(text).replace("〇", "零")
     language = language or dominant_language(text)
     if language == "zh" or HAN_RE.search(text):
         return normalize_zh(text) if language == "zh" else normalize_en(normalize_zh_numbers_near_han(text))

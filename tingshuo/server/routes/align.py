@@ -7,6 +7,8 @@ time).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from typing import Literal, Optional, Union
 
@@ -17,10 +19,18 @@ from ..errors import ParamError, RequestTimeout
 from ..uploads import saved_upload
 
 router = APIRouter()
+log = logging.getLogger("tingshuo.server")
 MAX_TEXT_CHARS = 200_000  # about three hours of read speech
 AlignFormat = Literal["json", "textgrid", "ctm", "srt", "vtt"]
 MEDIA_TYPES = {"textgrid": "text/plain", "ctm": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
 _lock = threading.Lock()
+# Windows (and 30 s recognition chunks) per model call for the server's aligns (the CLI's default is 8): a
+# request stopped by its deadline or its client lets go of the model at its next call, and one call of
+# 8 x 30 s took up to 130-170 s under load, so a 504'd align held the model for minutes (qa5). Smaller
+# calls cost nothing on a CPU: a 176 s recording (jfk x 16) aligned in 163 / 162 s with 8 per call, 149 s
+# with 2 and 146 s with 1, the same 352 words (whisper-base, 2 shared cores under load).
+ALIGN_BATCH = 2
+WATCH_CLIENT_S = 0.5  # how often a running align looks whether its client is still there
 
 
 def _aligner(services):
@@ -31,9 +41,71 @@ def _aligner(services):
             from ...align.aligner import Aligner
             from ...align.base import AlignOptions
 
-            aligner = Aligner(AlignOptions(model=services.config.model, cpu_threads=services.config.cpu_threads))
+            aligner = Aligner(AlignOptions(model=services.config.model, cpu_threads=services.config.cpu_threads,
+                                           batch_size=ALIGN_BATCH))
             services._aligner = aligner
         return aligner
+
+
+class _CheckedLock:
+    """The model's lock, checking that the request is still wanted before waiting and once it is granted."""
+
+    def __init__(self, lock, check) -> None:
+        self._inner, self._check = lock, check
+
+    def __enter__(self):
+        self._check()
+        self._inner.acquire()
+        try:
+            self._check()
+        except BaseException:
+            self._inner.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._inner.release()
+
+
+class _StoppableEngine:
+    """The shared recogniser as one align request sees it: each model call first runs ``check``, which
+    raises once the request is over (deadline passed, client gone). Everything else is the engine's."""
+
+    def __init__(self, engine, check) -> None:
+        self._engine, self._check = engine, check
+        self._lock = _CheckedLock(engine._lock, check)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def transcribe_batch(self, *args, **kwargs):
+        # the engine's own method run on this view, so that its ``with self._lock:`` is the checked lock: a
+        # request that timed out while it waited for the model does not use it once its turn comes
+        return type(self._engine).transcribe_batch(self, *args, **kwargs)
+
+
+def stoppable(aligner, check):
+    """A view of the server's ``Aligner`` for one request whose every model call runs ``check`` first:
+    a timed-out or abandoned align stops at its next model call (a request that timed out while it waited
+    for the model never uses it) instead of at the end of its current batch."""
+    import copy
+
+    engine = _StoppableEngine(aligner.engine, check)
+    view = copy.copy(aligner)
+    view.engine = engine
+    view.forced = copy.copy(aligner.forced)
+    view.forced.engine = engine
+    return view
+
+
+async def _watch_client(request: Request, stopped: threading.Event) -> None:
+    """Set ``stopped`` when the client hangs up (the align would otherwise run on for nobody)."""
+    while not stopped.is_set():
+        if await request.is_disconnected():
+            log.info("/v1/align: the client went away; stopping its alignment")
+            stopped.set()
+            return
+        await asyncio.sleep(WATCH_CLIENT_S)
 
 
 async def _one_each(request: Request, names) -> None:
@@ -57,7 +129,8 @@ async def _text_of(text) -> str:
             raise ParamError("text", f"Field 'text': the file is over {4 * MAX_TEXT_CHARS // 1000} kB; "
                                      "split the recording and its text.")
         try:
-            return decode_text(data, f"Field 'text' ({text.filename or 'file'})")
+            # the whole text, as the plain field: decode_text looks for NUL bytes in the first 4 kB only
+            return _no_nul(decode_text(data, f"Field 'text' ({text.filename or 'file'})"))
         except InputError as exc:
             message = str(exc).replace("give the audio first and then the text that was read",
                                        "send the recording as 'file' and its words as 'text'")
@@ -118,20 +191,22 @@ async def align(request: Request, file: UploadFile = File(...), text: Union[Uplo
             from ...errors import AudioDecodeError
 
             raise AudioDecodeError(f"{label}: the file holds no audio samples.")
-        aligner = await services.run(_aligner, services)
         stopped = threading.Event()
 
-        def progress(_fraction: float) -> None:
-            # A request past its deadline (504 sent) stops at the next step instead of holding the
-            # recogniser for every other request until a long recording is done.
+        def check(_fraction: float = 0.0) -> None:
+            # A request past its deadline (504 sent) or whose client left stops at its next model call
+            # instead of holding the recogniser for every other request until a long recording is done.
             if stopped.is_set():
-                raise RequestTimeout("stopped: the request ran past its time limit")
+                raise RequestTimeout("stopped: the request ran past its time limit or its client left")
 
+        aligner = stoppable(await services.run(_aligner, services), check)
+        watcher = asyncio.ensure_future(_watch_client(request, stopped))
         try:
             result = await services.with_timeout(services.run(
-                lambda: aligner.align(audio, text, language=lang, label=label, on_progress=progress)))
+                lambda: aligner.align(audio, text, language=lang, label=label, on_progress=check)))
         finally:
             stopped.set()
+            watcher.cancel()
     services.metrics.audio("/v1/align", audio.duration_s)
     if response_format == "json":
         return JSONResponse(result.to_dict())

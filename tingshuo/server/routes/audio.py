@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from typing import Literal, Optional
 
@@ -21,6 +22,7 @@ from ..errors import ParamError, SpeechTooLong
 from ..uploads import saved_upload
 
 router = APIRouter()
+log = logging.getLogger("tingshuo.server")
 
 ASR_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "default")
 TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "tingshuo", "default")
@@ -217,13 +219,20 @@ async def speech(request: Request, body: SpeechRequest):
     stop = {"flag": False}
     deadline = time.monotonic() + services.config.request_timeout_s
     seconds = {"s": 0.0}
+    cut: list[str] = []  # why the speech stopped before the end of the text, once it did
 
     def produce() -> None:
         encoder = None
         try:
             for chunk in synthesize_stream(body.input, voice, opts):
-                if stop["flag"] or time.monotonic() > deadline or seconds["s"] > cap_s:
-                    break  # the estimate is a guess: the cap holds on the audio itself too
+                if stop["flag"]:
+                    break
+                if seconds["s"] > cap_s or time.monotonic() > deadline:  # the estimate is a guess: the cap
+                    cut.append(f"the speech reached this server's limit of {cap_s:g} s (--max-speech-s)"  # holds too
+                               if seconds["s"] > cap_s else
+                               f"the speech took longer than {services.config.request_timeout_s:g} s to make "
+                               "(--request-timeout-s)")
+                    break
                 if encoder is None:
                     encoder = StreamEncoder(body.response_format, chunk.sample_rate)
                 seconds["s"] += chunk.duration_s
@@ -258,7 +267,8 @@ async def speech(request: Request, body: SpeechRequest):
                 if isinstance(item, BaseException):
                     if not isinstance(item, TingshuoError):
                         raise item
-                    break  # the status line is sent; the stream just ends
+                    cut.append(str(item))  # the status line is sent: the transfer is broken off (below)
+                    break
                 yield item
                 item = await q.get()
             await fut
@@ -267,4 +277,27 @@ async def speech(request: Request, body: SpeechRequest):
             services.metrics.audio("/v1/audio/speech", seconds["s"])
             await stack.aclose()
 
-    return StreamingResponse(stream(), media_type=MEDIA_TYPES[body.response_format])
+    return _SpeechResponse(stream(), media_type=MEDIA_TYPES[body.response_format], cut=cut,
+                           label=f"/v1/audio/speech ({len(body.input)} characters)")
+
+
+class _SpeechResponse(StreamingResponse):
+    """A speech stream that, when the speech stopped before the end of the text (the --max-speech-s cap
+    on audio the estimate let through, the request deadline, an error mid-text), is broken off without its
+    last chunk: the status line (200) was sent long before, so that is what a client can see. curl exits
+    18 ("transfer closed with outstanding read data remaining"), httpx and the OpenAI client raise
+    "incomplete chunked read". It used to end like a finished stream: the text silently cut short."""
+
+    def __init__(self, content, *, cut: list[str], label: str, **kwargs) -> None:
+        super().__init__(content, **kwargs)
+        self.cut, self.label = cut, label
+
+    async def stream_response(self, send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if self.cut:
+            log.warning("%s: stopped before the end of the text: %s; the transfer is broken off so the client "
+                        "sees the speech is incomplete", self.label, self.cut[0])
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
