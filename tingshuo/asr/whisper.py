@@ -14,6 +14,7 @@ import contextlib
 import functools
 import math
 import os
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,12 @@ APPEND_PUNCT = "\"'.。,，!！?？:：”)]}、"
 
 
 CJK_LANGUAGES = ("zh", "yue", "ja", "ko")
+
+# CTranslate2 seeds each worker thread's random generator once, from the process-wide seed, the first
+# time that thread samples (src/random.cc; OpenNMT/CTranslate2#1757), so ``set_random_seed`` before a
+# later call changes nothing. Sampled fall-backs therefore run on a model instance of their own, freshly
+# loaded (new worker thread, new generator) and seeded under this lock, one chunk at a time.
+_SEED_LOCK = threading.Lock()
 
 
 def hotwords_for(language: str, hotwords: Sequence[str]) -> list[str]:
@@ -127,8 +134,8 @@ class WhisperEngine:
 
         model_dir = Path(model_dir)
         threads = cpu_threads or max(1, min(len(os.sched_getaffinity(0)), 8))
-        self.model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type=compute_type,
-                                                intra_threads=threads)
+        self._model_args = (str(model_dir), dict(device="cpu", compute_type=compute_type, intra_threads=threads))
+        self.model = self._load_model()
         self.hf_tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.multilingual = bool(self.model.is_multilingual)
         self.features = FeatureExtractor(feature_size=self.model.n_mels)
@@ -139,6 +146,12 @@ class WhisperEngine:
         self._lock = FairLock()
 
     # ------------------------------------------------------------------ helpers
+    def _load_model(self):
+        import ctranslate2
+
+        path, kw = self._model_args
+        return ctranslate2.models.Whisper(path, **kw)
+
     def tokenizer(self, language: str, task: str):
         from faster_whisper.tokenizer import Tokenizer
 
@@ -207,19 +220,17 @@ class WhisperEngine:
         return prompt + list(tok.sot_sequence)
 
     def _generate(self, encoded: np.ndarray, prompts: list[list[int]], options: TranscribeOptions,
-                  temperature: float, frames: int, beam_size: int) -> list[_Decode]:
+                  temperature: float, frames: int, beam_size: int, model=None) -> list[_Decode]:
+        """Decode a batch: beam search at temperature 0, else five samples on ``model``, the best kept."""
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
         tok = self.tokenizer("en", options.task)
         if temperature > 0:
-            # Seeded, but CTranslate2 seeds its per-thread generator once (OpenNMT/CTranslate2#1757): a fresh
-            # process gives the same transcript on every run; calls in one process (server, batch) may not.
-            ctranslate2.set_random_seed(int(temperature * 1000))
             kw = dict(beam_size=1, num_hypotheses=5, sampling_topk=0, sampling_temperature=temperature)
         else:
             kw = dict(beam_size=beam_size)
-        results = self.model.generate(
+        results = (model or self.model).generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)), prompts,
             max_length=448, return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tok, [-1])), max_initial_timestamp_index=50, **kw)
@@ -231,6 +242,40 @@ class WhisperEngine:
             out.append(_Decode(tokens, float(avg), float(r.no_speech_prob), compression_ratio(text.strip()),
                                temperature, frames, encoded[k]))
         return out
+
+    def _sample_fallbacks(self, idx: list[int], chunks, langs, best, options: TranscribeOptions) -> None:
+        """Rising temperatures for each chunk in ``idx`` until a decode passes; the same on every call.
+
+        Each chunk is sampled on its own, on a freshly loaded model whose generator starts from the seed,
+        so its transcript depends on nothing but the chunk: not on earlier calls in this process (server,
+        batch runs, Ray workers), nor on the chunks it was batched with. A load takes ~0.3 s; fall-backs
+        are rare (chunks whose decode loops or is improbable even on the full window).
+        """
+        import ctranslate2
+
+        temperatures = [t for t in options.temperatures[1:] if t > 0]
+        for i in idx:
+            if not temperatures or not best[i].failed(options):
+                continue
+            encoded = self._encode([chunks[i]], FULL_FRAMES)
+            prompt = self._prompt(langs[i], options)
+            sampler = self._load_model()
+            try:
+                for k, t in enumerate(temperatures):
+                    if k == 0:
+                        # the new worker thread seeds its generator on its first sample, from this seed
+                        with _SEED_LOCK:
+                            ctranslate2.set_random_seed(int(temperatures[0] * 1000))
+                            d = self._generate(encoded, [prompt], options, t, FULL_FRAMES, 1, model=sampler)[0]
+                    else:
+                        d = self._generate(encoded, [prompt], options, t, FULL_FRAMES, 1, model=sampler)[0]
+                    d.language = langs[i]
+                    if _better(d, best[i], options):
+                        best[i] = d
+                    if not best[i].failed(options):
+                        break
+            finally:
+                del sampler
 
     # ------------------------------------------------------------------ the protocol
     def transcribe_batch(self, chunks: Sequence[np.ndarray], options: TranscribeOptions,
@@ -290,11 +335,7 @@ class WhisperEngine:
         if retry and not options.full_window:
             self._attempt(retry, chunks, langs, probs, best, options, temperature=0.0, full=True, beam_size=beam)
             retry = [i for i in retry if best[i].failed(options)]
-        for t in options.temperatures[1:]:
-            if not retry:
-                break
-            self._attempt(retry, chunks, langs, probs, best, options, temperature=t, full=True, beam_size=beam)
-            retry = [i for i in retry if best[i].failed(options)]
+        self._sample_fallbacks(retry, chunks, langs, best, options)
         results = [self._segments(chunks[i], best[i], langs[i], options) for i in range(n)]
         if options.word_timestamps:
             self._add_words(results, chunks, best, langs, options)
