@@ -221,7 +221,7 @@ class WhisperEngine:
 
     def _generate(self, encoded: np.ndarray, prompts: list[list[int]], options: TranscribeOptions,
                   temperature: float, frames: int, beam_size: int, model=None) -> list[_Decode]:
-        """Decode a batch: beam search at temperature 0, else five samples on ``model``, the best kept."""
+        """Decode a batch: beam search at temperature 0, else five samples on ``model`` (see below)."""
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
@@ -236,11 +236,16 @@ class WhisperEngine:
             suppress_tokens=list(get_suppressed_tokens(tok, [-1])), max_initial_timestamp_index=50, **kw)
         out = []
         for k, r in enumerate(results):
-            tokens = list(r.sequences_ids[0])
-            avg = r.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as Whisper does
-            text = tok.decode([t for t in tokens if t < tok.eot])
-            out.append(_Decode(tokens, float(avg), float(r.no_speech_prob), compression_ratio(text.strip()),
-                               temperature, frames, encoded[k]))
+            hypotheses = []
+            for seq, score in zip(r.sequences_ids, r.scores):
+                tokens = list(seq)
+                avg = score * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as Whisper does
+                text = tok.decode([t for t in tokens if t < tok.eot])
+                hypotheses.append(_Decode(tokens, float(avg), float(r.no_speech_prob),
+                                          compression_ratio(text.strip()), temperature, frames, encoded[k]))
+            # of the samples, the most probable one that passes the checks: the most probable sample is
+            # often the loop again, and a good one further down was lost (speech that repeats a sentence)
+            out.append(max(hypotheses, key=lambda d: (not d.failed(options), d.avg_logprob)))
         return out
 
     def _sample_fallbacks(self, idx: list[int], chunks, langs, best, options: TranscribeOptions) -> None:
