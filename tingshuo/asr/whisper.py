@@ -37,6 +37,7 @@ WINDOW_PAD_S = 2.0  # silence after the chunk inside a dynamic window
 WINDOW_MIN_S = 15.0  # shortest dynamic window (shorter ones lose accuracy, measured on dev)
 WINDOW_STEP_S = 5.0  # windows come in these steps so that chunks batch together
 MAX_BATCH_FRAMES = 8 * FULL_FRAMES  # batch bound in encoder frames: peak memory stays near 1.1 GB
+PIECE_SAMPLES = 60 * SAMPLE_RATE  # audio decoded under one hold of the model (others wait at most that)
 UNSURE_LOGPROB = -0.5  # a decode from a short window below this is tried again on the full window
 LID_CONFIDENT = 0.5  # below this language probability, the runner-up languages are decoded too
 SEEK_MIN_S = 0.5  # a rest after an early stop shorter than this is not worth a decode
@@ -142,7 +143,7 @@ class WhisperEngine:
         self.name = name or model_dir.name
         self._tokenizers: dict[tuple[str, str], object] = {}
         # One batch at a time (CTranslate2 uses all threads anyway), handed out in arrival order: a
-        # long align or transcription lets a short request through between two of its batches.
+        # long align or transcription lets a short request through between two of its pieces.
         self._lock = FairLock()
 
     # ------------------------------------------------------------------ helpers
@@ -299,8 +300,14 @@ class WhisperEngine:
             langs = ["en"] * n
         probs = [1.0] * n
         chunks = [np.asarray(c, np.float32) for c in chunks]
-        with self._lock:
-            decoded = self._decode_pieces(chunks, langs, probs, options)
+        decoded: list[tuple[list[dict], float]] = []
+        for piece in _pieces([c.size for c in chunks], PIECE_SAMPLES):
+            # the model is let go between pieces: a request that came meanwhile goes first (FairLock)
+            with self._lock:
+                sub_langs, sub_probs = [langs[i] for i in piece], [probs[i] for i in piece]
+                decoded += self._decode_pieces([chunks[i] for i in piece], sub_langs, sub_probs, options)
+            for k, i in enumerate(piece):
+                langs[i], probs[i] = sub_langs[k], sub_probs[k]
         out = []
         for i, (segs, consumed_s) in enumerate(decoded):
             holes = _holes(segs, chunks[i].size / SAMPLE_RATE, consumed_s)
@@ -489,6 +496,24 @@ def collapse_repeats(tokens: list[int], max_period: int = 24, keep: int = 1) -> 
                 del out[i + keep * n:i + reps * n]
                 break
         i += 1
+    return out
+
+
+def _pieces(sizes: Sequence[int], limit: int) -> list[list[int]]:
+    """Consecutive indices of ``sizes`` in groups holding at most ``limit`` samples (one item at least).
+
+    >>> _pieces([30, 30, 30, 5, 5, 5], 60)
+    [[0, 1], [2, 3, 4, 5]]
+    """
+    out: list[list[int]] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if out and total + size <= limit:
+            out[-1].append(i)
+            total += size
+        else:
+            out.append([i])
+            total = size
     return out
 
 
