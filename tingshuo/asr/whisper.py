@@ -115,7 +115,10 @@ class _Decode:
     def failed(self, o: TranscribeOptions) -> bool:
         if self.is_silence(o):
             return False
-        return self.compression_ratio > o.compression_ratio_threshold or self.avg_logprob < o.log_prob_threshold
+        return self.loops(o) or self.avg_logprob < o.log_prob_threshold
+
+    def loops(self, o: TranscribeOptions) -> bool:
+        return self.compression_ratio > o.compression_ratio_threshold
 
     def is_silence(self, o: TranscribeOptions) -> bool:
         return self.no_speech_prob > o.no_speech_threshold and self.avg_logprob < o.log_prob_threshold
@@ -425,7 +428,7 @@ class WhisperEngine:
                 current.append(t)
         if current:
             segs.append({"start": start or (segs[-1]["end"] if segs else 0.0), "end": duration, "tokens": current})
-        looped = d.compression_ratio > options.compression_ratio_threshold  # every fall-back failed too
+        looped = d.loops(options)  # every fall-back failed too
         out = []
         for s in segs:
             if looped:
@@ -542,9 +545,19 @@ def _holes(segs: list[dict], duration: float, consumed_s: float) -> list[tuple[f
 
 
 def _better(new: _Decode, old: _Decode, o: TranscribeOptions, prefer_new: bool = False) -> bool:
-    """Prefer a decode that passes the checks; then the newer (``prefer_new``) or the more probable."""
+    """Prefer a decode that passes the checks; then the newer (``prefer_new``) or the more probable.
+
+    Between two failed decodes, a sample that loops never replaces what is kept (a loop feeds itself,
+    so its probability says nothing: the 197-word loop of a 2.5-sentence chunk outscored the beam), and
+    one that fails only on probability beats a loop (faster-whisper keeps those first too).
+    """
     if new.failed(o) != old.failed(o):
         return not new.failed(o)
+    if new.failed(o) and new.temperature > 0:
+        if new.loops(o) != old.loops(o):
+            return not new.loops(o)
+        if new.loops(o):
+            return False
     return prefer_new or new.avg_logprob > old.avg_logprob
 
 
