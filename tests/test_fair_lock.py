@@ -44,3 +44,37 @@ def test_an_interrupted_or_wrong_release_is_one_error():
     assert not lock.locked()
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+def test_a_short_request_is_recognised_between_the_pieces_of_a_long_call(transcriber, data_dir):
+    """One recognition call of 8 chunks held the model until its last chunk (8 x 30 s: a minute under load),
+    so a short request waited for all of it. The call lets go of the model between pieces of audio."""
+    import numpy as np
+
+    from tingshuo.asr.base import TranscribeOptions
+    from tingshuo.asr.whisper import PIECE_SAMPLES
+    from tingshuo.audio import load_audio
+
+    engine = transcriber.engine
+    jfk = np.asarray(load_audio(data_dir / "jfk.wav").samples, np.float32)
+    short = np.asarray(load_audio(data_dir / "cathy_a0001.wav").samples, np.float32)
+    long_call = [jfk] * 8  # 88 s: more than one piece
+    assert sum(c.size for c in long_call) > PIECE_SAMPLES
+    options = TranscribeOptions(language="en")
+    finished = {}
+
+    def run(name, chunks):
+        result = engine.transcribe_batch(chunks, options)
+        finished[name] = (time.perf_counter(), result)
+
+    long_thread = threading.Thread(target=run, args=("long", long_call))
+    long_thread.start()
+    deadline = time.perf_counter() + 60
+    while not engine._lock.locked() and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the long call is decoding its first piece
+    run("short", [short])
+    long_thread.join(600)
+    assert set(finished) == {"long", "short"}
+    assert finished["short"][0] < finished["long"][0]
+    assert finished["short"][1][0].segments and all(r.segments for r in finished["long"][1])

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import math
 import os
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ WINDOW_PAD_S = 2.0  # silence after the chunk inside a dynamic window
 WINDOW_MIN_S = 15.0  # shortest dynamic window (shorter ones lose accuracy, measured on dev)
 WINDOW_STEP_S = 5.0  # windows come in these steps so that chunks batch together
 MAX_BATCH_FRAMES = 8 * FULL_FRAMES  # batch bound in encoder frames: peak memory stays near 1.1 GB
+PIECE_SAMPLES = 60 * SAMPLE_RATE  # audio decoded under one hold of the model (others wait at most that)
 UNSURE_LOGPROB = -0.5  # a decode from a short window below this is tried again on the full window
 LID_CONFIDENT = 0.5  # below this language probability, the runner-up languages are decoded too
 SEEK_MIN_S = 0.5  # a rest after an early stop shorter than this is not worth a decode
@@ -46,6 +48,12 @@ APPEND_PUNCT = "\"'.。,，!！?？:：”)]}、"
 
 
 CJK_LANGUAGES = ("zh", "yue", "ja", "ko")
+
+# CTranslate2 seeds each worker thread's random generator once, from the process-wide seed, the first
+# time that thread samples (src/random.cc; OpenNMT/CTranslate2#1757), so ``set_random_seed`` before a
+# later call changes nothing. Sampled fall-backs therefore run on a model instance of their own, freshly
+# loaded (new worker thread, new generator) and seeded under this lock, one chunk at a time.
+_SEED_LOCK = threading.Lock()
 
 
 def hotwords_for(language: str, hotwords: Sequence[str]) -> list[str]:
@@ -107,7 +115,10 @@ class _Decode:
     def failed(self, o: TranscribeOptions) -> bool:
         if self.is_silence(o):
             return False
-        return self.compression_ratio > o.compression_ratio_threshold or self.avg_logprob < o.log_prob_threshold
+        return self.loops(o) or self.avg_logprob < o.log_prob_threshold
+
+    def loops(self, o: TranscribeOptions) -> bool:
+        return self.compression_ratio > o.compression_ratio_threshold
 
     def is_silence(self, o: TranscribeOptions) -> bool:
         return self.no_speech_prob > o.no_speech_threshold and self.avg_logprob < o.log_prob_threshold
@@ -127,18 +138,24 @@ class WhisperEngine:
 
         model_dir = Path(model_dir)
         threads = cpu_threads or max(1, min(len(os.sched_getaffinity(0)), 8))
-        self.model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type=compute_type,
-                                                intra_threads=threads)
+        self._model_args = (str(model_dir), dict(device="cpu", compute_type=compute_type, intra_threads=threads))
+        self.model = self._load_model()
         self.hf_tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.multilingual = bool(self.model.is_multilingual)
         self.features = FeatureExtractor(feature_size=self.model.n_mels)
         self.name = name or model_dir.name
         self._tokenizers: dict[tuple[str, str], object] = {}
         # One batch at a time (CTranslate2 uses all threads anyway), handed out in arrival order: a
-        # long align or transcription lets a short request through between two of its batches.
+        # long align or transcription lets a short request through between two of its pieces.
         self._lock = FairLock()
 
     # ------------------------------------------------------------------ helpers
+    def _load_model(self):
+        import ctranslate2
+
+        path, kw = self._model_args
+        return ctranslate2.models.Whisper(path, **kw)
+
     def tokenizer(self, language: str, task: str):
         from faster_whisper.tokenizer import Tokenizer
 
@@ -207,30 +224,67 @@ class WhisperEngine:
         return prompt + list(tok.sot_sequence)
 
     def _generate(self, encoded: np.ndarray, prompts: list[list[int]], options: TranscribeOptions,
-                  temperature: float, frames: int, beam_size: int) -> list[_Decode]:
+                  temperature: float, frames: int, beam_size: int, model=None) -> list[_Decode]:
+        """Decode a batch: beam search at temperature 0, else five samples on ``model`` (see below)."""
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
         tok = self.tokenizer("en", options.task)
         if temperature > 0:
-            # Seeded, but CTranslate2 seeds its per-thread generator once (OpenNMT/CTranslate2#1757): a fresh
-            # process gives the same transcript on every run; calls in one process (server, batch) may not.
-            ctranslate2.set_random_seed(int(temperature * 1000))
             kw = dict(beam_size=1, num_hypotheses=5, sampling_topk=0, sampling_temperature=temperature)
         else:
             kw = dict(beam_size=beam_size)
-        results = self.model.generate(
+        results = (model or self.model).generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)), prompts,
             max_length=448, return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tok, [-1])), max_initial_timestamp_index=50, **kw)
         out = []
         for k, r in enumerate(results):
-            tokens = list(r.sequences_ids[0])
-            avg = r.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as Whisper does
-            text = tok.decode([t for t in tokens if t < tok.eot])
-            out.append(_Decode(tokens, float(avg), float(r.no_speech_prob), compression_ratio(text.strip()),
-                               temperature, frames, encoded[k]))
+            hypotheses = []
+            for seq, score in zip(r.sequences_ids, r.scores):
+                tokens = list(seq)
+                avg = score * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as Whisper does
+                text = tok.decode([t for t in tokens if t < tok.eot])
+                hypotheses.append(_Decode(tokens, float(avg), float(r.no_speech_prob),
+                                          compression_ratio(text.strip()), temperature, frames, encoded[k]))
+            # of the samples, the most probable one that passes the checks: the most probable sample is
+            # often the loop again, and a good one further down was lost (speech that repeats a sentence)
+            out.append(max(hypotheses, key=lambda d: (not d.failed(options), d.avg_logprob)))
         return out
+
+    def _sample_fallbacks(self, idx: list[int], chunks, langs, best, options: TranscribeOptions) -> None:
+        """Rising temperatures for each chunk in ``idx`` until a decode passes; the same on every call.
+
+        Each chunk is sampled on its own, on a freshly loaded model whose generator starts from the seed,
+        so its transcript depends on nothing but the chunk: not on earlier calls in this process (server,
+        batch runs, Ray workers), nor on the chunks it was batched with. A load takes ~0.3 s; fall-backs
+        are rare (chunks whose decode loops or is improbable even on the full window).
+        """
+        import ctranslate2
+
+        temperatures = [t for t in options.temperatures[1:] if t > 0]
+        for i in idx:
+            if not temperatures or not best[i].failed(options):
+                continue
+            encoded = self._encode([chunks[i]], FULL_FRAMES)
+            prompt = self._prompt(langs[i], options)
+            sampler = self._load_model()
+            try:
+                for k, t in enumerate(temperatures):
+                    if k == 0:
+                        # the new worker thread seeds its generator on its first sample, from this seed
+                        with _SEED_LOCK:
+                            ctranslate2.set_random_seed(int(temperatures[0] * 1000))
+                            d = self._generate(encoded, [prompt], options, t, FULL_FRAMES, 1, model=sampler)[0]
+                    else:
+                        d = self._generate(encoded, [prompt], options, t, FULL_FRAMES, 1, model=sampler)[0]
+                    d.language = langs[i]
+                    if _better(d, best[i], options):
+                        best[i] = d
+                    if not best[i].failed(options):
+                        break
+            finally:
+                del sampler
 
     # ------------------------------------------------------------------ the protocol
     def transcribe_batch(self, chunks: Sequence[np.ndarray], options: TranscribeOptions,
@@ -249,8 +303,14 @@ class WhisperEngine:
             langs = ["en"] * n
         probs = [1.0] * n
         chunks = [np.asarray(c, np.float32) for c in chunks]
-        with self._lock:
-            decoded = self._decode_pieces(chunks, langs, probs, options)
+        decoded: list[tuple[list[dict], float]] = []
+        for piece in _pieces([c.size for c in chunks], PIECE_SAMPLES):
+            # the model is let go between pieces: a request that came meanwhile goes first (FairLock)
+            with self._lock:
+                sub_langs, sub_probs = [langs[i] for i in piece], [probs[i] for i in piece]
+                decoded += self._decode_pieces([chunks[i] for i in piece], sub_langs, sub_probs, options)
+            for k, i in enumerate(piece):
+                langs[i], probs[i] = sub_langs[k], sub_probs[k]
         out = []
         for i, (segs, consumed_s) in enumerate(decoded):
             holes = _holes(segs, chunks[i].size / SAMPLE_RATE, consumed_s)
@@ -290,11 +350,7 @@ class WhisperEngine:
         if retry and not options.full_window:
             self._attempt(retry, chunks, langs, probs, best, options, temperature=0.0, full=True, beam_size=beam)
             retry = [i for i in retry if best[i].failed(options)]
-        for t in options.temperatures[1:]:
-            if not retry:
-                break
-            self._attempt(retry, chunks, langs, probs, best, options, temperature=t, full=True, beam_size=beam)
-            retry = [i for i in retry if best[i].failed(options)]
+        self._sample_fallbacks(retry, chunks, langs, best, options)
         results = [self._segments(chunks[i], best[i], langs[i], options) for i in range(n)]
         if options.word_timestamps:
             self._add_words(results, chunks, best, langs, options)
@@ -372,7 +428,7 @@ class WhisperEngine:
                 current.append(t)
         if current:
             segs.append({"start": start or (segs[-1]["end"] if segs else 0.0), "end": duration, "tokens": current})
-        looped = d.compression_ratio > options.compression_ratio_threshold  # every fall-back failed too
+        looped = d.loops(options)  # every fall-back failed too
         out = []
         for s in segs:
             if looped:
@@ -446,6 +502,24 @@ def collapse_repeats(tokens: list[int], max_period: int = 24, keep: int = 1) -> 
     return out
 
 
+def _pieces(sizes: Sequence[int], limit: int) -> list[list[int]]:
+    """Consecutive indices of ``sizes`` in groups holding at most ``limit`` samples (one item at least).
+
+    >>> _pieces([30, 30, 30, 5, 5, 5], 60)
+    [[0, 1], [2, 3, 4, 5]]
+    """
+    out: list[list[int]] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if out and total + size <= limit:
+            out[-1].append(i)
+            total += size
+        else:
+            out.append([i])
+            total = size
+    return out
+
+
 def _holes(segs: list[dict], duration: float, consumed_s: float) -> list[tuple[float, float]]:
     """Stretches of a chunk (seconds) that its decode left uncovered.
 
@@ -471,9 +545,19 @@ def _holes(segs: list[dict], duration: float, consumed_s: float) -> list[tuple[f
 
 
 def _better(new: _Decode, old: _Decode, o: TranscribeOptions, prefer_new: bool = False) -> bool:
-    """Prefer a decode that passes the checks; then the newer (``prefer_new``) or the more probable."""
+    """Prefer a decode that passes the checks; then the newer (``prefer_new``) or the more probable.
+
+    Between two failed decodes, a sample that loops never replaces what is kept (a loop feeds itself,
+    so its probability says nothing: the 197-word loop of a 2.5-sentence chunk outscored the beam), and
+    one that fails only on probability beats a loop (faster-whisper keeps those first too).
+    """
     if new.failed(o) != old.failed(o):
         return not new.failed(o)
+    if new.failed(o) and new.temperature > 0:
+        if new.loops(o) != old.loops(o):
+            return not new.loops(o)
+        if new.loops(o):
+            return False
     return prefer_new or new.avg_logprob > old.avg_logprob
 
 
