@@ -84,6 +84,7 @@ FRESH2_SENTENCES = Path(__file__).parent / "data" / "align" / "fresh2-sentences.
 #   bench/align.py --parts sentence --splits en-fresh3cond,zh-fresh3cond
 FRESH3 = {"seeds": (51, 52, 53), "splits": ("en-fresh3report", "zh-fresh3report"),
           "synthetic": ("en-fresh3synth", "zh-fresh3synth"), "conditions": ("en-fresh3cond", "zh-fresh3cond")}
+REPORT_ORDERS = {"freshreport": 31, "fresh2report": 41, "fresh3report": 51}  # order seeds of the report clips
 FRESH_SENTENCES = {"fresh2synth": FRESH2_SENTENCES,
                    "fresh3synth": Path(__file__).parent / "data" / "align" / "fresh3-sentences.json"}
 # Tune-only edit seeds: 3, 4, 5 (align3) and 6, 7, 8 (align4), on the tune splits only.
@@ -117,10 +118,11 @@ def split_rows(name: str) -> list[dict]:
         # text only (synthetic speech): new sentences of a held-out set (FRESH2, FRESH3)
         texts = json.loads(FRESH_SENTENCES[part].read_text(encoding="utf-8"))[lang]
         return [{"text": t, "audio": None, "path": None} for t in texts]
-    if part == "fresh3report":
-        # the lead's FRESH3 composition: the report clips in a fourth order (order seed 51)
+    if part in REPORT_ORDERS:
+        # a held-out composition: the report clips in another order (other neighbours, other pause
+        # lengths via the name's seed, another synthetic sample) — align4 (31), align5 (41), FRESH3 (51)
         rows = split_rows(f"{lang}-report")
-        random.Random(51).shuffle(rows)
+        random.Random(REPORT_ORDERS[part]).shuffle(rows)
         return rows
     if part == "fresh3cond":
         # FRESH3: the report clips in a fifth order, each under its own recording condition
@@ -128,17 +130,6 @@ def split_rows(name: str) -> list[dict]:
         rng = random.Random(52)
         rng.shuffle(rows)
         return [dict(r, condition=_random_condition(rng)) for r in rows]
-    if part == "fresh2report":
-        # align5's held-out composition: the report clips in a third order (order seed 41)
-        rows = split_rows(f"{lang}-report")
-        random.Random(41).shuffle(rows)
-        return rows
-    if part == "freshreport":
-        # held-out set defined by align4 before its changes: the report clips in another order
-        # (so other neighbours, other pause lengths via the name's seed, another synthetic sample)
-        rows = split_rows(f"{lang}-report")
-        random.Random(31).shuffle(rows)
-        return rows
     if part in ("cathy2", "tune2"):
         rows = train_cathy_rows()
         if part == "cathy2":
