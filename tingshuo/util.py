@@ -90,20 +90,12 @@ class InputFiles:
             return False
         return (st.st_dev, st.st_ino) in self._inodes
 
-    def __len__(self) -> int:
-        return len(self._names)
-
 
 def _spellings(path: str | os.PathLike) -> set[str]:
     """The absolute path, the path with every link resolved, and the path with its folder resolved
     (where a rename over ``path`` lands)."""
     a = os.path.abspath(path)
     return {a, os.path.realpath(a), os.path.join(os.path.realpath(os.path.dirname(a)), os.path.basename(a))}
-
-
-def overwrites_input(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] | InputFiles) -> bool:
-    """True when writing ``target`` would replace one of ``inputs`` (see ``InputFiles``)."""
-    return target in (inputs if isinstance(inputs, InputFiles) else InputFiles(inputs))
 
 
 def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:

@@ -27,6 +27,7 @@ from typing import Iterable, TextIO
 
 from ..errors import InputError, TingshuoError
 from ..types import Transcript
+from ..util import InputFiles
 
 # Manifest lines and stdout text wait for earlier inputs, but at most this many: an input that
 # takes far longer than the rest (a re-pass after a lost node) is written when it arrives, so a
@@ -179,8 +180,6 @@ class TranscriptSink:
         if manifest_out:
             # Opening it cuts a trailing partial line and appends: '--manifest-out clip.wav' (an input)
             # cut the audio file at its last newline byte and wrote JSON into it.
-            from ..util import InputFiles
-
             if manifest_out in InputFiles(inputs):
                 raise InputError(f"--manifest-out {manifest_out} is one of the inputs; choose another path.")
             try:
@@ -188,8 +187,6 @@ class TranscriptSink:
             except OSError as exc:
                 raise InputError(f"Cannot write --manifest-out {manifest_out} ({exc.strerror}); "
                                  "choose another path.") from None
-        from ..util import InputFiles
-
         self._inputs = InputFiles()
         self._pending: dict[int, tuple[str, dict | None]] = {}  # index -> (stdout text, manifest row)
         self._next = 0  # first index whose ordered output is not out yet
@@ -214,8 +211,6 @@ class TranscriptSink:
                 else:
                     keep.append(it)
             items = keep
-        from ..util import InputFiles
-
         self._inputs = InputFiles([*(it.audio for it in items), *protect])
         if not self.to_stdout:
             for it in items:  # say so now, not after the model has loaded and other files are done

@@ -74,22 +74,16 @@ def add_parser(sub) -> None:
 
 
 def _read_text(path: str) -> str:
-    from ..data.text import read_text_bytes
+    from ..data.text import decode_text, read_text_bytes
 
     if path == "-":
-        return _decode(read_text_bytes(sys.stdin.buffer, "the text on stdin"), "the text on stdin")
+        return decode_text(read_text_bytes(sys.stdin.buffer, "the text on stdin"), "the text on stdin")
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{path} is a folder, not a text file; give the text file (or --text \"the words\").")
     if not p.is_file():
         raise InputError(f"{path}: text file not found; give the text file (or --text \"the words\").")
-    return _decode(read_text_bytes(p, path), path)
-
-
-def _decode(data: bytes, path: str) -> str:
-    from ..data.text import decode_text
-
-    return decode_text(data, path)
+    return decode_text(read_text_bytes(p, path), path)
 
 
 def pairs_from_args(args, errors: list[tuple[str, TingshuoError]]) -> list[Pair]:
