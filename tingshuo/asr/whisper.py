@@ -271,12 +271,10 @@ class WhisperEngine:
             sampler = self._load_model()
             try:
                 for k, t in enumerate(temperatures):
-                    if k == 0:
-                        # the new worker thread seeds its generator on its first sample, from this seed
-                        with _SEED_LOCK:
+                    # the new worker thread seeds its generator on its first sample, from this seed
+                    with _SEED_LOCK if k == 0 else contextlib.nullcontext():
+                        if k == 0:
                             ctranslate2.set_random_seed(int(temperatures[0] * 1000))
-                            d = self._generate(encoded, [prompt], options, t, FULL_FRAMES, 1, model=sampler)[0]
-                    else:
                         d = self._generate(encoded, [prompt], options, t, FULL_FRAMES, 1, model=sampler)[0]
                     d.language = langs[i]
                     if _better(d, best[i], options):
@@ -329,7 +327,7 @@ class WhisperEngine:
         beam = options.beam_size
         # 1. dynamic windows, beam search at temperature 0
         candidates: dict[int, list[tuple[str, float]]] = {}
-        self._attempt(todo, chunks, langs, probs, best, options, temperature=0.0, full=options.full_window,
+        self._attempt(todo, chunks, langs, probs, best, options, full=options.full_window,
                       beam_size=beam, candidates=candidates)
         # An unsure language guess (short clips): decode in the runner-up languages too, keep the
         # most probable transcript.
@@ -337,7 +335,7 @@ class WhisperEngine:
             alt = [i for i, top in candidates.items() if len(top) > rank]
             for i in alt:
                 langs[i] = candidates[i][rank][0]
-            self._attempt(alt, chunks, langs, probs, best, options, temperature=0.0, full=False,
+            self._attempt(alt, chunks, langs, probs, best, options, full=False,
                           beam_size=beam, reuse=True)
             for i in alt:
                 langs[i] = best[i].language
@@ -348,7 +346,7 @@ class WhisperEngine:
                  or (best[i].frames < FULL_FRAMES and not best[i].is_silence(options)
                      and best[i].avg_logprob < UNSURE_LOGPROB)]
         if retry and not options.full_window:
-            self._attempt(retry, chunks, langs, probs, best, options, temperature=0.0, full=True, beam_size=beam)
+            self._attempt(retry, chunks, langs, probs, best, options, full=True, beam_size=beam)
             retry = [i for i in retry if best[i].failed(options)]
         self._sample_fallbacks(retry, chunks, langs, best, options)
         results = [self._segments(chunks[i], best[i], langs[i], options) for i in range(n)]
@@ -367,10 +365,11 @@ class WhisperEngine:
             return min(duration, (toks[-1] - tb) * TIME_PRECISION)
         return duration
 
-    def _attempt(self, idx: list[int], chunks, langs, probs, best, options, *, temperature: float,
+    def _attempt(self, idx: list[int], chunks, langs, probs, best, options, *,
                  full: bool, beam_size: int, reuse: bool = False, prefer_new: bool = False,
                  candidates: dict | None = None) -> None:
-        """Decode chunks ``idx`` once more; keep each result that beats the best so far.
+        """Decode chunks ``idx`` once more (beam search at temperature 0; sampling is ``_sample_fallbacks``);
+        keep each result that beats the best so far.
 
         ``reuse`` decodes again from the encoder output of the current best (same window);
         ``prefer_new`` keeps the new decode unless it fails where the old one passed.
@@ -399,7 +398,7 @@ class WhisperEngine:
                 for k, i in enumerate(part):
                     by_prompt.setdefault(tuple(self._prompt(langs[i], options)), []).append(k)
                 for prompt, ks in by_prompt.items():
-                    decoded = self._generate(encoded[ks], [list(prompt)] * len(ks), options, temperature,
+                    decoded = self._generate(encoded[ks], [list(prompt)] * len(ks), options, 0.0,
                                              frames, beam_size)
                     for k, d in zip(ks, decoded):
                         i = part[k]
