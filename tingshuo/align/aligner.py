@@ -544,19 +544,15 @@ def _spoken_language(heard: Heard, engine) -> str | None:
 
 
 def _detect(samples: np.ndarray | None, engine) -> str | None:
+    """The language Whisper detects in the first 30 s of ``samples`` (the recogniser's own encode and
+    language detection), None when it cannot tell."""
+    from ..asr.whisper import FULL_FRAMES
+
     try:
-        import ctranslate2
-
-        from .forced import WhisperForcedAligner
-
         if samples is None or not engine.multilingual:
             return None
-        fa = WhisperForcedAligner(engine)
-        feats = fa._features(samples[: 30 * SAMPLE_RATE], 3000)[None]
         with engine._lock:
-            enc = engine.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)))
-            res = engine.model.detect_language(enc)
-        return res[0][0][0][2:-2]
+            return engine._detect(engine._encode([samples[: 30 * SAMPLE_RATE]], FULL_FRAMES))[0][0][0]
     except Exception:  # only a hint: never fail the error message on it
         return None
 
