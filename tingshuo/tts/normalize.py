@@ -160,7 +160,7 @@ _EN_RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"\b(\d+)(st|nd|rd|th)\b"), lambda m: _words(int(m.group(1)), "ordinal")),
     (re.compile(r"\bNo\.\s?(?=\d)", re.I), lambda m: "number "),
     (re.compile(r"\b(\d+)/(\d+)\b"), lambda m: _en_fraction(int(m.group(1)), int(m.group(2)))),
-    (re.compile(r"\b(\d+)\s?[-–]\s?(\d+)\b"), lambda m: _en_range(m)),
+    (re.compile(r"\b(\d+)\s?[-–]\s?(\d+)\b"), lambda m: _en_range(m)),  # defined below
 ]
 
 
@@ -308,7 +308,7 @@ _ZH_RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"(?P<h>[01]?\d|2[0-3])[:：](?P<m>[0-5]\d)(?:[:：](?P<s>[0-5]\d))?"), _zh_time),
     (re.compile(r"(-?" + _AMOUNT + r")\s?[%％]"), lambda m: "百分之" + zh_number(m.group(1))),
     (re.compile(r"(\d+)\s?/\s?(\d+)"), lambda m: zh_number(m.group(2)) + "分之" + zh_number(m.group(1))),
-    (re.compile(r"(\d+(?:\.\d+)?)\s?[-–~～]\s?(\d+(?:\.\d+)?)"), lambda m: _zh_range(m)),
+    (re.compile(r"(\d+(?:\.\d+)?)\s?[-–~～]\s?(\d+(?:\.\d+)?)"), _zh_range),
     (re.compile(r"(?<=[第])\s*(\d+)"), lambda m: zh_number(m.group(1))),
     (re.compile(r"\b2\b(?=\s*[个位只条张本件次台辆])|(?<![\d.])2(?=[个位只条张本件次台辆])"), lambda m: "两"),
 ]
